@@ -1,0 +1,70 @@
+"""``govbot`` command line: database, imports, lint, questions, console chat."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.bootstrap import Container, build
+from bot.settings import Settings
+
+
+class CliState:
+    def __init__(self, database_url: str | None) -> None:
+        self._url = database_url
+        self._container: Container | None = None
+
+    @property
+    def container(self) -> Container:
+        if self._container is None:
+            settings = Settings(database_url=self._url) if self._url else Settings()
+            self._container = build(settings)
+        return self._container
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", envvar="GOVBOT_DATABASE_URL", help="SQLAlchemy URL of the governance store.")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """govbot: who owns what, who decides, who must be told."""
+    ctx.obj = CliState(database_url)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema management."""
+
+
+@db_group.command("upgrade")
+@pass_state
+def db_upgrade(state: CliState) -> None:
+    """Create or migrate the governance store to the newest schema."""
+    state.container.upgrade_database()
+    click.echo(f"database at {state.container.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@db_group.command("current")
+@pass_state
+def db_current(state: CliState) -> None:
+    """Print the schema revision of the store."""
+    from governance_store.db import current_revision
+
+    click.echo(current_revision(state.container.engine) or "empty (run: govbot db upgrade)")
+
+
+def _register() -> None:
+    # Each feature contributes its commands; importing registers them on ``main``.
+    from bot.commands import register_all
+
+    register_all(main)
+
+
+_register()
+
+
+def run() -> None:  # pragma: no cover - console entry helper
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Feature command modules; each exposes ``register(main)``."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+MODULES = ["bot.commands.store_cmds"]
+
+
+def register_all(main: click.Group) -> None:
+    for name in MODULES:
+        importlib.import_module(name).register(main)

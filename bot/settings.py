@@ -1,0 +1,74 @@
+"""Settings from the environment (prefix ``GOVBOT_``) or a ``.env`` file.
+
+Secrets are ``SecretStr`` so they never print; outside development mode a
+placeholder secret is refused at start-up instead of failing later in a chat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"", "changeme", "change-me", "secret", "xoxb-your-token", "xapp-your-token", "todo", "placeholder"}
+
+
+def default_database_url() -> str:
+    local = Path.cwd() / "govbot.db"
+    if local.exists():
+        return f"sqlite:///{local}"
+    data = Path(user_data_dir("govbot", appauthor=False))
+    return f"sqlite:///{data / 'govbot.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVBOT_", env_file=".env", extra="ignore", secrets_dir=None)
+
+    database_url: str = Field(default_factory=default_database_url)
+    database_schema: str | None = None
+    dev_mode: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    teams_tenant_id: str | None = None
+
+    dashboard_token: SecretStr | None = None
+
+    sweep_interval_seconds: float = 15.0
+    default_timezone: str = "UTC"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value[len("postgresql://") :]
+        if value.startswith("postgres://"):
+            return "postgresql+psycopg://" + value[len("postgres://") :]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.dev_mode:
+            return self
+        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password", "dashboard_token"):
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDERS:
+                raise ValueError(
+                    f"GOVBOT_{name.upper()} is a placeholder; set the real value or GOVBOT_DEV_MODE=true"
+                )
+        return self
+
+    def ensure_sqlite_dir(self) -> None:
+        if self.database_url.startswith("sqlite:///"):
+            path = Path(self.database_url[len("sqlite:///") :])
+            path.parent.mkdir(parents=True, exist_ok=True)

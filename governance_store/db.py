@@ -1,0 +1,96 @@
+"""Engines, sessions and the unit of work.
+
+Service functions take a keyword-only ``session`` and never commit; the edge
+(a CLI command, a chat turn, a sweep) opens one unit of work and commits once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def make_engine(url: str, *, schema: str | None = None, echo: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for SQLite or PostgreSQL.
+
+    ``schema`` puts every table of a PostgreSQL database in that schema (used to
+    isolate test runs and tenants); it is ignored for SQLite.
+    """
+    connect_args: dict[str, Any] = dict(kwargs.pop("connect_args", {}))
+    if url.startswith("sqlite"):
+        connect_args.setdefault("check_same_thread", False)
+        connect_args.setdefault("timeout", 30)
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            from sqlalchemy.pool import StaticPool
+
+            kwargs.setdefault("poolclass", StaticPool)
+    elif schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    engine = create_engine(url, echo=echo, connect_args=connect_args, future=True, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if not url.endswith(":memory:") and url != "sqlite://":
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+@contextlib.contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str, *, schema: str | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+def upgrade(url: str, *, schema: str | None = None, revision: str = "head", engine: Engine | None = None) -> None:
+    """Bring the database at ``url`` to ``revision`` (default: the newest)."""
+    from alembic import command
+
+    cfg = alembic_config(url, schema=schema)
+    if engine is not None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    else:
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,599 @@
+"""The governance domain as typed SQLAlchemy 2 models.
+
+Everything time-related is stored as timezone-aware UTC.  Identifiers that come
+from the source systems (ServiceNow sys_ids, Nozomi ids, NetBox names) are kept
+as ``external`` keys so re-imports update rows instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that is always timezone-aware UTC on the Python side.
+
+    SQLite has no time zones; PostgreSQL ``timestamptz`` has.  Both come back
+    as aware UTC datetimes, and naive datetimes are refused on the way in so a
+    local wall-clock time can never sneak into the store.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, dt.datetime: UTCDateTime}
+
+
+# --------------------------------------------------------------------------- enums
+
+
+class Domain(enum.StrEnum):
+    IT = "IT"
+    OT = "OT"
+    CLOUD = "cloud"
+
+
+class ScopeType(enum.StrEnum):
+    GLOBAL = "global"
+    SITE = "site"
+    AREA = "area"
+    LINE = "line"
+    SYSTEM = "system"
+
+
+SCOPE_SPECIFICITY = {
+    ScopeType.SYSTEM: 4,
+    ScopeType.LINE: 3,
+    ScopeType.AREA: 2,
+    ScopeType.SITE: 1,
+    ScopeType.GLOBAL: 0,
+}
+
+
+class RaciLetter(enum.StrEnum):
+    R = "R"
+    A = "A"
+    C = "C"
+    I = "I"  # noqa: E741 - the RACI letter
+
+
+class ChangeState(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SCHEDULED = "scheduled"
+    IMPLEMENTED = "implemented"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+
+
+class ApprovalState(enum.StrEnum):
+    NOT_YET_REQUESTED = "not_yet_requested"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    NO_CONCERNS = "no_concerns"
+    CONCERN = "concern"
+    INFORMED = "informed"
+
+
+class ParticipantKind(enum.StrEnum):
+    APPROVER = "approver"
+    CONSULTED = "consulted"
+    INFORMED = "informed"
+
+
+# --------------------------------------------------------------------------- organisation
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    isa95_node_id: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    business_hours: Mapped[str | None] = mapped_column(String(100))
+    oncall_channel: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str | None] = mapped_column(String(8))
+    psm_covered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HierarchyNode(Base):
+    """ISA-95 equipment hierarchy: enterprise / site / area / line or cell / work cell."""
+
+    __tablename__ = "hierarchy_nodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("hierarchy_nodes.id"))
+    level: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    local_name: Mapped[str | None] = mapped_column(String(200))
+    site_code: Mapped[str | None] = mapped_column(String(32))
+
+    parent: Mapped[HierarchyNode | None] = relationship(remote_side=[id])
+
+
+class Zone(Base):
+    """IEC 62443 security zone."""
+
+    __tablename__ = "zones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_id: Mapped[str] = mapped_column(String(64), unique=True)
+    site_code: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    purdue_level: Mapped[str | None] = mapped_column(String(16))
+    sl_target: Mapped[int | None] = mapped_column(Integer)
+    owner_role: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Conduit(Base):
+    __tablename__ = "conduits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conduit_id: Mapped[str] = mapped_column(String(64), unique=True)
+    from_zone: Mapped[str] = mapped_column(String(64))
+    to_zone: Mapped[str] = mapped_column(String(64))
+    enforced_by: Mapped[str | None] = mapped_column(String(200))
+    enforced_by_system_id: Mapped[int | None] = mapped_column(ForeignKey("systems.id", ondelete="SET NULL"))
+    allowed_traffic: Mapped[str | None] = mapped_column(Text)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    upn: Mapped[str | None] = mapped_column(String(254), index=True)
+    display_name: Mapped[str] = mapped_column(String(200), index=True)
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    surname: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    left_on: Mapped[dt.date | None] = mapped_column(Date)
+    is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    servicenow_sys_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    servicenow_user_name: Mapped[str | None] = mapped_column(String(254))
+    employee_id: Mapped[str | None] = mapped_column(String(32))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    manager: Mapped[Person | None] = relationship(remote_side=[id])
+
+    def label(self) -> str:
+        return self.display_name if self.active else f"{self.display_name} (left)"
+
+
+class ChatIdentity(Base):
+    """A chat account (Slack user, Teams user) and the person it belongs to, if known."""
+
+    __tablename__ = "chat_identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    workspace_id: Mapped[str | None] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    handle: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+    person: Mapped[Person | None] = relationship()
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    team_key: Mapped[str | None] = mapped_column(String(64))
+    servicenow_sys_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    site_code: Mapped[str | None] = mapped_column(String(32))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(254))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    manager: Mapped[Person | None] = relationship()
+    memberships: Mapped[list[TeamMember]] = relationship(back_populates="team", cascade="all, delete-orphan")
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("team_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+
+    team: Mapped[Team] = relationship(back_populates="memberships")
+    person: Mapped[Person] = relationship()
+
+
+# --------------------------------------------------------------------------- systems
+
+
+class System(Base):
+    """A configuration item or asset: a PLC, an HMI, a historian, an ERP, a cloud service."""
+
+    __tablename__ = "systems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    aliases: Mapped[list[str]] = mapped_column(default=list)
+    class_name: Mapped[str | None] = mapped_column(String(100))
+    site_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(200))
+    purdue_level: Mapped[str | None] = mapped_column(String(8))
+    zone_id: Mapped[str | None] = mapped_column(String(64))
+    domain: Mapped[str | None] = mapped_column(String(8))
+    criticality: Mapped[int | None] = mapped_column(Integer)
+    manufacturer: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    serial: Mapped[str | None] = mapped_column(String(100), index=True)
+    asset_tag: Mapped[str | None] = mapped_column(String(64), index=True)
+    ips: Mapped[list[str]] = mapped_column(default=list)
+    macs: Mapped[list[str]] = mapped_column(default=list)
+    hostnames: Mapped[list[str]] = mapped_column(default=list)
+    install_status: Mapped[str | None] = mapped_column(String(32))
+    operational_status: Mapped[str | None] = mapped_column(String(32))
+    in_cmdb: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    technical_manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    managed_by_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    support_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    assignment_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    # Team names as the source wrote them: kept even when no such team exists,
+    # so the governance lint can report the dangling reference.
+    support_group_name: Mapped[str | None] = mapped_column(String(200))
+    assignment_group_name: Mapped[str | None] = mapped_column(String(200))
+    managed_by_group_name: Mapped[str | None] = mapped_column(String(200))
+    data_steward_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime | None] = mapped_column()
+
+    owner: Mapped[Person | None] = relationship(foreign_keys=[owner_id])
+    technical_manager: Mapped[Person | None] = relationship(foreign_keys=[technical_manager_id])
+    data_steward: Mapped[Person | None] = relationship(foreign_keys=[data_steward_id])
+    managed_by_team: Mapped[Team | None] = relationship(foreign_keys=[managed_by_team_id])
+    support_team: Mapped[Team | None] = relationship(foreign_keys=[support_team_id])
+    assignment_team: Mapped[Team | None] = relationship(foreign_keys=[assignment_team_id])
+    sources: Mapped[list[SystemSource]] = relationship(
+        back_populates="system", cascade="all, delete-orphan", order_by="SystemSource.source"
+    )
+
+    @property
+    def retired(self) -> bool:
+        return (self.install_status or "").lower() == "retired"
+
+
+class SystemSource(Base):
+    """One sighting of a system by one source (CMDB, OT inventory, NetBox)."""
+
+    __tablename__ = "system_sources"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    seen_at: Mapped[dt.datetime | None] = mapped_column()
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    system: Mapped[System] = relationship(back_populates="sources")
+
+
+class SystemRelation(Base):
+    """``system`` depends on ``depends_on`` (ServiceNow cmdb_rel_ci, conduits)."""
+
+    __tablename__ = "system_relations"
+    __table_args__ = (UniqueConstraint("system_id", "depends_on_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"), index=True)
+    depends_on_id: Mapped[int] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64), default="depends_on")
+    source: Mapped[str | None] = mapped_column(String(32))
+
+    system: Mapped[System] = relationship(foreign_keys=[system_id])
+    depends_on: Mapped[System] = relationship(foreign_keys=[depends_on_id])
+
+
+class SystemContact(Base):
+    """A per-system contact from NetBox's contact model (operational, security, emergency...)."""
+
+    __tablename__ = "system_contacts"
+    __table_args__ = (UniqueConstraint("system_id", "contact_name", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"), index=True)
+    site_code: Mapped[str | None] = mapped_column(String(32))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(254))
+
+    person: Mapped[Person | None] = relationship()
+
+
+# --------------------------------------------------------------------------- governance model
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+    __table_args__ = (Index("ix_role_assignments_role_scope", "role_id", "scope_type", "scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    scope_type: Mapped[str] = mapped_column(String(16))
+    scope_key: Mapped[str] = mapped_column(String(80), default="")
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    role: Mapped[Role] = relationship()
+    person: Mapped[Person | None] = relationship(foreign_keys=[person_id])
+    team: Mapped[Team | None] = relationship()
+    acting_for: Mapped[Person | None] = relationship(foreign_keys=[acting_for_id])
+
+
+class Activity(Base):
+    """A row of the RACI matrix."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    process_area: Mapped[str | None] = mapped_column(String(120))
+    scope_kind: Mapped[str | None] = mapped_column(String(32))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    entries: Mapped[list[RaciEntry]] = relationship(back_populates="activity", cascade="all, delete-orphan")
+
+
+class RaciEntry(Base):
+    __tablename__ = "raci_entries"
+    __table_args__ = (UniqueConstraint("activity_id", "role_id", "letter"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), index=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    letter: Mapped[str] = mapped_column(String(1))
+
+    activity: Mapped[Activity] = relationship(back_populates="entries")
+    role: Mapped[Role] = relationship()
+
+
+class DecisionRight(Base):
+    __tablename__ = "decision_rights"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String(32), unique=True)
+    decision: Mapped[str] = mapped_column(String(300))
+    scope_kind: Mapped[str | None] = mapped_column(String(32))
+    owner_role: Mapped[str] = mapped_column(String(120))
+    must_consult: Mapped[list[str]] = mapped_column(default=list)
+    may_veto: Mapped[str | None] = mapped_column(String(300))
+    informed: Mapped[list[str]] = mapped_column(default=list)
+    escalation_role: Mapped[str | None] = mapped_column(String(120))
+    evidence_required: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+
+
+class SlaPolicy(Base):
+    __tablename__ = "sla_policies"
+    __table_args__ = (UniqueConstraint("criticality", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(32), unique=True)
+    criticality: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    response_minutes: Mapped[int] = mapped_column(Integer)
+    resolution_hours: Mapped[int] = mapped_column(Integer)
+    schedule: Mapped[str] = mapped_column(String(32))
+    notify_at_pct: Mapped[list[str]] = mapped_column(default=list)
+
+
+class EscalationChain(Base):
+    __tablename__ = "escalation_chains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_id: Mapped[str] = mapped_column(String(64), unique=True)
+    applies_to_groups: Mapped[list[str]] = mapped_column(default=list)
+    site_code: Mapped[str] = mapped_column(String(32), default="*")
+
+    levels: Mapped[list[EscalationLevel]] = relationship(
+        back_populates="chain", cascade="all, delete-orphan", order_by="EscalationLevel.level"
+    )
+
+
+class EscalationLevel(Base):
+    __tablename__ = "escalation_levels"
+    __table_args__ = (UniqueConstraint("chain_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_id: Mapped[int] = mapped_column(ForeignKey("escalation_chains.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)
+    after_minutes: Mapped[int] = mapped_column(Integer)
+    target_type: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[str]] = mapped_column(default=list)
+    channels: Mapped[list[str]] = mapped_column(default=list)
+    hours: Mapped[str] = mapped_column(String(32), default="24x7")
+    note: Mapped[str | None] = mapped_column(Text)
+
+    chain: Mapped[EscalationChain] = relationship(back_populates="levels")
+
+
+# --------------------------------------------------------------------------- change requests
+
+
+class ChangeRequest(Base):
+    __tablename__ = "change_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    change_type: Mapped[str] = mapped_column(String(16), default="normal")
+    state: Mapped[str] = mapped_column(String(16), default=ChangeState.DRAFT.value, index=True)
+    source_state: Mapped[str | None] = mapped_column(String(32))
+    risk: Mapped[str | None] = mapped_column(String(16))
+    impact: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(64))
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("systems.id", ondelete="SET NULL"), index=True)
+    system_name: Mapped[str | None] = mapped_column(String(200))
+    activity_id: Mapped[str | None] = mapped_column(String(32))
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    assignment_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    planned_start: Mapped[dt.datetime | None] = mapped_column()
+    planned_end: Mapped[dt.datetime | None] = mapped_column()
+    cab_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    process_safety: Mapped[bool] = mapped_column(Boolean, default=False)
+    moc_reference: Mapped[str | None] = mapped_column(String(200))
+    rollback_plan: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column()
+    submitted_at: Mapped[dt.datetime | None] = mapped_column()
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    origin: Mapped[str] = mapped_column(String(32), default="govbot")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    system: Mapped[System | None] = relationship()
+    requester: Mapped[Person | None] = relationship(foreign_keys=[requester_id])
+    assigned_to: Mapped[Person | None] = relationship(foreign_keys=[assigned_to_id])
+    assignment_team: Mapped[Team | None] = relationship()
+    participants: Mapped[list[Approval]] = relationship(
+        back_populates="change", cascade="all, delete-orphan", order_by="Approval.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Approval(Base):
+    """One person's part in a change: approver, consulted or informed."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("change_requests.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=ParticipantKind.APPROVER.value)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    role_name: Mapped[str | None] = mapped_column(String(120))
+    acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    delegate_of_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(24), default=ApprovalState.REQUESTED.value)
+    requested_at: Mapped[dt.datetime | None] = mapped_column()
+    due_at: Mapped[dt.datetime | None] = mapped_column()
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    change: Mapped[ChangeRequest] = relationship(back_populates="participants")
+    person: Mapped[Person | None] = relationship(foreign_keys=[person_id])
+    acting_for: Mapped[Person | None] = relationship(foreign_keys=[acting_for_id])
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained record of every state change and decision."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column()
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(254))
+    platform: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_key: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ImportRun(Base):
+    """One ``govbot import``: when, what, and how many rows of each kind it touched."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column()
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
+    files: Mapped[list[str]] = mapped_column(default=list)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,125 @@
+"""Shared fixtures: every store test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: ``GOVBOT_TEST_POSTGRES_URL`` (default the local server).  Each test
+session migrates its own schema and drops it at the end; each test starts from
+empty tables.  With ``CI=true`` an unreachable PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from governance_store import db
+from governance_store.models import Base
+
+ROOT = Path(__file__).resolve().parents[1]
+CORVANE = ROOT / "examples" / "corvane"
+SHARED_PAYLOADS = ROOT.parent / "shared" / "data" / "payloads"
+PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    problem = _pg_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_URL} is unreachable in CI: {problem}", pytrace=False)
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    schema = f"govbot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    db.upgrade(PG_URL, schema=schema)
+    yield schema
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    db.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_pg(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_target(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """(url, schema) of an empty, migrated database on the requested backend."""
+    if backend == "sqlite":
+        path = tmp_path / "govbot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}", None
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        engine = db.make_engine(PG_URL, schema=schema)
+        _truncate_pg(engine)
+        engine.dispose()
+        yield PG_URL, schema
+
+
+@pytest.fixture
+def engine(db_target: tuple[str, str | None]) -> Iterator[Engine]:
+    url, schema = db_target
+    eng = db.make_engine(url, schema=schema)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return db.make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = session_factory()
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def corvane_dir() -> Path:
+    return CORVANE
+
+
+@pytest.fixture
+def shared_payloads() -> Path:
+    if not SHARED_PAYLOADS.is_dir():
+        if IN_CI:
+            pytest.fail(f"conformance payloads missing at {SHARED_PAYLOADS}", pytrace=False)
+        pytest.skip("../shared/data/payloads not beside the checkout")
+    return SHARED_PAYLOADS
