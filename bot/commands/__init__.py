@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-MODULES = ["bot.commands.store_cmds"]
+MODULES = ["bot.commands.ask_cmds", "bot.commands.lint_cmd"]
 
 
 def register_all(main: click.Group) -> None:

@@ -1,0 +1,86 @@
+"""Question commands: ask, chat, systems show."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from sqlalchemy import select
+
+from bot.cli import CliState, pass_state
+from bot.console.chat import run_chat
+from bot.console.render import render
+from handlers.dispatch import handle_command
+from handlers.reply import Actor, Command
+
+
+def register(main: click.Group) -> None:
+    main.add_command(ask)
+    main.add_command(chat)
+    main.add_command(systems)
+
+
+@click.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts and tests).")
+@click.option("--as", "as_email", default=None, help="Ask as this person (e-mail).")
+@pass_state
+def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str | None) -> None:
+    """Ask one question, e.g. govbot ask "who owns PLC-FIL-L3-07?"."""
+    container = state.container
+    text = " ".join(question)
+    with container.unit_of_work() as session:
+        reply = handle_command(Command(text=text, actor=Actor(None, as_email or "cli", "cli", as_email)),
+                               session=session, now=container.clock())
+    if as_json:
+        click.echo(json.dumps(reply.data, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(render(reply))
+    if reply.data.get("status") == "error":
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--as", "as_email", default=None, help="Act as this person (e-mail), e.g. for approvals.")
+@pass_state
+def chat(state: CliState, as_email: str | None) -> None:
+    """Interactive console chat (reads piped input too)."""
+    sys.exit(run_chat(state.container, as_email=as_email, out=click.echo))
+
+
+@click.group()
+def systems() -> None:
+    """Look at systems in the store."""
+
+
+@systems.command("show")
+@click.argument("name", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def systems_show(state: CliState, name: tuple[str, ...], as_json: bool) -> None:
+    """Print one system with its owners, hierarchy, zone and sources."""
+    from governance_store.models import SystemSource
+    from handlers import catalog
+    from handlers.ownership import who_owns
+    from handlers.parse import Intent
+
+    container = state.container
+    with container.unit_of_work() as session:
+        reply = who_owns(Intent("who_owns", " ".join(name)), session=session, now=container.clock())
+        system_id = None
+        if reply.data.get("status") == "answered":
+            system_id = catalog.resolve(" ".join(name), session=session).system.id  # type: ignore[union-attr]
+            rows = session.scalars(select(SystemSource).where(SystemSource.system_id == system_id)).all()
+            reply.data["sources"] = [
+                {"source": r.source, "external_id": r.external_id, "seen_at": r.seen_at.isoformat() if r.seen_at else None}
+                for r in rows
+            ]
+    if as_json:
+        click.echo(json.dumps(reply.data, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(render(reply))
+        for src in reply.data.get("sources", []):
+            click.echo(f"  source {src['source']:<11} {src['external_id']}  seen {src['seen_at'] or '—'}")
+    if system_id is None:
+        sys.exit(1)

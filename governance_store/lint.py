@@ -1,0 +1,348 @@
+"""Governance lint: the gaps that make plants lose weeks, each with its evidence.
+
+Every finding has a stable ``key`` so reports can tell which gaps are new and
+which were resolved since the last run.  Source disagreements the importer
+reconciles (Purdue level per source, naming, serial case, export time zones,
+inactive NetBox contacts) are deliberately not findings.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from governance_store.models import (
+    Activity,
+    Approval,
+    ApprovalState,
+    ChangeRequest,
+    ChatIdentity,
+    EscalationChain,
+    Person,
+    RaciEntry,
+    RoleAssignment,
+    System,
+    Team,
+)
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+OPEN_CHANGE_STATES = ("draft", "submitted", "approved", "scheduled")
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    title: str
+    subject: str
+    evidence: tuple[str, ...] = ()
+    system_ids: tuple[int, ...] = ()
+    key: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["evidence"] = list(self.evidence)
+        data["system_ids"] = list(self.system_ids)
+        return data
+
+
+@dataclass
+class LintReport:
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, code: str, severity: str, title: str, subject: str, *evidence: str, system_ids: tuple[int, ...] = ()) -> None:
+        self.findings.append(
+            Finding(code, severity, title, subject, tuple(evidence), system_ids, key=f"{code}:{subject}")
+        )
+
+    def by_code(self, code: str) -> list[Finding]:
+        return [f for f in self.findings if f.code == code]
+
+    def for_system(self, system_id: int) -> list[Finding]:
+        return [f for f in self.findings if system_id in f.system_ids]
+
+    def sorted(self) -> list[Finding]:
+        return sorted(self.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code, f.subject))
+
+
+def normalised_name(name: str) -> str:
+    """Name key for near-duplicate detection: case, separators, umlauts and leading zeros ignored."""
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    tokens = re.findall(r"[a-z]+|\d+", text)
+    return " ".join(str(int(t)) if t.isdigit() else t for t in tokens)
+
+
+def _acting_text(person: Person, acting: dict[int, Person]) -> str:
+    who = acting.get(person.id)
+    return f"acting holder: {who.display_name}" if who else "nobody is named as acting holder"
+
+
+def run_lint(*, session: Session) -> LintReport:
+    report = LintReport()
+    systems = session.scalars(
+        select(System).options(
+            selectinload(System.owner), selectinload(System.technical_manager), selectinload(System.sources)
+        )
+    ).all()
+    people = {p.id: p for p in session.scalars(select(Person)).all()}
+    acting: dict[int, Person] = {}
+    for ra in session.scalars(select(RoleAssignment).where(RoleAssignment.acting_for_id.is_not(None))).all():
+        if ra.person_id and ra.acting_for_id:
+            acting[ra.acting_for_id] = people[ra.person_id]
+
+    live_cmdb = [s for s in systems if s.in_cmdb and not s.retired]
+
+    # Systems without an Accountable owner.
+    for s in live_cmdb:
+        if s.owner_id is None and s.technical_manager_id is None and s.managed_by_team_id is None:
+            support = s.support_group_name or (s.support_team.name if s.support_team else None)
+            report.add(
+                "NO_ACCOUNTABLE_OWNER", "high", "System has no Accountable owner", s.name,
+                "owned_by, managed_by and managed_by_group are empty",
+                f"only support group set: {support}" if support else "no support group either",
+                system_ids=(s.id,),
+            )
+
+    # Owners and technical managers who left.
+    for s in systems:
+        if s.retired:
+            continue
+        for label, person in (("owner", s.owner), ("technical manager", s.technical_manager)):
+            if person is not None and not person.active:
+                left = f" on {person.left_on.isoformat()}" if person.left_on else ""
+                report.add(
+                    "DEPARTED_OWNER", "high", f"System {label} left the company", f"{s.name} ({label})",
+                    f"{person.display_name} left{left}", _acting_text(person, acting), system_ids=(s.id,),
+                )
+
+    # Team managers who left.
+    for team in session.scalars(select(Team).options(selectinload(Team.manager))).all():
+        if team.manager is not None and not team.manager.active:
+            report.add(
+                "DEPARTED_TEAM_MANAGER", "medium", "Team manager left the company", team.name,
+                f"manager {team.manager.display_name} is inactive", _acting_text(team.manager, acting),
+            )
+
+    # Escalation targets who left, and team targets that do not exist.
+    team_names = {t.name.casefold() for t in session.scalars(select(Team)).all()}
+    people_by_name = defaultdict(list)
+    for p in people.values():
+        people_by_name[p.display_name.casefold()].append(p)
+    for chain in session.scalars(select(EscalationChain).options(selectinload(EscalationChain.levels))).all():
+        for level in chain.levels:
+            for target in level.targets:
+                if "{" in target:
+                    continue
+                if level.target_type == "person":
+                    for p in people_by_name.get(target.casefold(), []):
+                        if not p.active:
+                            report.add(
+                                "DEPARTED_ESCALATION_TARGET", "high", "Escalation target left the company",
+                                f"{chain.chain_id} level {level.level}",
+                                f"{p.display_name} is inactive", _acting_text(p, acting),
+                            )
+                    if not people_by_name.get(target.casefold()):
+                        report.add(
+                            "UNKNOWN_PERSON", "medium", "Escalation names a person not in the directory",
+                            f"{chain.chain_id} level {level.level}", f"'{target}' matches nobody",
+                        )
+                elif level.target_type == "team" and target.casefold() not in team_names:
+                    report.add(
+                        "UNKNOWN_TEAM", "medium", "Reference to a team that does not exist",
+                        f"{chain.chain_id} level {level.level}", f"team '{target}' is not in the directory",
+                    )
+        for group in chain.applies_to_groups:
+            if group.casefold() not in team_names:
+                report.add(
+                    "UNKNOWN_TEAM", "medium", "Reference to a team that does not exist",
+                    f"{chain.chain_id} applies to '{group}'", f"team '{group}' is not in the directory",
+                )
+
+    # Pending approvals held by someone who left.
+    pending = session.scalars(
+        select(Approval)
+        .join(ChangeRequest)
+        .where(Approval.state == ApprovalState.REQUESTED.value, ChangeRequest.state.in_(OPEN_CHANGE_STATES))
+        .options(selectinload(Approval.person), selectinload(Approval.change))
+    ).all()
+    for ap in pending:
+        if ap.person is not None and not ap.person.active:
+            report.add(
+                "DEPARTED_APPROVER", "high", "Pending approval waits on someone who left",
+                f"{ap.change.number} ({ap.person.display_name})",
+                f"{ap.person.display_name} is inactive; the change stalls", _acting_text(ap.person, acting),
+                system_ids=(ap.change.system_id,) if ap.change.system_id else (),
+            )
+
+    # Role holders who left or teams that do not exist.
+    for ra in session.scalars(
+        select(RoleAssignment).options(selectinload(RoleAssignment.person), selectinload(RoleAssignment.role))
+    ).all():
+        if ra.valid_to is not None:
+            continue
+        if ra.person is not None and not ra.person.active:
+            report.add(
+                "DEPARTED_ROLE_HOLDER", "high", "Role holder left the company",
+                f"{ra.role.name}@{ra.scope_key or 'GLOBAL'}", f"{ra.person.display_name} is inactive",
+                _acting_text(ra.person, acting),
+            )
+        if ra.person_id is None and ra.team_id is None:
+            report.add(
+                "UNKNOWN_TEAM", "medium", "Role assigned to a holder that does not exist",
+                f"{ra.role.name}@{ra.scope_key or 'GLOBAL'}", f"'{ra.holder_name}' is not in the directory",
+            )
+
+    # System references to teams that do not exist.
+    dangling: dict[str, list[System]] = defaultdict(list)
+    for s in systems:
+        for name, team_id in (
+            (s.support_group_name, s.support_team_id),
+            (s.assignment_group_name, s.assignment_team_id),
+            (s.managed_by_group_name, s.managed_by_team_id),
+        ):
+            if name and team_id is None and s not in dangling[name]:
+                dangling[name].append(s)
+    for name, affected in sorted(dangling.items()):
+        report.add(
+            "UNKNOWN_TEAM", "medium", "Reference to a team that does not exist", name,
+            f"'{name}' is not in the group directory",
+            "referenced by " + ", ".join(s.name for s in affected),
+            system_ids=tuple(s.id for s in affected),
+        )
+
+    # RACI: zero or several Accountables.
+    for act in session.scalars(
+        select(Activity).options(selectinload(Activity.entries).selectinload(RaciEntry.role))
+    ).all():
+        accountable = sorted(e.role.name for e in act.entries if e.letter == "A")
+        if not accountable:
+            report.add(
+                "ACTIVITY_NO_ACCOUNTABLE", "high", "Activity has no Accountable", act.activity_id,
+                act.name, "no role is marked A",
+            )
+        elif len(accountable) > 1:
+            report.add(
+                "ACTIVITY_MULTIPLE_ACCOUNTABLE", "high", "Activity has several Accountables", act.activity_id,
+                act.name, "A: " + ", ".join(accountable),
+            )
+
+    # Near-duplicate systems: the same serial, or the same normalised name.
+    by_serial: dict[str, list[System]] = defaultdict(list)
+    by_name: dict[str, list[System]] = defaultdict(list)
+    for s in systems:
+        if s.retired:
+            continue
+        if s.serial:
+            by_serial[s.serial.strip().casefold()].append(s)
+        by_name[normalised_name(s.name)].append(s)
+    groups: dict[frozenset[int], tuple[list[System], list[str]]] = {}
+    for group in by_serial.values():
+        if len(group) > 1:
+            groups.setdefault(frozenset(s.id for s in group), (group, []))[1].append(f"same serial {group[0].serial}")
+    for name, group in by_name.items():
+        if len(group) > 1 and name:
+            groups.setdefault(frozenset(s.id for s in group), (group, []))[1].append("near-identical names")
+    for group, reasons in groups.values():
+        ordered = sorted(group, key=lambda s: (not s.ips, s.name))
+        sparse = [s.name for s in ordered[1:] if not s.ips and not s.zone_id]
+        evidence = ["; ".join(reasons)] + [f"{s.name}: source {', '.join(sorted({x.source for x in s.sources})) or 'none'}" for s in ordered]
+        if sparse:
+            evidence.append("no IP, zone or Purdue level on " + ", ".join(sparse))
+        report.add(
+            "DUPLICATE_SYSTEM", "medium", "Near-duplicate systems", " / ".join(s.name for s in ordered),
+            *evidence, system_ids=tuple(s.id for s in ordered),
+        )
+
+    # Seen by OT monitoring but missing from the CMDB; retired but still seen.
+    for s in systems:
+        seen = [src for src in s.sources if src.source in ("nozomi", "netbox")]
+        if not s.in_cmdb and seen:
+            attrs = seen[0].attributes or {}
+            what = " ".join(str(x) for x in (attrs.get("vendor"), attrs.get("product_name")) if x) or s.name
+            report.add(
+                "NOT_IN_CMDB", "high", "Asset seen on the network but missing from the CMDB",
+                f"{', '.join(s.ips) or s.name}",
+                f"{what} at {s.site_code or 'unknown site'} in zone {s.zone_id or '?'}",
+                "protocols: " + str(attrs.get("protocols") or "?"),
+                f"reported by {', '.join(sorted({x.source for x in seen}))}", system_ids=(s.id,),
+            )
+        if s.retired and seen:
+            report.add(
+                "RETIRED_BUT_SEEN", "high", "Retired in the CMDB but still seen on the network",
+                s.name, f"install status {s.install_status}", f"seen by {', '.join(sorted({x.source for x in seen}))} at {', '.join(s.ips)}",
+                system_ids=(s.id,),
+            )
+
+    # People chat cannot reach, and chat accounts that match nobody.
+    joined = set(
+        session.scalars(
+            select(ChatIdentity.person_id).where(
+                ChatIdentity.person_id.is_not(None), ChatIdentity.deleted.is_(False)
+            )
+        ).all()
+    )
+    any_chat = session.scalar(select(ChatIdentity.id).limit(1)) is not None
+    if any_chat:
+        for p in sorted(people.values(), key=lambda p: p.display_name):
+            if p.active and p.id not in joined:
+                report.add(
+                    "UNREACHABLE_IN_CHAT", "medium", "Person cannot be reached in chat", p.display_name,
+                    f"no chat account matches {p.email}",
+                )
+        for ident in session.scalars(
+            select(ChatIdentity).where(
+                ChatIdentity.person_id.is_(None), ChatIdentity.is_bot.is_(False), ChatIdentity.deleted.is_(False)
+            )
+        ).all():
+            report.add(
+                "UNMATCHED_CHAT_IDENTITY", "medium", "Chat account matches no directory person",
+                f"{ident.platform}:{ident.external_id}",
+                f"{ident.display_name or ident.handle} uses {ident.email or 'no e-mail'}, which no directory has",
+            )
+    return report
+
+
+def system_gaps(system: System, *, session: Session) -> list[str]:
+    """The governance gaps on one system, cheap enough to show in every answer about it."""
+    gaps: list[str] = []
+    acting: dict[int, Person] = {}
+    for label, person in (("Owner", system.owner), ("Technical manager", system.technical_manager)):
+        if person is not None and not person.active:
+            if not acting:
+                for ra in session.scalars(
+                    select(RoleAssignment).where(RoleAssignment.acting_for_id.is_not(None))
+                    .options(selectinload(RoleAssignment.person))
+                ).all():
+                    if ra.person is not None and ra.acting_for_id is not None:
+                        acting[ra.acting_for_id] = ra.person
+            left = f" on {person.left_on.isoformat()}" if person.left_on else ""
+            gaps.append(f"{label} {person.display_name} left the company{left}; {_acting_text(person, acting)}")
+    if system.in_cmdb and not system.retired and system.owner_id is None and system.technical_manager_id is None \
+            and system.managed_by_team_id is None:
+        gaps.append("No Accountable owner: owned_by, managed_by and managed_by_group are empty in the CMDB")
+    for name, team_id in (
+        (system.support_group_name, system.support_team_id),
+        (system.assignment_group_name, system.assignment_team_id),
+        (system.managed_by_group_name, system.managed_by_team_id),
+    ):
+        if name and team_id is None:
+            gaps.append(f"Team '{name}' does not exist in the group directory")
+            break
+    if system.serial:
+        twins = session.scalars(
+            select(System.name).where(System.id != system.id, System.serial.ilike(system.serial.strip()))
+        ).all()
+        if twins:
+            gaps.append(f"Near-duplicate: {', '.join(twins)} has the same serial {system.serial}")
+    seen = sorted({s.source for s in system.sources if s.source in ("nozomi", "netbox")})
+    if system.retired and seen:
+        gaps.append(f"Retired in the CMDB but still seen on the network by {', '.join(seen)}")
+    if not system.in_cmdb and seen:
+        gaps.append(f"Not in the CMDB: only seen by {', '.join(seen)}")
+    return gaps

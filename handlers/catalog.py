@@ -1,0 +1,77 @@
+"""The system catalog a process answers from: the fuzzy index, rebuilt when the store changes."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from governance_store.lookup import Match, Resolution, SystemIndex
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from governance_store.models import ImportRun, System
+from handlers.reply import Choice
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[tuple[object, ...], SystemIndex]] = {}
+
+
+def _fingerprint(session: Session) -> tuple[object, ...]:
+    count, max_id = session.execute(select(func.count(System.id), func.max(System.id))).one()
+    last_import = session.scalar(select(func.max(ImportRun.id)))
+    return (count, max_id, last_import)
+
+
+def index_for(session: Session) -> SystemIndex:
+    """The index for this database; rebuilt only when systems were added, removed or re-imported."""
+    bind = session.get_bind()
+    key = f"{bind.url!r}|{session.info.get('schema', '')}|{id(bind)}"
+    fp = _fingerprint(session)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == fp:
+            return hit[1]
+    index = SystemIndex.from_session(session)
+    with _lock:
+        _cache[key] = (fp, index)
+    return index
+
+
+def invalidate() -> None:
+    with _lock:
+        _cache.clear()
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Either one system, or the reason there is none (with candidates to offer)."""
+
+    system: System | None
+    resolution: Resolution
+
+
+def resolve(query: str, *, session: Session) -> Resolved:
+    """Resolve free text to one system.  ``#ID`` (what choice buttons carry) picks a system directly."""
+    ref = query.strip()
+    if ref.startswith("#") and ref[1:].isdigit():
+        system = session.get(System, int(ref[1:]))
+        if system is not None:
+            match = Match(system.id, system.name, system.site_code, system.location, system.class_name, 100.0, "id")
+            return Resolved(system, Resolution("exact", (match,)))
+    resolution = index_for(session).resolve(query)
+    if resolution.status in ("exact", "confident") and len(resolution.matches) == 1:
+        return Resolved(session.get(System, resolution.matches[0].system_id), resolution)
+    return Resolved(None, resolution)
+
+
+def choices_for(resolution: Resolution, verb: str) -> tuple[Choice, ...]:
+    """Candidates as choices that re-ask the same question about each system."""
+    out = []
+    for m in resolution.matches[:5]:
+        detail = " · ".join(x for x in (m.site_code, m.location, m.class_name) if x)
+        out.append(Choice(label=m.name, detail=detail, value=f"{verb} #{m.system_id}", score=round(m.score, 1)))
+    return tuple(out)
+
+
+def candidates_json(resolution: Resolution) -> list[dict[str, object]]:
+    return [{"name": m.name, "site": m.site_code, "score": round(m.score, 1)} for m in resolution.matches[:5]]
