@@ -532,6 +532,8 @@ class ChangeRequest(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column()
     decided_at: Mapped[dt.datetime | None] = mapped_column()
     origin: Mapped[str] = mapped_column(String(32), default="govbot")
+    awaiting_requester_since: Mapped[dt.datetime | None] = mapped_column()
+    retro_due_at: Mapped[dt.datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     system: Mapped[System | None] = relationship()
@@ -597,3 +599,60 @@ class ImportRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     files: Mapped[list[str]] = mapped_column(default=list)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Delegation(Base):
+    """An approver's stand-in for a period (out of office)."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    starts_at: Mapped[dt.datetime] = mapped_column()
+    ends_at: Mapped[dt.datetime] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    delegate: Mapped[Person] = relationship(foreign_keys=[delegate_id])
+
+
+class BlackoutWindow(Base):
+    """A period in which no change may be planned at a site (or anywhere, when ``site_code`` is empty)."""
+
+    __tablename__ = "blackout_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_code: Mapped[str | None] = mapped_column(String(32))
+    starts_at: Mapped[dt.datetime] = mapped_column()
+    ends_at: Mapped[dt.datetime] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class OutboxMessage(Base):
+    """A message to deliver: written in the same transaction as the change that caused it.
+
+    ``key`` is unique, so re-running a step can never queue the same ping twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="message")
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(100))
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("change_requests.id", ondelete="CASCADE"), index=True)
+    updates_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column()
+    next_attempt_at: Mapped[dt.datetime] = mapped_column()
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    platform: Mapped[str | None] = mapped_column(String(16))
+    platform_ref: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    person: Mapped[Person | None] = relationship()

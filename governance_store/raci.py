@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -329,7 +329,7 @@ def find_activity(text: str, *, session: Session, system: System | None = None) 
     if not q:
         return None, []
     choices = {a.id: f"{a.name} {a.process_area or ''}" for a in activities}
-    ranked = process.extract(q, choices, scorer=fuzz.token_set_ratio, limit=5)
+    ranked = process.extract(q, choices, scorer=fuzz.token_set_ratio, processor=utils.default_process, limit=5)
     by_id = {a.id: a for a in activities}
     scored = [(by_id[key], score) for _name, score, key in ranked if score >= 60]
     if not scored:

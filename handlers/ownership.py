@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -104,7 +104,7 @@ def _location_path(system: System, *, session: Session) -> str:
     while node_id and node_id not in seen:
         seen.add(node_id)
         node = session.scalar(select(HierarchyNode).where(HierarchyNode.node_id == node_id))
-        if node is None or node.level in ("enterprise",):
+        if node is None or node.level in ("enterprise", "site"):
             break
         label = node.name if not node.local_name or node.local_name == node.name else f"{node.name} ({node.local_name})"
         names.append(label)
@@ -518,7 +518,7 @@ def owns(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
     data = _base_data(intent, "answered")
     if exact_person is None and exact_team is None:
         pool = {("p", p.id): p.display_name for p in people} | {("t", t.id): t.name for t in teams}
-        ranked = process.extract(query, pool, scorer=fuzz.WRatio, limit=5)
+        ranked = process.extract(query, pool, scorer=fuzz.WRatio, processor=utils.default_process, limit=5)
         strong = [r for r in ranked if r[1] >= 85]
         if len(strong) == 1 or (strong and strong[0][1] - (strong[1][1] if len(strong) > 1 else 0) >= 8):
             kind, ident = strong[0][2]

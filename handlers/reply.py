@@ -75,6 +75,33 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    kind: Literal["text", "textarea", "select", "datetime", "checkbox", "system"] = "text"
+    required: bool = False
+    options: tuple[str, ...] = ()
+    initial: str = ""
+    hint: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    """Input to collect (a Slack modal, an Adaptive Card with inputs, a console dialogue).
+
+    Submitting it is an :class:`Action` with ``submit_action_id``, ``value`` and the
+    field values in ``inputs``.
+    """
+
+    title: str
+    submit_action_id: str
+    value: str
+    fields: tuple[FormField, ...]
+    submit_label: str = "Submit"
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     sections: tuple[Section, ...] = ()
@@ -82,9 +109,38 @@ class Reply:
     choices: tuple[Choice, ...] = ()
     warnings: tuple[str, ...] = ()
     ephemeral: bool = True
+    form: Form | None = None
     # The machine-readable answer (``govbot ask --json`` prints it).
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
         return str(self.data.get("status", "answered"))
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    """A JSON-safe copy of a reply (the outbox stores cards this way)."""
+    from dataclasses import asdict
+
+    return asdict(reply)
+
+
+def reply_from_dict(data: dict[str, Any]) -> Reply:
+    form = data.get("form")
+    return Reply(
+        text=data.get("text", ""),
+        sections=tuple(
+            Section(s.get("title"), s.get("text"), tuple(Field(**f) for f in s.get("fields", ())))
+            for s in data.get("sections", ())
+        ),
+        buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+        choices=tuple(Choice(**c) for c in data.get("choices", ())),
+        warnings=tuple(data.get("warnings", ())),
+        ephemeral=bool(data.get("ephemeral", True)),
+        form=Form(
+            title=form["title"], submit_action_id=form["submit_action_id"], value=form["value"],
+            fields=tuple(FormField(**{**f, "options": tuple(f.get("options", ()))}) for f in form["fields"]),
+            submit_label=form.get("submit_label", "Submit"),
+        ) if form else None,
+        data=dict(data.get("data", {})),
+    )

@@ -87,3 +87,14 @@ def route_action(action: Action, *, session: Session, now: dt.datetime) -> Reply
     except Exception as exc:  # noqa: BLE001 - never a traceback in chat
         session.rollback()
         return _error_reply(exc)
+
+
+def _register_use_cases() -> None:
+    import sys
+
+    from handlers import changes
+
+    changes.register(sys.modules[__name__])
+
+
+_register_use_cases()

@@ -123,3 +123,42 @@ def shared_payloads() -> Path:
             pytest.fail(f"conformance payloads missing at {SHARED_PAYLOADS}", pytrace=False)
         pytest.skip("../shared/data/payloads not beside the checkout")
     return SHARED_PAYLOADS
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def corvane_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """A store loaded with the sample org once per test module and backend (read-only use)."""
+    from governance_store.importers import import_paths
+
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("corvane") / "govbot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url, schema = f"sqlite:///{path}", None
+    else:
+        request.getfixturevalue("pg_schema")  # reachability check (fails in CI)
+        schema = f"govbot_corvane_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = sa.create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'create schema "{schema}"'))
+        admin.dispose()
+        db.upgrade(PG_URL, schema=schema)
+        url = PG_URL
+    eng = db.make_engine(url, schema=schema)
+    factory = db.make_session_factory(eng)
+    with db.unit_of_work(factory) as session:
+        import_paths([CORVANE], session=session)
+    yield factory
+    eng.dispose()
+    if schema:
+        admin = sa.create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+@pytest.fixture
+def corvane(corvane_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = corvane_factory()
+    yield s
+    s.rollback()
+    s.close()

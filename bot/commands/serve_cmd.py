@@ -1,0 +1,23 @@
+"""``govbot serve``: the web host (Slack HTTP mode, health check), or Slack Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import click
+
+
+def register(main: click.Group) -> None:
+    @main.command("serve")
+    @click.option("--host", default=None, help="Interface to listen on (default GOVBOT_HOST, 127.0.0.1).")
+    @click.option("--port", type=int, default=None, help="Port to listen on (default GOVBOT_PORT, 3000).")
+    @click.option("--log-level", default="INFO", show_default=True,
+                  type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+    @click.pass_obj
+    def serve_cmd(state, host: str | None, port: int | None, log_level: str) -> None:  # type: ignore[no-untyped-def]
+        """Serve Slack (HTTP at /slack/events, or Socket Mode when GOVBOT_SLACK_APP_TOKEN is set) and /healthz."""
+        from bot.web import serve
+
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        asyncio.run(serve(state.container, host=host, port=port))

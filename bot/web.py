@@ -1,0 +1,181 @@
+"""govbot's one web host: a single aiohttp application for every HTTP entry point.
+
+Routes today:
+
+* ``POST /slack/events``: slash commands, Events API and interactivity (HTTP mode);
+  bolt verifies every signature before anything else runs.
+* ``GET /healthz``: 200 with JSON when the database answers, 503 otherwise.
+
+Extension points: everything else is a :class:`WebMount`, an object with
+``mount(app)`` that adds its routes (and, if it needs them, ``on_startup`` /
+``on_cleanup`` hooks) to the application.  The Teams adapter mounts
+``POST /api/messages`` and the dashboard mounts its pages this way::
+
+    create_app(container, mounts=[TeamsMount(...), DashboardMount(...)])
+
+``serve(container)`` runs the host (and Socket Mode when an ``xapp-`` app token
+is set); ``govbot serve`` calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+from bot.bootstrap import Container
+from bot.slack import texts
+from bot.slack.app import SlackAdapter, new_error_id
+
+log = logging.getLogger(__name__)
+
+CONTAINER = web.AppKey("container", Container)
+SLACK = web.AppKey("slack", SlackAdapter)
+
+SLACK_EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT_SECONDS = 5.0
+
+
+class WebMount(Protocol):
+    """Something that adds routes to the host: the Teams adapter, the dashboard, metrics."""
+
+    def mount(self, app: web.Application) -> None: ...
+
+
+class _Auto:
+    """Sentinel: build the Slack adapter from settings when they are complete."""
+
+
+AUTO = _Auto()
+
+
+def build_slack(container: Container) -> SlackAdapter | None:
+    """The Slack adapter when a bot token is configured, else ``None`` (logged, not fatal)."""
+    if container.settings.slack_bot_token is None:
+        log.warning("Slack is not configured (set GOVBOT_SLACK_BOT_TOKEN and GOVBOT_SLACK_SIGNING_SECRET)")
+        return None
+    return SlackAdapter(container)
+
+
+def create_app(
+    container: Container,
+    *,
+    slack: SlackAdapter | None | _Auto = AUTO,
+    slack_http: bool = True,
+    mounts: Iterable[WebMount] = (),
+) -> web.Application:
+    """The aiohttp application.  ``slack_http=False`` (Socket Mode) leaves ``/slack/events`` out."""
+    app = web.Application()
+    app[CONTAINER] = container
+    app.router.add_get(HEALTH_PATH, healthz)
+    adapter = build_slack(container) if isinstance(slack, _Auto) else slack
+    if adapter is not None:
+        app[SLACK] = adapter
+        app.on_startup.append(_start_slack)
+        app.on_cleanup.append(_stop_slack)
+        if slack_http:
+            if adapter.http_enabled:
+                app.router.add_post(SLACK_EVENTS_PATH, slack_events)
+            else:
+                log.warning("GOVBOT_SLACK_SIGNING_SECRET is not set: %s is not served", SLACK_EVENTS_PATH)
+    for mount in mounts:
+        mount.mount(app)
+    return app
+
+
+async def _start_slack(app: web.Application) -> None:
+    await app[SLACK].start()
+
+
+async def _stop_slack(app: web.Application) -> None:
+    await app[SLACK].close()
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    """Hand the request to bolt and its answer back (bolt checks the signature first)."""
+    adapter = request.app[SLACK]
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "0").strip()
+    if not timestamp.lstrip("-").isdigit():
+        return web.json_response({"error": "invalid request"}, status=401)
+    bolt_request = await to_bolt_request(request)
+    try:
+        bolt_response = await adapter.bolt.async_dispatch(bolt_request)
+    except Exception:
+        error_id = new_error_id()
+        log.exception("error_id=%s while dispatching a Slack request", error_id)
+        return web.json_response({"response_type": "ephemeral", "text": texts.error(error_id).text})
+    return await to_aiohttp_response(bolt_response)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    container = request.app[CONTAINER]
+
+    def ping() -> None:
+        with container.engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+
+    slack = request.app.get(SLACK)
+    body: dict[str, Any] = {"slack": "on" if slack is not None else "off"}
+    try:
+        await asyncio.wait_for(asyncio.to_thread(ping), timeout=HEALTH_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - any failure means the store is unreachable
+        log.warning("health check: database unreachable: %s", exc)
+        return web.json_response({"status": "unavailable", "database": type(exc).__name__, **body}, status=503)
+    return web.json_response({"status": "ok", "database": "ok", **body})
+
+
+async def serve(
+    container: Container,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[Sequence[Any]], None] | None = None,
+    mounts: Iterable[WebMount] = (),
+) -> None:
+    """Run the web host until ``stop`` is set (or SIGINT/SIGTERM); Socket Mode when an app token is set."""
+    from bot.slack.socket_mode import GovbotSocketModeHandler
+
+    settings = container.settings
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    if app_token and not app_token.startswith("xapp-"):
+        raise SystemExit("GOVBOT_SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    slack = build_slack(container)
+    socket_mode = bool(slack is not None and app_token)
+    app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host or settings.host, settings.port if port is None else port)
+    await site.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    handler: GovbotSocketModeHandler | None = None
+    try:
+        if socket_mode and slack is not None and app_token:
+            handler = GovbotSocketModeHandler(slack, app_token)
+            await handler.connect_async()
+            log.info("Slack: Socket Mode connected")
+        elif slack is not None:
+            log.info("Slack: HTTP mode at %s", SLACK_EVENTS_PATH)
+        log.info("govbot is serving on %s", ", ".join(str(a) for a in runner.addresses))
+        if on_ready is not None:
+            on_ready(runner.addresses)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        if handler is not None:
+            await handler.close_async()
+        await runner.cleanup()

@@ -1,0 +1,164 @@
+"""ServiceNow change requests and their approval records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from governance_store.importers.context import (
+    DISPLAY_TZ,
+    Row,
+    Run,
+    fold,
+    is_sys_id,
+    parse_bool,
+    parse_datetime,
+    parse_numbered_choice,
+)
+from governance_store.importers.csvio import CsvFile
+from governance_store.importers.index import People, Systems, Teams
+from governance_store.importers.org import first_seen
+from governance_store.models import Approval, ApprovalState, ChangeRequest, ChangeState, ParticipantKind
+
+CHANGE_STATES = {
+    "new": ChangeState.SUBMITTED, "assess": ChangeState.SUBMITTED, "authorize": ChangeState.SUBMITTED,
+    "scheduled": ChangeState.SCHEDULED, "implement": ChangeState.IMPLEMENTED, "review": ChangeState.IMPLEMENTED,
+    "closed": ChangeState.CLOSED, "canceled": ChangeState.CANCELLED, "cancelled": ChangeState.CANCELLED,
+}
+RAW_CHANGE_STATES = {
+    "-5": "New", "-4": "Assess", "-3": "Authorize", "-2": "Scheduled", "-1": "Implement", "0": "Review",
+    "3": "Closed", "4": "Canceled",
+}
+CHANGE_TYPES = {"normal", "standard", "emergency"}
+RAW_RISK = {"1": "Very High", "2": "High", "3": "Moderate", "4": "Low"}
+RAW_IMPACT = {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"}
+APPROVAL_STATES = {
+    "requested": ApprovalState.REQUESTED, "approved": ApprovalState.APPROVED,
+    "rejected": ApprovalState.REJECTED, "not yet requested": ApprovalState.NOT_YET_REQUESTED,
+    "not_requested": ApprovalState.NOT_YET_REQUESTED, "cancelled": ApprovalState.CANCELLED,
+    "canceled": ApprovalState.CANCELLED, "no longer required": ApprovalState.CANCELLED,
+    "not_required": ApprovalState.CANCELLED, "duplicate": ApprovalState.CANCELLED,
+}
+
+
+def _tz(f: CsvFile) -> dt.tzinfo:
+    return dt.UTC if f.variant == "raw" else DISPLAY_TZ
+
+
+def _person(row: Row, people: People, column: str) -> Any:
+    ref = row[column]
+    person, problem = people.find(ref)
+    if ref and person is None:
+        row.fail(f"{column}: {problem}")
+    return person
+
+
+def import_changes(run: Run, f: CsvFile) -> None:
+    tz = _tz(f)
+    people = People.of(run)
+    teams = Teams.of(run)
+    systems = Systems.of(run)
+    state = run.table(ChangeRequest)
+    by_number = {fold(c.number): c for c in state.live()}
+    seen: dict[str, int] = {}
+    for line, values in f.rows(run.errors):
+        row = Row(run, f, line, values)
+        number = row.required("number")
+        title = row.required("short_description")
+        source_state = row.required("state")
+        if source_state in RAW_CHANGE_STATES:
+            source_state = RAW_CHANGE_STATES[source_state]
+        state_value = CHANGE_STATES.get(source_state.lower())
+        if source_state and state_value is None:
+            row.fail(f"state: unknown change state {row['state']!r}")
+        change_type = (row["type"] or "normal").lower()
+        if change_type not in CHANGE_TYPES:
+            row.fail(f"type: unknown change type {row['type']!r} (expected normal, standard or emergency)")
+        priority = row.parse(parse_numbered_choice, "priority", 1, 5, "priority")
+        start = row.parse(parse_datetime, "start_date", tz)
+        end = row.parse(parse_datetime, "end_date", tz)
+        created = row.parse(parse_datetime, "sys_created_on", tz)
+        if created is None and not row["sys_created_on"]:
+            row.fail("sys_created_on is empty")
+        cab = row.parse(parse_bool, "cab_required")
+        requester = _person(row, people, "requested_by")
+        assignee = _person(row, people, "assigned_to")
+        system = None
+        if row["cmdb_ci"]:
+            system, problem = systems.find_ref(row["cmdb_ci"])
+            if system is None:
+                row.fail(f"cmdb_ci: {problem}")
+        if first_seen(seen, number, row, "number") or row.bad:
+            continue
+        rec = by_number.get(fold(number))
+        if rec is not None and rec.origin != "servicenow":
+            run.note(f"{f.label}:{line}: {number} exists as a change raised in govbot; left unchanged")
+            continue
+        group = row["assignment_group"]
+        team = teams.find(group)
+        if group and team is None:
+            run.tally(f"{f.label}: assignment_group {{key!r}} matches no team ({{n}} row{{s}})", group)
+        risk = row["risk"]
+        impact = row["impact"]
+        rec = state.upsert(
+            rec, row.where, number=number, external_id=row["sys_id"] or None, title=title,
+            description=row["description"] or None, change_type=change_type,
+            state=state_value.value if state_value else None, source_state=source_state,
+            risk=RAW_RISK.get(risk, risk) or None, impact=RAW_IMPACT.get(impact, impact) or None,
+            priority=priority, category=row["category"] or None,
+            system_id=system.id if system is not None else None,
+            system_name=(system.name if system is not None and is_sys_id(row["cmdb_ci"]) else row["cmdb_ci"])
+            or None,
+            requester_id=requester.id if requester is not None else None,
+            assigned_to_id=assignee.id if assignee is not None else None,
+            assignment_team_id=team.id if team is not None else None,
+            planned_start=start, planned_end=end, cab_required=bool(cab), created_at=created, origin="servicenow",
+        )
+        if rec.version is None:
+            rec.version = 1
+        by_number[fold(number)] = rec
+
+
+def import_approvals(run: Run, f: CsvFile) -> None:
+    tz = _tz(f)
+    people = People.of(run)
+    changes = run.table(ChangeRequest)
+    change_by_ref: dict[str, Any] = {}
+    for c in changes.live():
+        change_by_ref[fold(c.number)] = c
+        if c.external_id:
+            change_by_ref[fold(c.external_id)] = c
+    state = run.table(Approval)
+    by_external = {r.external_id: r for r in state.live() if r.external_id}
+    seen: dict[str, int] = {}
+    for line, values in f.rows(run.errors):
+        row = Row(run, f, line, values)
+        sys_id = row.required("sys_id")
+        table = row["source_table"]
+        if table and table != "change_request":
+            run.tally(f"{f.label}: approvals for {{key}} records are not used ({{n}} row{{s}})", table)
+            continue
+        ref = row.required("sysapproval")
+        change = change_by_ref.get(fold(ref)) if ref else None
+        if ref and change is None:
+            row.fail(f"sysapproval: unknown change {ref!r}")
+        approver = _person(row, people, "approver")
+        if not row["approver"]:
+            row.fail("approver is empty")
+        label = row.required("state")
+        approval_state = APPROVAL_STATES.get(label.lower())
+        if label and approval_state is None:
+            row.fail(f"state: unknown approval state {label!r}")
+        due = row.parse(parse_datetime, "due_date", tz)
+        requested = row.parse(parse_datetime, "sys_created_on", tz)
+        decided = row.parse(parse_datetime, "sys_updated_on", tz) if row["sys_updated_on"] else None
+        if first_seen(seen, sys_id, row, "sys_id") or row.bad:
+            continue
+        if approval_state not in (ApprovalState.APPROVED, ApprovalState.REJECTED):
+            decided = None
+        by_external[sys_id] = state.upsert(
+            by_external.get(sys_id), row.where, external_id=sys_id, change_id=change.id,
+            kind=ParticipantKind.APPROVER.value, person_id=approver.id, state=approval_state.value,
+            requested_at=requested, due_at=due, decided_at=decided,
+            comment=row["comments"] or row["comment"] or None,
+        )

@@ -1,0 +1,224 @@
+"""The state of one import run: working tables, errors, notes and value parsers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.orm import Session
+
+from governance_store.importers.csvio import CsvFile
+from governance_store.importers.errors import RowError
+from governance_store.importers.state import TableState
+from governance_store.models import Base
+
+# ServiceNow list exports in display values carry the exporting user's time zone.
+DISPLAY_TZ = ZoneInfo("America/New_York")
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+PURDUE_LEVELS = ("0", "1", "2", "3", "3.5", "4", "5", "cloud")
+TRUE = {"true", "1", "yes", "y", "t"}
+FALSE = {"false", "0", "no", "n", "f"}
+
+T = TypeVar("T")
+
+
+def is_sys_id(value: str) -> bool:
+    return bool(value) and HEX32.fullmatch(value) is not None
+
+
+def fold(value: str) -> str:
+    return value.strip().casefold()
+
+
+def split_list(value: str, sep: str = ";") -> list[str]:
+    return [p.strip() for p in value.split(sep) if p.strip()] if value else []
+
+
+def parse_bool(value: str) -> bool | None:
+    v = value.strip().lower()
+    if not v:
+        return None
+    if v in TRUE:
+        return True
+    if v in FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def parse_int(value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"not a whole number: {value!r}") from None
+
+
+_LEADING_NUMBER = re.compile(r"^\s*(-?\d+)\s*(?:-\s*\S.*)?$")
+
+
+def parse_numbered_choice(value: str, low: int, high: int, what: str) -> int | None:
+    """``"1 - most critical"``, ``"1 - Critical"`` or ``"1"`` give 1; anything else outside low..high is refused."""
+    if not value:
+        return None
+    m = _LEADING_NUMBER.match(value)
+    if not m or not low <= int(m.group(1)) <= high:
+        raise ValueError(f"invalid {what} {value!r} (expected {low} to {high})")
+    return int(m.group(1))
+
+
+def parse_datetime(value: str, tz: dt.tzinfo) -> dt.datetime | None:
+    """A timestamp in ``tz`` unless it carries its own offset; returned as aware UTC."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date and time: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_date(value: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise ValueError(f"not a date: {value!r}") from None
+
+
+def parse_purdue(value: str) -> str | None:
+    if not value:
+        return None
+    v = value.strip().lower()
+    if v.endswith(".0"):
+        v = v[:-2]
+    if v not in PURDUE_LEVELS:
+        raise ValueError(f"invalid Purdue level {value!r} (expected one of {', '.join(PURDUE_LEVELS)})")
+    return v
+
+
+def domain_for(purdue: str | None) -> str | None:
+    if purdue is None:
+        return None
+    if purdue == "cloud":
+        return "cloud"
+    return "IT" if purdue in ("4", "5") else "OT"
+
+
+def check_timezone(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+class Row:
+    """One data row being imported: its values, its location, and its problems."""
+
+    __slots__ = ("run", "file", "line", "values", "bad")
+
+    def __init__(self, run: Run, file: CsvFile, line: int, values: dict[str, str]) -> None:
+        self.run = run
+        self.file = file
+        self.line = line
+        self.values = values
+        self.bad = False
+
+    def __getitem__(self, column: str) -> str:
+        return self.values.get(column, "")
+
+    @property
+    def where(self) -> tuple[str, int]:
+        return (self.file.label, self.line)
+
+    def fail(self, reason: str) -> None:
+        self.bad = True
+        self.run.errors.append(RowError(self.file.label, self.line, reason))
+
+    def parse(self, fn: Callable[..., T], column: str, *args: Any) -> T | None:
+        try:
+            return fn(self[column], *args)
+        except ValueError as exc:
+            self.fail(f"{column}: {exc}")
+            return None
+
+    def required(self, column: str) -> str:
+        value = self[column]
+        if not value:
+            self.fail(f"{column} is empty")
+        return value
+
+
+class Run:
+    """Everything one ``import_paths`` call works on."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.errors: list[RowError] = []
+        self.notes: list[str] = []
+        self._tables: dict[str, TableState] = {}
+        self._interned: dict[str, str] = {}
+        self._tallies: Counter[tuple[str, str]] = Counter()
+        self.cache: dict[str, Any] = {}
+        self.files: list[CsvFile] = []
+        self.progress: Callable[[str, int, int], None] | None = None
+        self.rows_total = 0
+        self.rows_done = 0
+
+    def progress_rows(self, f: CsvFile, n: int) -> None:
+        """``n`` more rows of ``f`` are read (for the progress display)."""
+        self.rows_done += n
+        if self.progress is not None and n:
+            self.progress(f"reading {f.path.name}", min(self.rows_done, self.rows_total), self.rows_total)
+
+    # ------------------------------------------------------------------ tables
+
+    def table(self, model: type[Base]) -> TableState:
+        name = model.__tablename__
+        state = self._tables.get(name)
+        if state is None:
+            state = TableState(self.session, model)
+            state.load()
+            self._tables[name] = state
+        return state
+
+    @property
+    def tables(self) -> dict[str, TableState]:
+        return self._tables
+
+    def loaded(self, model: type[Base]) -> bool:
+        return model.__tablename__ in self._tables
+
+    # ------------------------------------------------------------------ messages
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def tally(self, template: str, key: str) -> None:
+        """Count one occurrence of a repeated remark; ``template`` gets ``{key}`` and ``{n}``."""
+        self._tallies[(template, key)] += 1
+
+    def flush_tallies(self) -> None:
+        for (template, key), n in self._tallies.items():
+            self.note(template.format(key=key, n=n, s="" if n == 1 else "s"))
+        self._tallies.clear()
+
+    def intern(self, value: str | None) -> str | None:
+        if not value:
+            return value or None
+        return self._interned.setdefault(value, value)
+
+    def files_of(self, *kinds: str) -> list[CsvFile]:
+        return [f for f in self.files if f.kind in kinds]

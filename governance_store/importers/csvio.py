@@ -1,0 +1,123 @@
+"""Reading CSV exports: UTF-8 with or without BOM, exact line numbers, strict rows."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from governance_store.importers.errors import RowError
+
+SAMPLE_ROWS = 200
+_NORM = re.compile(r"[\s\-]+")
+
+
+def norm_column(name: str) -> str:
+    """Header names compare case-insensitively, with spaces and hyphens as ``_``."""
+    return _NORM.sub("_", name.strip().lower().lstrip("\ufeff"))
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            n += chunk.count(b"\n")
+    return n
+
+
+def first_undecodable(path: Path) -> tuple[int, int, int]:
+    """(line, column, byte) of the first byte that is not valid UTF-8.
+
+    A multi-byte UTF-8 sequence never contains a newline byte, so decoding line
+    by line finds the same position as decoding the whole file.
+    """
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return lineno, exc.start + 1, raw[exc.start]
+    return 1, 1, 0
+
+
+class CsvFile:
+    """One input file: its header, a content sample, and a row iterator."""
+
+    def __init__(self, path: Path, label: str) -> None:
+        self.path = path
+        self.label = label
+        self.header: list[str] = []
+        self.columns: list[str] = []
+        self.sample: list[dict[str, str]] = []
+        self.kind: str | None = None
+        self.variant: str | None = None
+        self.rows_estimate = 0
+
+    def error(self, line: int, reason: str) -> RowError:
+        return RowError(self.label, line, reason)
+
+    def open_header(self) -> list[RowError]:
+        """Read the header and a sample of rows; problems come back as errors."""
+        seen: list[RowError] = []
+        try:
+            for i, (_line, row) in enumerate(self._iter(seen, with_sample=True)):
+                self.sample.append(row)
+                if i + 1 >= SAMPLE_ROWS:
+                    break
+        except OSError as exc:
+            return [self.error(0, f"cannot read file: {exc.strerror or exc}")]
+        # Row-level problems are reported by the full pass; only a broken header
+        # or broken encoding stops the file here.
+        errors = [e for e in seen if e.line <= 1 or e.reason.startswith("not valid UTF-8")]
+        if not errors and not self.header:
+            errors.append(self.error(1, "empty file: no header row"))
+        if self.header:
+            self.rows_estimate = max(0, count_lines(self.path) - 1)
+        return errors
+
+    def rows(self, errors: list[RowError]) -> Iterator[tuple[int, dict[str, str]]]:
+        """Data rows as (line where the record starts, {normalised column: stripped value})."""
+        yield from self._iter(errors, with_sample=False)
+
+    def _iter(self, errors: list[RowError], *, with_sample: bool) -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            with open(self.path, encoding="utf-8-sig", newline="") as fh:
+                reader = csv.reader(fh, strict=True)
+                try:
+                    header = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    errors.append(self.error(1, f"malformed header: {exc}"))
+                    return
+                if with_sample:
+                    self.header = [h.strip().lstrip("\ufeff") for h in header]
+                    self.columns = [norm_column(h) for h in header]
+                columns = self.columns
+                width = len(columns)
+                last = reader.line_num
+                while True:
+                    start = last + 1
+                    try:
+                        row = next(reader)
+                    except StopIteration:
+                        return
+                    except csv.Error as exc:
+                        errors.append(self.error(start, f"malformed CSV row: {exc}"))
+                        last = reader.line_num
+                        continue
+                    last = reader.line_num
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
+                    if len(row) != width:
+                        errors.append(
+                            self.error(start, f"malformed CSV row: expected {width} fields, found {len(row)}")
+                        )
+                        continue
+                    yield start, dict(zip(columns, [v.strip() for v in row], strict=True))
+        except UnicodeDecodeError:
+            line, col, byte = first_undecodable(self.path)
+            errors.append(self.error(line, f"not valid UTF-8: byte 0x{byte:02x} at column {col}"))

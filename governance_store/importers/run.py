@@ -1,0 +1,142 @@
+"""``import_paths``: recognise the files, apply them in dependency order, write once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from governance_store.importers.cmdb import finish_cmdb
+from governance_store.importers.context import Run
+from governance_store.importers.csvio import CsvFile
+from governance_store.importers.errors import COUNT_KEYS, ImportFailed, ImportReport, RowError
+from governance_store.importers.org import finish_places
+from governance_store.importers.people import finish_managers
+from governance_store.importers.shapes import ORDER, SHAPES_BY_KIND, STAGES, recognise
+from governance_store.importers.state import Writer
+from governance_store.models import Base
+
+Progress = Callable[[str, int, int], None]
+
+# Kinds in the report, in the order files are applied.
+REPORT_ORDER = [
+    "sites", "hierarchy_nodes", "zones", "people", "chat_identities", "teams", "team_members", "systems",
+    "system_sources", "system_contacts", "system_relations", "conduits", "roles", "activities", "raci_entries",
+    "role_assignments", "decision_rights", "sla_policies", "escalation_chains", "escalation_levels",
+    "change_requests", "approvals",
+]
+
+STAGE_FINISH: dict[str, Callable[[Run], None]] = {
+    "people": finish_managers,
+    "systems": finish_cmdb,
+}
+
+
+def _expand(paths: Iterable[Path], errors: list[RowError]) -> list[CsvFile]:
+    files: list[CsvFile] = []
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            children = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+            if not children:
+                errors.append(RowError(str(path), 0, "folder contains no .csv files"))
+        elif path.is_file():
+            children = [path]
+        else:
+            errors.append(RowError(str(path), 0, "no such file or folder"))
+            continue
+        for child in children:
+            resolved = child.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            files.append(CsvFile(child, str(child)))
+    return files
+
+
+def import_paths(
+    paths: list[Path],
+    *,
+    session: Session,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import CSV exports from files and folders into the governance store.
+
+    Files are recognised by their header and applied in dependency order.  All
+    problems are collected first; if there is any, :class:`ImportFailed` carries
+    every one of them and nothing is written.  Otherwise the changes are written
+    to ``session`` (never committed here: the caller's unit of work commits).  In
+    a dry run nothing is written and the report says what would change.
+    """
+    run = Run(session)
+    run.progress = progress
+    errors = run.errors
+    report = ImportReport(dry_run=dry_run)
+
+    candidates = _expand(paths, errors)
+    for f in candidates:
+        problems = f.open_header()
+        if problems:
+            errors.extend(problems)
+            continue
+        shape, problem, unknown = recognise(f)
+        if shape is None:
+            errors.append(RowError(f.label, 1, problem or "unrecognised header"))
+            continue
+        f.kind = shape.sniff(f) if shape.sniff else shape.kind
+        if f.kind == "cmdb_ci_raw":
+            f.variant = "raw"
+        elif f.kind == "cmdb_ci":
+            f.variant = "display"
+        if unknown:
+            run.note(f"{f.label}: ignored unknown column(s): {', '.join(unknown)}")
+        f.sample = []
+        run.files.append(f)
+    report.files = [(f.label, f.kind or "") for f in run.files]
+    run.rows_total = sum(f.rows_estimate for f in run.files) or 1
+
+    # The caller's pending changes must be visible to what is loaded below.
+    session.flush()
+    position = {f.label: i for i, f in enumerate(candidates)}
+    ordered = sorted(run.files, key=lambda f: (ORDER[f.kind or ""], position[f.label]))
+    for stage, kinds in STAGES:
+        for f in ordered:
+            if f.kind in kinds:
+                before = run.rows_done
+                SHAPES_BY_KIND[f.kind].handler(run, f)
+                run.progress_rows(f, max(0, before + f.rows_estimate - run.rows_done))
+        finish = STAGE_FINISH.get(stage)
+        if finish is not None and any(f.kind in kinds for f in ordered):
+            finish(run)
+    finish_places(run)
+    run.flush_tallies()
+    if errors:
+        raise ImportFailed(sorted(errors, key=lambda e: (position.get(e.file, -1), e.line)))
+
+    plans = {name: state.plan() for name, state in run.tables.items()}
+    for name, (added, changed, _removed, _unchanged) in plans.items():
+        for where, reason in run.tables[name].validate([*added, *changed], name):
+            label, line = where if where is not None else (f"({name})", 0)
+            errors.append(RowError(label, line, reason))
+    if errors:
+        raise ImportFailed(sorted(errors, key=lambda e: (position.get(e.file, -1), e.line)))
+
+    order = REPORT_ORDER + [t.name for t in Base.metadata.sorted_tables if t.name not in REPORT_ORDER]
+    for name in sorted(plans, key=order.index):
+        added, changed, removed, unchanged = plans[name]
+        counts = dict(zip(COUNT_KEYS, (len(added), len(changed), len(removed), unchanged), strict=True))
+        if any(counts.values()):
+            report.counts[name] = counts
+    report.notes = list(run.notes)
+
+    if not dry_run:
+        writing = None
+        if progress is not None:
+            def writing(done: int, total: int) -> None:
+                progress("writing", done, total)
+        Writer(session, run.tables).write(plans, writing)
+        session.expire_all()
+    return report

@@ -1,0 +1,311 @@
+"""The working copy of the store that an import edits, and writing it back.
+
+Each table the import touches is loaded once into compact slotted records
+(no per-row queries).  Importers change records in memory; new records get
+negative temporary ids, and foreign keys between records hold those ids until
+the write, which allocates real ids in bulk and remaps them.  The diff of the
+working copy against what was loaded gives the added / changed / removed /
+unchanged counts, so a dry run reports exactly what a real run would write.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from governance_store.models import Base
+
+# Above this many new rows of one table, PostgreSQL gets them through COPY.
+COPY_THRESHOLD = 2000
+CHUNK = 2000
+
+
+class Record:
+    """Base of the per-table record classes; the attributes are the table's columns."""
+
+    __slots__ = ()
+
+
+class TableState:
+    """All rows of one table: loaded ones, new ones, and what happened to each."""
+
+    def __init__(self, session: Session, model: type[Base]) -> None:
+        self.session = session
+        self.model = model
+        self.table: sa.Table = model.__table__  # type: ignore[assignment]
+        self.name = self.table.name
+        self.cols = [c.name for c in self.table.columns if c.name != "id"]
+        self.json_cols = {c.name for c in self.table.columns if isinstance(c.type, sa.JSON)}
+        self.fks: dict[str, str] = {}
+        for col in self.table.columns:
+            for fk in col.foreign_keys:
+                self.fks[col.name] = fk.column.table.name
+        self.lengths = {
+            c.name: c.type.length
+            for c in self.table.columns
+            if isinstance(c.type, sa.String) and getattr(c.type, "length", None)
+        }
+        self.not_null = {c.name for c in self.table.columns if not c.nullable and c.name != "id"}
+        self.defaults: dict[str, Any] = {}
+        for col in self.table.columns:
+            default = col.default
+            if default is None or col.name == "id":
+                continue
+            if getattr(default, "is_callable", False):
+                self.defaults[col.name] = default.arg  # called per record
+            else:
+                self.defaults[col.name] = ("value", default.arg)  # type: ignore[union-attr]
+        slots = ("id", *self.cols, "_orig", "_touched", "_removed", "_where")
+        self.rec_cls: type[Any] = type(f"{self.name}_record", (Record,), {"__slots__": slots})
+        getter = operator.attrgetter(*self.cols)
+        if len(self.cols) == 1:
+            self.get_values: Callable[[Any], tuple[Any, ...]] = lambda rec: (getter(rec),)
+        else:
+            self.get_values = getter  # type: ignore[assignment]
+        self.rows: dict[int, Any] = {}
+        self._temp = 0
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self) -> None:
+        cls = self.rec_cls
+        names = ["id", *self.cols]
+        columns = [self.table.c[n] for n in names]
+        result = self.session.execute(sa.select(*columns))
+        for row in result:
+            rec = cls.__new__(cls)
+            for name, value in zip(names, row, strict=True):
+                setattr(rec, name, value)
+            rec._orig = tuple(row[1:])
+            rec._touched = False
+            rec._removed = False
+            rec._where = None
+            self.rows[rec.id] = rec
+
+    # ------------------------------------------------------------------ editing
+
+    def new(self, where: tuple[str, int] | None = None, **values: Any) -> Any:
+        rec = self.rec_cls.__new__(self.rec_cls)
+        self._temp -= 1
+        rec.id = self._temp
+        for name in self.cols:
+            if name in values:
+                setattr(rec, name, values[name])
+                continue
+            default = self.defaults.get(name)
+            if default is None:
+                setattr(rec, name, None)
+            elif isinstance(default, tuple):
+                setattr(rec, name, default[1])
+            else:
+                setattr(rec, name, default(None))
+        rec._orig = None
+        rec._touched = True
+        rec._removed = False
+        rec._where = where
+        self.rows[rec.id] = rec
+        return rec
+
+    def upsert(self, rec: Any, where: tuple[str, int] | None, **values: Any) -> Any:
+        """Create the record, or set ``values`` on the existing one; either way it is touched."""
+        if rec is None:
+            return self.new(where, **values)
+        for name, value in values.items():
+            setattr(rec, name, value)
+        self.touch(rec, where)
+        return rec
+
+    @staticmethod
+    def touch(rec: Any, where: tuple[str, int] | None = None) -> None:
+        rec._touched = True
+        rec._removed = False
+        if where is not None:
+            rec._where = where
+
+    @staticmethod
+    def remove(rec: Any) -> None:
+        rec._removed = True
+
+    def live(self) -> Iterator[Any]:
+        return (r for r in self.rows.values() if not r._removed)
+
+    # ------------------------------------------------------------------ diff
+
+    def is_changed(self, rec: Any) -> bool:
+        return rec._orig is not None and self.get_values(rec) != rec._orig
+
+    def plan(self) -> tuple[list[Any], list[Any], list[Any], int]:
+        """(added, changed, removed, unchanged-count) of this table."""
+        added: list[Any] = []
+        changed: list[Any] = []
+        removed: list[Any] = []
+        unchanged = 0
+        getter = self.get_values
+        for rec in self.rows.values():
+            if rec._orig is None:
+                if not rec._removed:
+                    added.append(rec)
+            elif rec._removed:
+                removed.append(rec)
+            elif getter(rec) != rec._orig:
+                changed.append(rec)
+            elif rec._touched:
+                unchanged += 1
+        return added, changed, removed, unchanged
+
+    def validate(self, records: Iterable[Any], fallback: str) -> Iterator[tuple[tuple[str, int] | None, str]]:
+        """Values the database would refuse: over-long strings, missing required values."""
+        lengths = self.lengths
+        not_null = self.not_null
+        for rec in records:
+            for name, limit in lengths.items():
+                value = getattr(rec, name)
+                if value is not None and len(value) > limit:
+                    yield rec._where, f"{name} is longer than {limit} characters: {value[:40]!r}..."
+            for name in not_null:
+                if getattr(rec, name) is None:
+                    yield rec._where, f"{name} is required ({fallback})"
+
+
+class Writer:
+    """Writes the planned changes of every table in foreign-key order."""
+
+    def __init__(self, session: Session, tables: dict[str, TableState]) -> None:
+        self.session = session
+        self.tables = tables
+        self.dialect = session.get_bind().dialect.name
+        self.idmap: dict[str, dict[int, int]] = {}
+
+    def write(self, plans: dict[str, tuple[list[Any], list[Any], list[Any], int]],
+              progress: Callable[[int, int], None] | None = None) -> None:
+        order = [t.name for t in Base.metadata.sorted_tables if t.name in plans]
+        total = sum(len(a) + len(c) + len(r) for a, c, r, _ in plans.values()) or 1
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        for name in order:
+            added = plans[name][0]
+            self.idmap[name] = dict(zip((r.id for r in added), self._allocate(name, len(added)), strict=True))
+        for name in order:
+            state = self.tables[name]
+            added = plans[name][0]
+            if added:
+                later = self._insert(state, added)
+                tick(len(added))
+                if later:
+                    self._update(state, later, only=list({c for _, cols in later for c in cols}))
+        for name in order:
+            changed = plans[name][1]
+            if changed:
+                self._update(self.tables[name], [(r, None) for r in changed])
+                tick(len(changed))
+        for name in reversed(order):
+            removed = plans[name][2]
+            if removed:
+                table = self.tables[name].table
+                ids = [r.id for r in removed]
+                for i in range(0, len(ids), CHUNK):
+                    self.session.execute(sa.delete(table).where(table.c.id.in_(ids[i : i + CHUNK])))
+                tick(len(removed))
+        self.session.flush()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _allocate(self, name: str, n: int) -> list[int]:
+        if not n:
+            return []
+        if self.dialect == "postgresql":
+            rows = self.session.execute(
+                sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                {"t": name, "n": n},
+            )
+            return [r[0] for r in rows]
+        start = self.session.execute(sa.text(f'SELECT coalesce(max(id), 0) FROM "{name}"')).scalar_one()
+        return list(range(start + 1, start + 1 + n))
+
+    def _real(self, target: str, value: int | None) -> int | None:
+        if value is None or value > 0:
+            return value
+        return self.idmap[target][value]
+
+    def _row(self, state: TableState, rec: Any, *, defer_self: bool) -> tuple[dict[str, Any], list[str]]:
+        row: dict[str, Any] = {"id": self._real(state.name, rec.id)}
+        deferred: list[str] = []
+        for name in state.cols:
+            value = getattr(rec, name)
+            target = state.fks.get(name)
+            if target is not None and value is not None and value < 0:
+                if defer_self and target == state.name:
+                    deferred.append(name)
+                    value = None
+                else:
+                    value = self.idmap[target][value]
+            row[name] = value
+        return row, deferred
+
+    def _insert(self, state: TableState, records: list[Any]) -> list[tuple[Any, list[str]]]:
+        """Insert new rows; returns the rows whose self-references must be set afterwards."""
+        later: list[tuple[Any, list[str]]] = []
+        use_copy = self.dialect == "postgresql" and len(records) >= COPY_THRESHOLD
+        batch: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            if not batch:
+                return
+            if use_copy:
+                self._copy(state, batch)
+            else:
+                self.session.execute(sa.insert(state.table), batch)
+            batch.clear()
+
+        for rec in records:
+            row, deferred = self._row(state, rec, defer_self=True)
+            if deferred:
+                later.append((rec, deferred))
+            batch.append(row)
+            if len(batch) >= CHUNK:
+                flush()
+        flush()
+        return later
+
+    def _copy(self, state: TableState, rows: list[dict[str, Any]]) -> None:
+        names = ["id", *state.cols]
+        json_cols = state.json_cols
+        raw = self.session.connection().connection.driver_connection
+        cols = ", ".join(f'"{n}"' for n in names)
+        with raw.cursor() as cur, cur.copy(f'COPY "{state.name}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(
+                    [json.dumps(row[n]) if n in json_cols and row[n] is not None else row[n] for n in names]
+                )
+
+    def _update(self, state: TableState, items: list[tuple[Any, list[str] | None]],
+                only: list[str] | None = None) -> None:
+        table = state.table
+        cols = only or state.cols
+        stmt = sa.update(table).where(table.c.id == sa.bindparam("_pk"))
+        if state.name == "change_requests" and only is None:
+            # The version counter guards concurrent edits of a change.
+            for rec, _ in items:
+                rec.version = (rec._orig[state.cols.index("version")] or 1) + 1
+        batch: list[dict[str, Any]] = []
+        for rec, _ in items:
+            row, _deferred = self._row(state, rec, defer_self=False)
+            params = {"_pk": row["id"]}
+            params.update({c: row[c] for c in cols})
+            batch.append(params)
+            if len(batch) >= CHUNK:
+                self.session.execute(stmt, batch)
+                batch = []
+        if batch:
+            self.session.execute(stmt, batch)

@@ -1,0 +1,825 @@
+"""Fuzzy system resolver: turn "who owns PLC-FIL-L3-07?"-style phrases into systems.
+
+Engineers name systems with typos, aliases, IPs, MACs, serials, asset tags,
+German names and free text ("the filler PLC on line 3 in Findlay").
+``SystemIndex`` is an in-memory index over every system that answers such a
+phrase with a ``Resolution``:
+
+``exact``
+    an IP, MAC (any separator or case), serial or asset tag (case and
+    punctuation ignored) matched, or the phrase equals a name, alias or
+    hostname after normalisation.  Identifier matches win over names.  When
+    two systems share the key (two CMDB rows with one serial) the answer is
+    ``ambiguous`` with both, never a silent pick.
+``confident``
+    one clear best fuzzy match: score >= ``CONFIDENT_MIN`` (80), at least
+    ``CONFIDENT_MARGIN`` (5) points above the runner-up, and some evidence
+    in a name, alias or hostname (context words alone, such as a site or
+    area name, never make a confident answer).
+``ambiguous``
+    the best score is >= ``PLAUSIBLE_MIN`` (65) but not confident: up to
+    ``limit`` systems scoring within ``AMBIGUOUS_BAND`` (15) of the best and
+    >= ``PLAUSIBLE_MIN``, best first.
+``not_found``
+    nothing reaches ``PLAUSIBLE_MIN``; ``matches`` holds up to ``limit``
+    "did you mean" suggestions scoring >= ``SUGGEST_MIN`` (45), possibly none.
+
+Normalisation.  Two forms of every name, alias, hostname and query:
+
+* *verbatim*: casefolded, ``ä ö ü ß`` transliterated to ``ae oe ue ss``,
+  other accents dropped, every run of non-alphanumerics (space ``_ - . /``
+  and the like) turned into one space, and "line 3" / "Linie 3" written
+  ``l3`` (the CMDB's own abbreviation);
+* *loose*: the verbatim form with ``ae oe ue`` folded to ``a o u`` (so
+  "Abfüllung", "Abfuellung" and "Abfullung" all meet) and leading zeros
+  dropped from digit runs (``L03`` -> ``l3``, ``07`` -> ``7``).
+
+A phrase equal to a key in its verbatim form is an exact hit on that key.
+Otherwise a loose-form hit is exact too, but several systems can share a
+loose key: ``PLC_FIL_L3_7`` loosely equals both ``PLC-FIL-L3-07`` and its
+near-duplicate ``PLC-FIL-L03-07``, so the answer is ``ambiguous`` with both,
+the one whose tokens agree verbatim (``l3``) first; typing
+``plc fil l3 07`` exactly names the live one and is ``exact``.
+
+Scoring (0-100).  For a candidate, each query word (stop words such as
+"the", "on", "in", "der", "die", "das" dropped) is matched against the words
+of the candidate's name, aliases and hostnames and of its context: class,
+location, site code and name, ISA-95 area / line / cell names including
+German local names.  A word matches fully when equal verbatim, 0.97 when
+equal only in the loose form (``l3``/``l03``), 0.85 as an abbreviation
+(``fil`` for "filler", at least three letters), and up to 0.9 for a typo
+(``fuzz.ratio`` >= 80 on words of four letters or more); numbers never
+match fuzzily.  With ``q_cov`` the mean match over the query words and
+``k_cov`` the best share of one key's words matched by the query::
+
+    score = max(name_sim, 100 * (0.8 * q_cov + 0.2 * k_cov))
+
+where ``name_sim`` is the best ``fuzz.ratio`` between the loose query and a
+loose key (it carries typo'd identifiers).  Ties go to the system with more
+identifiers (IPs, MACs, serial, asset tag, hostnames), then to the lower
+position in the index.  The thresholds above were chosen on
+``examples/corvane`` and generated plants (``tests/store/test_lookup.py``):
+a one-character typo in a 15-character name scores about 97 against its
+system and about 90 against the name next to it; the free-text questions
+of the sample score 84-100 for the right system and at most 45-80 for the
+runner-up.
+
+Speed.  Exact keys live in one sorted ``int64`` array of string hashes (no
+Python objects per key).  Fuzzy candidates come from an inverted index of
+character trigrams over the loose keys (CSR ``int32`` postings, weighted by
+inverse document frequency) plus a context score per distinct (site,
+location, class, context) profile; ``numpy.bincount`` adds both up over all
+systems and ``SHORTLIST`` (256) of the best go to the scorer above.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+CONFIDENT_MIN = 80.0
+CONFIDENT_MARGIN = 5.0
+PLAUSIBLE_MIN = 65.0
+AMBIGUOUS_BAND = 15.0
+SUGGEST_MIN = 55.0
+SHORTLIST = 256
+
+Status = Literal["exact", "confident", "ambiguous", "not_found"]
+
+
+@dataclass(frozen=True)
+class SystemRecord:
+    """What the index needs to know about one system."""
+
+    id: int
+    name: str
+    aliases: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = ()
+    ips: tuple[str, ...] = ()
+    macs: tuple[str, ...] = ()
+    serial: str | None = None
+    asset_tag: str | None = None
+    site_code: str | None = None
+    location: str | None = None
+    class_name: str | None = None
+    # Location words: site name, area / line / cell names including German local names.
+    context: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    system_id: int
+    name: str
+    site_code: str | None
+    location: str | None
+    class_name: str | None
+    score: float
+    matched_on: str  # ip, mac, serial, asset_tag, name, alias, hostname or context
+
+
+@dataclass(frozen=True)
+class Resolution:
+    status: Status
+    # exact / confident: one match; ambiguous: up to ``limit`` ranked;
+    # not_found: nearest names as "did you mean" (may be empty).
+    matches: tuple[Match, ...]
+
+    @property
+    def best(self) -> Match | None:
+        """The resolved system when the answer is exact or confident."""
+        return self.matches[0] if self.status in ("exact", "confident") else None
+
+
+# --------------------------------------------------------------------------- normalisation
+
+_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_LINE = re.compile(r"\b(?:line|linie)\s?(\d+)\b")
+_LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
+_UMLAUT_PAIRS = re.compile(r"(?<=[a-z])([aou])e")
+_HAS_DIGIT = re.compile(r"[0-9]")
+_HEX12 = re.compile(r"[0-9a-f]{12}")
+_MAC_SEPARATORS = str.maketrans("", "", ":-. \t")
+
+STOP_WORDS = frozenset(
+    {
+        "a", "an", "and", "at", "by", "for", "from", "in", "into", "is", "of", "on", "or", "the", "to", "with",
+        "via", "who", "whom", "whose", "what", "which", "where", "owns", "own", "owner", "owners", "does",
+        "do", "please", "me", "my", "our", "this", "that",
+        "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "eines", "im",
+        "am", "auf", "aus", "bei", "beim", "mit", "von", "vom", "zu", "zum", "zur", "und", "oder", "fuer",
+        "ist", "wer", "wem", "wessen", "gehoert",
+    }
+)  # fmt: skip
+
+
+def _basic(text: str) -> str:
+    t = text.casefold().translate(_TRANSLIT)
+    if not t.isascii():
+        t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+    return _NON_ALNUM.sub(" ", t).strip()
+
+
+def verbatim(text: str) -> str:
+    """Casefold, transliterate umlauts, unify separators, write "line 3" as "l3"."""
+    t = _basic(text)
+    if "lin" in t:
+        t = _LINE.sub(r"l\1", t)
+    return t
+
+
+def loose(verbatim_text: str) -> str:
+    """Fold ``ae/oe/ue`` to ``a/o/u`` and drop leading zeros of numbers."""
+    t = verbatim_text
+    if "e" in t:
+        t = _UMLAUT_PAIRS.sub(r"\1", t)
+    if "0" in t:
+        t = _LEADING_ZEROS.sub("", t)
+    return t
+
+
+def without_stop_words(text: str) -> str:
+    """The verbatim form of ``text`` without whole words that are stop words.
+
+    Only whitespace-separated words count: ``in`` in ``HMI-LND-IN-L11-03`` stays.
+    """
+    kept = [w for w in text.split() if _basic(w) not in STOP_WORDS]
+    return verbatim(" ".join(kept))
+
+
+@lru_cache(maxsize=262_144)
+def _verbatim_cached(text: str) -> str:
+    return verbatim(text)
+
+
+@lru_cache(maxsize=262_144)
+def _loose_cached(verbatim_text: str) -> str:
+    return loose(verbatim_text)
+
+
+Token = tuple[str, str]  # (verbatim, loose)
+
+
+@lru_cache(maxsize=262_144)
+def _tokens(verbatim_text: str, drop_stop_words: bool = True) -> tuple[Token, ...]:
+    """The distinct words of a verbatim string with their loose forms."""
+    out: list[Token] = []
+    seen: set[str] = set()
+    for word in verbatim_text.split():
+        if (drop_stop_words and word in STOP_WORDS) or word in seen:
+            continue
+        seen.add(word)
+        out.append((word, _loose_cached(word)))
+    return tuple(out)
+
+
+def _alnum(text: str) -> str:
+    return _NON_ALNUM.sub("", text.casefold().translate(_TRANSLIT))
+
+
+def normalize_ip(text: str) -> str | None:
+    """Canonical text of an IPv4 or IPv6 address, or None."""
+    t = text.strip()
+    parts = t.split(".")
+    if len(parts) == 4:
+        if not all(p.isdigit() and len(p) <= 3 for p in parts):
+            return None
+        nums = [int(p) for p in parts]
+        if max(nums) > 255:
+            return None
+        return f"{nums[0]}.{nums[1]}.{nums[2]}.{nums[3]}"
+    if ":" in t:
+        try:
+            return str(ipaddress.IPv6Address(t.split("%", 1)[0]))
+        except ValueError:
+            return None
+    return None
+
+
+def normalize_mac(text: str) -> str | None:
+    """Twelve lower-case hex digits of a MAC address written with any separators, or None."""
+    t = text.casefold().translate(_MAC_SEPARATORS)
+    return t if len(t) == 12 and _HEX12.fullmatch(t) else None
+
+
+_IPV4_IN_TEXT = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
+_MAC_IN_TEXT = re.compile(
+    r"(?<![0-9a-f])(?:[0-9a-f]{2}(?:[:\-. ]?[0-9a-f]{2}){5}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})(?![0-9a-f])"
+)
+_EDGE_PUNCT = "?!,;:()[]{}\"'`"
+
+
+# --------------------------------------------------------------------------- trigrams
+
+# Alphabet of the loose form: space, a-z, 0-9, anything else; SEP ends a key.
+_ALPHABET = 39
+_SEP = 38
+_LUT = np.full(256, 37, dtype=np.int64)
+_LUT[ord(" ")] = 0
+for _i, _c in enumerate("abcdefghijklmnopqrstuvwxyz"):
+    _LUT[ord(_c)] = 1 + _i
+for _i, _c in enumerate("0123456789"):
+    _LUT[ord(_c)] = 27 + _i
+_LUT[1] = _SEP
+_PY_LUT = [int(v) for v in _LUT]
+_N_CODES = _ALPHABET**3
+_CHUNK = 65_536
+
+
+def _trigram_codes(padded: str) -> list[int]:
+    """Distinct trigram codes of one padded loose string (for queries)."""
+    vals = [_PY_LUT[b] for b in padded.encode("ascii", "replace")]
+    return sorted({vals[i] * 1521 + vals[i + 1] * 39 + vals[i + 2] for i in range(len(vals) - 2)})
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+class _TrigramBuilder:
+    """Collects (trigram, system) pairs chunk by chunk and turns them into CSR postings."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+        self._lengths: list[int] = []
+        self._start = 0
+        self._codes: list[np.ndarray] = []
+        self._sids: list[np.ndarray] = []
+
+    def add(self, text: str) -> None:
+        """``text``: the system's loose keys, each as " key " followed by a \\x01 separator."""
+        self._texts.append(text)
+        self._lengths.append(len(text))
+        if len(self._lengths) >= _CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._lengths:
+            return
+        buf = np.frombuffer("".join(self._texts).encode("ascii", "replace"), dtype=np.uint8)
+        if len(buf) >= 3:
+            sym = _LUT[buf]
+            a, b, c = sym[:-2], sym[1:-1], sym[2:]
+            valid = (a != _SEP) & (b != _SEP) & (c != _SEP)
+            codes = (a * (_ALPHABET * _ALPHABET) + b * _ALPHABET + c)[valid]
+            owner = np.repeat(np.arange(self._start, self._start + len(self._lengths), dtype=np.int64), self._lengths)
+            owner = owner[:-2][valid]
+            pairs = _sorted_unique((owner << 16) | codes)
+            self._codes.append((pairs & 0xFFFF).astype(np.uint16))
+            self._sids.append((pairs >> 16).astype(np.int32))
+        self._start += len(self._lengths)
+        self._texts, self._lengths = [], []
+
+    def finish(self, n_systems: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._flush()
+        codes = np.concatenate(self._codes) if self._codes else np.zeros(0, dtype=np.uint16)
+        sids = np.concatenate(self._sids) if self._sids else np.zeros(0, dtype=np.int32)
+        self._codes, self._sids = [], []
+        postings = sids[np.argsort(codes, kind="stable")]
+        counts = np.bincount(codes, minlength=_N_CODES)
+        offsets = np.zeros(_N_CODES + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        weights = np.zeros(_N_CODES, dtype=np.float64)
+        present = counts > 0
+        weights[present] = np.log1p(n_systems / counts[present])
+        return postings, offsets, weights
+
+
+# --------------------------------------------------------------------------- scoring helpers
+
+
+def _token_sim(qv: str, ql: str, bv: str, bl: str) -> float:
+    """How well one query word matches one system word (0-1)."""
+    if qv == bv:
+        return 1.0
+    if ql == bl:
+        return 0.97
+    if _HAS_DIGIT.search(ql) or _HAS_DIGIT.search(bl):
+        return 0.0
+    short, long_ = (ql, bl) if len(ql) <= len(bl) else (bl, ql)
+    if len(short) >= 3 and long_.startswith(short):
+        return 0.85
+    if len(short) >= 4:
+        r = fuzz.ratio(ql, bl, score_cutoff=80)
+        if r:
+            return 0.9 * r / 100.0
+    return 0.0
+
+
+_KIND_NAMES = {"n": "name", "a": "alias", "h": "hostname"}
+
+
+@dataclass
+class _Query:
+    """A query in all its forms, with per-query caches of word and key similarities."""
+
+    full_v: str
+    strip_v: str
+    tokens: tuple[Token, ...]
+    full_l: str = ""
+    strip_l: str = ""
+    sims: dict[tuple[int, str], float] = field(default_factory=dict)
+    keys: dict[str, tuple[float, float, list[float]]] = field(default_factory=dict)
+    contexts: dict[int, list[float]] = field(default_factory=dict)
+
+    numeric: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.full_l = loose(self.full_v)
+        self.strip_l = loose(self.strip_v)
+        self.numeric = tuple(i for i, (_, ql) in enumerate(self.tokens) if _HAS_DIGIT.search(ql))
+
+    def _vector(self, words: Iterable[Token]) -> tuple[list[float], float, int]:
+        """Best similarity per query word; summed best similarity per system word; word count."""
+        tokens, sims = self.tokens, self.sims
+        vec = [0.0] * len(tokens)
+        covered = 0.0
+        n = 0
+        for bv, bl in words:
+            n += 1
+            best_b = 0.0
+            for i, (qv, ql) in enumerate(tokens):
+                key = (i, bv)
+                s = sims.get(key)
+                if s is None:
+                    s = sims[key] = _token_sim(qv, ql, bv, bl)
+                if s > vec[i]:
+                    vec[i] = s
+                if s > best_b:
+                    best_b = s
+            covered += best_b
+        return vec, covered, n
+
+    def key(self, kv: str) -> tuple[float, float, list[float]]:
+        """(name similarity, share of the key's words matched, best similarity per query word)."""
+        hit = self.keys.get(kv)
+        if hit is not None:
+            return hit
+        kl = _loose_cached(kv)
+        rv = fuzz.ratio(self.full_v, kv)
+        rl = fuzz.ratio(self.full_l, kl) if (kl != kv or self.full_l != self.full_v) else rv
+        if self.strip_v != self.full_v:
+            rv = max(rv, fuzz.ratio(self.strip_v, kv))
+            rl = max(rl, fuzz.ratio(self.strip_l, kl))
+        # Loose similarity, nudged by the verbatim one so "l3"/"l03" twins rank apart.
+        name_sim = max(rv, rl) - 0.02 * (100.0 - rv)
+        vec, covered, n = self._vector(_tokens(kv))
+        out = (name_sim, covered / n if n else 0.0, vec)
+        self.keys[kv] = out
+        return out
+
+    def context(self, pid: int, words: tuple[Token, ...]) -> list[float]:
+        hit = self.contexts.get(pid)
+        if hit is None:
+            hit = self.contexts[pid] = self._vector(words)[0]
+        return hit
+
+
+# --------------------------------------------------------------------------- the index
+
+
+class SystemIndex:
+    """In-memory resolver over all systems; build once, query many times."""
+
+    def __init__(self) -> None:
+        self._ids: array[int] = array("q")
+        self._names: list[str] = []
+        self._keys: list[str] = []
+        self._profile = np.zeros(0, dtype=np.int32)
+        self._richness = np.zeros(0, dtype=np.int8)
+        self._profiles: list[tuple[str | None, str | None, str | None]] = []
+        self._profile_tokens: list[tuple[Token, ...]] = []
+        self._ctx_vocab: dict[str, np.ndarray] = {}
+        self._ctx_words: list[str] = []
+        self._hashes = np.zeros(0, dtype=np.int64)
+        self._hash_sids = np.zeros(0, dtype=np.int32)
+        self._postings = np.zeros(0, dtype=np.int32)
+        self._offsets = np.zeros(_N_CODES + 1, dtype=np.int64)
+        self._weights = np.zeros(_N_CODES, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def build(cls, records: Iterable[SystemRecord]) -> SystemIndex:
+        self = cls()
+        ids_append, names_append, keys_append = self._ids.append, self._names.append, self._keys.append
+        profile = array("i")
+        richness = array("b")
+        hashes: list[int] = []
+        hash_sids: list[int] = []
+        profiles: dict[tuple[Any, ...], int] = {}
+        trigrams = _TrigramBuilder()
+        vcache, lcache = _verbatim_cached, _loose_cached
+
+        for sid, rec in enumerate(records):
+            ids_append(rec.id)
+            names_append(rec.name)
+            nv = verbatim(rec.name)
+            verbs = [nv] if nv else []
+            entries = ["n" + nv] if nv else []
+            for kind, texts in (("a", rec.aliases), ("h", rec.hostnames)):
+                for text in texts:
+                    v = vcache(text) if text else ""
+                    if v and v not in verbs:
+                        verbs.append(v)
+                        entries.append(kind + v)
+            keys_append("\x1e".join(entries))
+            looses = [loose(nv)] + [lcache(v) for v in verbs[1:]] if nv else [lcache(v) for v in verbs]
+            trigrams.add("".join(f" {lo} \x01" for lo in looses) or "\x01")
+            found = ["v\x1f" + v for v in verbs]
+            found.extend("l\x1f" + lo for lo in dict.fromkeys(looses))
+            rich = len(rec.hostnames) + (1 if rec.location else 0)
+            for ip in rec.ips:
+                n_ip = normalize_ip(ip)
+                if n_ip:
+                    found.append("i\x1f" + n_ip)
+                    rich += 1
+            for mac in rec.macs:
+                n_mac = normalize_mac(mac)
+                if n_mac:
+                    found.append("m\x1f" + n_mac)
+                    rich += 1
+            if rec.serial:
+                key = _alnum(rec.serial)
+                if key:
+                    found.append("s\x1f" + key)
+                    rich += 1
+            if rec.asset_tag:
+                key = _alnum(rec.asset_tag)
+                if key:
+                    found.append("t\x1f" + key)
+                    rich += 1
+            hashes.extend(map(hash, found))
+            hash_sids.extend([sid] * len(found))
+            richness.append(min(rich, 127))
+
+            pkey = (rec.site_code, rec.location, rec.class_name, rec.context)
+            pid = profiles.get(pkey)
+            if pid is None:
+                pid = profiles[pkey] = len(self._profiles)
+                self._profiles.append((rec.site_code, rec.location, rec.class_name))
+            profile.append(pid)
+
+        n = len(self._names)
+        self._profile = np.array(profile, dtype=np.int32)
+        self._richness = np.array(richness, dtype=np.int8)
+        h = np.array(hashes, dtype=np.int64)
+        del hashes
+        hs = np.array(hash_sids, dtype=np.int32)
+        del hash_sids
+        order = np.argsort(h, kind="stable")
+        self._hashes, self._hash_sids = h[order], hs[order]
+        del h, hs, order
+        self._postings, self._offsets, self._weights = trigrams.finish(n)
+        self._build_context(profiles)
+        return self
+
+    def _build_context(self, profiles: dict[tuple[Any, ...], int]) -> None:
+        vocab: dict[str, list[int]] = {}
+        interned: dict[tuple[Token, ...], tuple[Token, ...]] = {}
+        for (site_code, location, class_name, context), pid in profiles.items():
+            words: dict[str, Token] = {}
+            for text in (site_code, location, class_name, *context):
+                if text:
+                    for tok in _tokens(_verbatim_cached(text)):
+                        words.setdefault(tok[0], tok)
+            toks = tuple(words.values())
+            toks = interned.setdefault(toks, toks)
+            self._profile_tokens.append(toks)
+            for lo in {lo for _, lo in toks}:
+                vocab.setdefault(lo, []).append(pid)
+        # Profiles are visited in id order, so every list is sorted and distinct.
+        self._ctx_vocab = {w: np.array(p, dtype=np.int32) for w, p in vocab.items()}
+        self._ctx_words = list(self._ctx_vocab)
+
+    @classmethod
+    def from_session(cls, session: Session) -> SystemIndex:
+        """Index every system in the store: three bulk queries, no per-row loading."""
+        from sqlalchemy import select
+
+        from governance_store.models import HierarchyNode, Site, System
+
+        site_names = dict(session.execute(select(Site.code, Site.name)).tuples().all())
+        node_rows = session.execute(
+            select(
+                HierarchyNode.id, HierarchyNode.node_id, HierarchyNode.parent_id, HierarchyNode.level,
+                HierarchyNode.name, HierarchyNode.local_name, HierarchyNode.site_code,
+            )
+        ).tuples().all()  # fmt: skip
+        context = _ContextBuilder(site_names, node_rows)
+        stmt = (
+            select(
+                System.id, System.name, System.aliases, System.hostnames, System.ips, System.macs,
+                System.serial, System.asset_tag, System.site_code, System.location, System.class_name,
+                System.node_id,
+            )
+            .order_by(System.id)
+            .execution_options(yield_per=10_000)
+        )  # fmt: skip
+
+        def records() -> Iterator[SystemRecord]:
+            for row in session.execute(stmt).tuples():
+                sid, name, aliases, hostnames, ips, macs, serial, asset, site_code, location, class_name, node = row
+                yield SystemRecord(
+                    id=sid, name=name, aliases=tuple(aliases or ()), hostnames=tuple(hostnames or ()),
+                    ips=tuple(ips or ()), macs=tuple(macs or ()), serial=serial, asset_tag=asset,
+                    site_code=site_code, location=location, class_name=class_name,
+                    context=context.for_system(node, site_code, location),
+                )  # fmt: skip
+
+        return cls.build(records())
+
+    # ------------------------------------------------------------------ resolving
+
+    def resolve(self, query: str, *, limit: int = 5) -> Resolution:
+        """Resolve a phrase naming one system; see the module docstring for the statuses."""
+        limit = max(1, limit)
+        text = (query or "").strip()
+        if not text or not self._names:
+            return Resolution("not_found", ())
+
+        hits = self._identifier_hits(text)
+        if hits:
+            return self._exact(hits, None, limit)
+
+        full_v = verbatim(text)
+        strip_v = without_stop_words(text)
+        q = _Query(full_v, strip_v, _tokens(strip_v, False))
+        for form in dict.fromkeys(f for f in (full_v, strip_v) if f):
+            found = self._lookup([("v", form)]) or self._lookup([("l", loose(form))])
+            if found:
+                return self._exact(self._name_hits(found, form), q, limit)
+        if not q.tokens:
+            return Resolution("not_found", ())
+        return self._fuzzy(q, limit)
+
+    # exact keys ---------------------------------------------------------
+
+    def _lookup(self, keys: list[tuple[str, str]]) -> list[tuple[int, str]]:
+        """(system position, kind) for every stored key among ``keys``."""
+        if not len(self._hashes):
+            return []
+        wanted = np.array([hash(kind + "\x1f" + key) for kind, key in keys], dtype=np.int64)
+        lo = np.searchsorted(self._hashes, wanted, side="left").tolist()
+        hi = np.searchsorted(self._hashes, wanted, side="right").tolist()
+        out: list[tuple[int, str]] = []
+        for (kind, _), a, b in zip(keys, lo, hi, strict=True):
+            if b > a:
+                out.extend((sid, kind) for sid in self._hash_sids[a:b].tolist())
+        return out
+
+    def _identifier_hits(self, text: str) -> list[tuple[int, str]]:
+        keys: list[tuple[str, str]] = []
+        ip = normalize_ip(text)
+        if ip:
+            keys.append(("i", ip))
+        else:
+            keys.extend(("i", n) for n in map(normalize_ip, _IPV4_IN_TEXT.findall(text)) if n)
+        folded = text.casefold()
+        mac = normalize_mac(folded)
+        if mac:
+            keys.append(("m", mac))
+        else:
+            keys.extend(("m", n) for n in map(normalize_mac, _MAC_IN_TEXT.findall(folded)) if n)
+        words = [w for w in (w.strip(_EDGE_PUNCT) for w in text.split()) if w]
+        phrases = [text] + [" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
+        seen: set[str] = set()
+        for phrase in phrases:
+            key = _alnum(phrase)
+            if len(key) < 3 or key in seen or not _HAS_DIGIT.search(key):
+                continue
+            seen.add(key)
+            keys.append(("s", key))
+            keys.append(("t", key))
+        if not keys:
+            return []
+        kinds = {"i": "ip", "m": "mac", "s": "serial", "t": "asset_tag"}
+        return [(sid, kinds[kind]) for sid, kind in self._lookup(keys)]
+
+    def _name_hits(self, found: list[tuple[int, str]], form: str) -> list[tuple[int, str]]:
+        """Which kind of key (name, alias, hostname) each system matched on."""
+        out = []
+        lo = loose(form)
+        for sid, _ in found:
+            kind = "name"
+            for entry in self._keys[sid].split("\x1e"):
+                if entry[1:] == form or _loose_cached(entry[1:]) == lo:
+                    kind = _KIND_NAMES[entry[0]]
+                    break
+            out.append((sid, kind))
+        return out
+
+    def _exact(self, hits: list[tuple[int, str]], q: _Query | None, limit: int) -> Resolution:
+        by_sid: dict[int, str] = {}
+        for sid, kind in hits:
+            by_sid.setdefault(sid, kind)
+        if len(by_sid) == 1:
+            sid, kind = next(iter(by_sid.items()))
+            return Resolution("exact", (self._match(sid, 100.0, kind),))
+        # Several systems share the key: never pick one silently.
+        ranked = []
+        for sid, kind in by_sid.items():
+            score = self._score(sid, q)[0] if q is not None and q.tokens else 0.0
+            ranked.append((-round(score, 2), -int(self._richness[sid]), sid, kind))
+        ranked.sort()
+        return Resolution("ambiguous", tuple(self._match(sid, 100.0, kind) for _, _, sid, kind in ranked[:limit]))
+
+    # fuzzy ------------------------------------------------------------------
+
+    def _shortlist(self, q: _Query) -> list[int]:
+        n = len(self._names)
+        offsets, weights, postings = self._offsets, self._weights, self._postings
+        parts, part_weights, lengths = [], [], []
+        for code in _trigram_codes(f" {q.strip_l} "):
+            a, b = int(offsets[code]), int(offsets[code + 1])
+            if b > a:
+                parts.append(postings[a:b])
+                part_weights.append(weights[code])
+                lengths.append(b - a)
+        if parts:
+            flat = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            scores = np.bincount(flat, weights=np.repeat(part_weights, lengths), minlength=n)
+        else:
+            scores = np.zeros(n, dtype=np.float64)
+        profile_scores = self._context_scores(q)
+        if profile_scores is not None:
+            scores += profile_scores[self._profile]
+        top = np.argpartition(scores, n - SHORTLIST)[n - SHORTLIST :] if n > SHORTLIST else np.arange(n)
+        return top[scores[top] > 0].tolist()
+
+    def _context_scores(self, q: _Query) -> np.ndarray | None:
+        """Per profile: how well its context words cover the query words (on the trigram-weight scale)."""
+        if not self._profiles:
+            return None
+        total: np.ndarray | None = None
+        for _, ql in q.tokens:
+            matches: dict[str, float] = {}
+            if ql in self._ctx_vocab:
+                matches[ql] = 1.0
+            if not _HAS_DIGIT.search(ql):
+                if len(ql) >= 3:
+                    for word in self._ctx_words:
+                        if word.startswith(ql) or (len(word) >= 3 and ql.startswith(word)):
+                            matches.setdefault(word, 0.85)
+                if len(ql) >= 4:
+                    for word, score, _ in process.extract(
+                        ql, self._ctx_words, scorer=fuzz.ratio, score_cutoff=80, limit=8
+                    ):
+                        matches.setdefault(word, 0.9 * score / 100.0)
+            if not matches:
+                continue
+            weight = float(sum(self._weights[c] for c in _trigram_codes(f" {ql} ")))
+            best = np.zeros(len(self._profiles), dtype=np.float64)
+            for word, sim in matches.items():
+                pids = self._ctx_vocab[word]
+                best[pids] = np.maximum(best[pids], sim)
+            best *= weight
+            total = best if total is None else total + best
+        return total
+
+    def _score(self, sid: int, q: _Query) -> tuple[float, str, bool]:
+        """(score, matched_on, evidence in a key) of one system against the query."""
+        pid = int(self._profile[sid])
+        best_q = list(q.context(pid, self._profile_tokens[pid]))
+        name_sim, name_kind = 0.0, "name"
+        k_cov, k_kind = 0.0, "name"
+        for entry in self._keys[sid].split("\x1e"):
+            sim, share, vec = q.key(entry[1:])
+            if sim > name_sim:
+                name_sim, name_kind = sim, _KIND_NAMES[entry[0]]
+            if share > k_cov:
+                k_cov, k_kind = share, _KIND_NAMES[entry[0]]
+            best_q = list(map(max, best_q, vec))
+        blend = 100.0 * (0.8 * sum(best_q) / len(best_q) + 0.2 * k_cov)
+        # Evidence for a confident answer: a name, alias or hostname matched, and every
+        # number the query names (L3, 07, Plant 2) is the system's own.
+        evidence = (k_cov > 0 or name_sim >= CONFIDENT_MIN) and all(best_q[i] >= 0.97 for i in q.numeric)
+        if name_sim >= blend:
+            return name_sim, name_kind, evidence
+        return blend, k_kind if k_cov > 0 else "context", evidence
+
+    def _fuzzy(self, q: _Query, limit: int) -> Resolution:
+        scored = []
+        richness = self._richness
+        for sid in self._shortlist(q):
+            score, kind, evidence = self._score(sid, q)
+            scored.append((-round(score, 2), -int(richness[sid]), sid, kind, evidence))
+        scored.sort()
+        if not scored or -scored[0][0] < PLAUSIBLE_MIN:
+            suggestions = [s for s in scored if -s[0] >= SUGGEST_MIN][:limit]
+            return Resolution("not_found", tuple(self._match(s[2], -s[0], s[3]) for s in suggestions))
+        best = -scored[0][0]
+        runner_up = -scored[1][0] if len(scored) > 1 else 0.0
+        if best >= CONFIDENT_MIN and best - runner_up >= CONFIDENT_MARGIN and scored[0][4]:
+            return Resolution("confident", (self._match(scored[0][2], best, scored[0][3]),))
+        floor = max(PLAUSIBLE_MIN, best - AMBIGUOUS_BAND)
+        band = [s for s in scored if -s[0] >= floor][:limit]
+        return Resolution("ambiguous", tuple(self._match(s[2], -s[0], s[3]) for s in band))
+
+    def _match(self, sid: int, score: float, matched_on: str) -> Match:
+        site_code, location, class_name = self._profiles[int(self._profile[sid])]
+        return Match(
+            system_id=int(self._ids[sid]), name=self._names[sid], site_code=site_code, location=location,
+            class_name=class_name, score=round(float(score), 1), matched_on=matched_on,
+        )  # fmt: skip
+
+
+class _ContextBuilder:
+    """Location words of a system from its ISA-95 node (or, lacking one, its site and location)."""
+
+    def __init__(self, site_names: dict[str, str], node_rows: Iterable[tuple[Any, ...]]) -> None:
+        self.site_names = site_names
+        self.by_pk: dict[int, tuple[Any, ...]] = {}
+        self.by_key: dict[str, tuple[Any, ...]] = {}
+        self.areas: dict[str, dict[str, tuple[Any, ...]]] = {}
+        for row in node_rows:
+            pk, node_id, _parent, level, name, local_name, site_code = row
+            self.by_pk[pk] = row
+            self.by_key[node_id] = row
+            if level == "area" and site_code:
+                per_site = self.areas.setdefault(site_code, {})
+                for label in (name, local_name):
+                    if label:
+                        per_site[label.casefold()] = row
+        self._cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def for_system(self, node_id: str | None, site_code: str | None, location: str | None) -> tuple[str, ...]:
+        key = (node_id, site_code, location)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        words: list[str] = []
+        if site_code and site_code in self.site_names:
+            words.append(self.site_names[site_code])
+        row = self.by_key.get(node_id) if node_id else None
+        if row is None and site_code and location:
+            # No node: the area named after the last " - " of the location, if the site has one.
+            row = self.areas.get(site_code, {}).get(location.rsplit(" - ", 1)[-1].casefold())
+        seen: set[int] = set()
+        while row is not None and row[0] not in seen and row[3] != "enterprise":
+            seen.add(row[0])
+            words.extend(w for w in (row[4], row[5]) if w)
+            row = self.by_pk.get(row[2]) if row[2] is not None else None
+        out = tuple(dict.fromkeys(words))
+        self._cache[key] = out
+        return out

@@ -1,0 +1,474 @@
+"""Change requests in chat: open (form or inline), preview the routing, submit, decide,
+consult, ask the requester, and move through the lifecycle.  Cards about a request
+are re-rendered and updated in place whenever its state changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from governance_store import changes as core
+from governance_store.calendar import for_system
+from governance_store.models import (
+    Approval,
+    ApprovalState,
+    AuditEntry,
+    ChangeRequest,
+    ChangeState,
+    OutboxMessage,
+    ParticipantKind,
+    Person,
+    Site,
+)
+from handlers import catalog
+from handlers.reply import Action, Button, Command, Field, Form, FormField, Reply, Section, reply_to_dict
+from notifications import outbox
+
+USAGE = (
+    'change SYSTEM "title" [type=standard|normal|emergency] [risk=low|moderate|high] '
+    "[window=YYYY-MM-DDTHH:MM/HH:MM] [rollback=...] [safety=yes moc=MOC-REF] [desc=...]"
+)
+KEYS = {"type", "risk", "window", "rollback", "safety", "moc", "desc", "description", "cab"}
+
+
+def _status(status: str, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "candidates": [], "warnings": [], **extra}
+
+
+def _person(actor_person_id: int | None, *, session: Session) -> Person | None:
+    return session.get(Person, actor_person_id) if actor_person_id is not None else None
+
+
+def _not_in_directory() -> Reply:
+    return Reply(
+        text="You are not in govbot's directory, so you cannot open or decide on change requests. "
+        "Ask your govbot admin to import your directory entry (your chat e-mail must match it).",
+        data=_status("refused"),
+    )
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def change_form(*, values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> Form:
+    v, e = values or {}, errors or {}
+    return Form(
+        title="New change request",
+        submit_action_id="cr.preview",
+        value="new",
+        submit_label="Preview routing",
+        fields=(
+            FormField("system", "System", "system", True, initial=v.get("system", ""),
+                      hint="name, alias, hostname, IP, serial or asset tag", error=e.get("system", "")),
+            FormField("title", "Title", "text", True, initial=v.get("title", ""), error=e.get("title", "")),
+            FormField("description", "Description", "textarea", initial=v.get("description", "")),
+            FormField("change_type", "Type", "select", True, ("standard", "normal", "emergency"),
+                      v.get("change_type", "normal"), error=e.get("change_type", "")),
+            FormField("risk", "Risk", "select", True, ("low", "moderate", "high"), v.get("risk", "moderate"),
+                      error=e.get("risk", "")),
+            FormField("window", "Planned window (site local time)", "text", initial=v.get("window", ""),
+                      hint="e.g. 2025-06-14T06:00/10:00", error=e.get("window", "")),
+            FormField("rollback_plan", "Rollback plan", "textarea", initial=v.get("rollback_plan", ""),
+                      error=e.get("rollback_plan", "")),
+            FormField("process_safety", "Process-safety relevant (MOC needed)", "checkbox",
+                      initial=v.get("process_safety", "")),
+            FormField("moc_reference", "MOC reference", "text", initial=v.get("moc_reference", ""),
+                      error=e.get("moc_reference", "")),
+        ),
+    )
+
+
+def parse_window(text: str, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    """``2025-06-14T06:00/10:00``, ``2025-06-14 06:00-10:00`` or ``START..END`` in the site's local time."""
+    t = text.strip()
+    zone = ZoneInfo(tz)
+    m = re.match(r"^(\d{4}-\d{2}-\d{2})[T ](\d{1,2}:\d{2})\s*(?:/|-|–|\.\.)\s*(\d{1,2}:\d{2})$", t)
+    if m:
+        day = dt.date.fromisoformat(m.group(1))
+        start = dt.datetime.combine(day, dt.time.fromisoformat(m.group(2).zfill(5)), tzinfo=zone)
+        end = dt.datetime.combine(day, dt.time.fromisoformat(m.group(3).zfill(5)), tzinfo=zone)
+        if end <= start:
+            end += dt.timedelta(days=1)
+        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    m = re.match(r"^(\S+[T ]\d{1,2}:\d{2})\s*(?:/|\.\.)\s*(\S+[T ]\d{1,2}:\d{2})$", t)
+    if m:
+        start = dt.datetime.fromisoformat(m.group(1).replace(" ", "T")).replace(tzinfo=zone)
+        end = dt.datetime.fromisoformat(m.group(2).replace(" ", "T")).replace(tzinfo=zone)
+        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    raise ValueError("write the window as YYYY-MM-DDTHH:MM/HH:MM (site local time)")
+
+
+def _draft_from_values(values: dict[str, str], *, session: Session) -> tuple[core.Draft | None, dict[str, str], Reply | None]:
+    errors: dict[str, str] = {}
+    system_text = values.get("system", "").strip()
+    if not system_text:
+        return None, {"system": "Which system does the change touch?"}, None
+    resolved = catalog.resolve(system_text, session=session)
+    if resolved.system is None:
+        res = resolved.resolution
+        names = ", ".join(m.name for m in res.matches[:5])
+        if res.status == "ambiguous":
+            errors["system"] = f"Several systems match: {names}. Type the exact name."
+        else:
+            errors["system"] = f"No system called “{system_text}”." + (f" Did you mean: {names}?" if names else "")
+        return None, errors, None
+    system = resolved.system
+    site = session.scalar(select(Site).where(Site.code == system.site_code)) if system.site_code else None
+    start = end = None
+    if values.get("window", "").strip():
+        try:
+            start, end = parse_window(values["window"], site.timezone if site else "UTC")
+        except ValueError as exc:
+            errors["window"] = str(exc)
+    change_type = values.get("change_type", "normal").strip().lower() or "normal"
+    risk = values.get("risk", "moderate").strip().lower() or "moderate"
+    draft = core.Draft(
+        system=system,
+        title=values.get("title", "").strip(),
+        change_type=change_type,
+        risk=risk,
+        description=values.get("description") or None,
+        planned_start=start,
+        planned_end=end,
+        rollback_plan=values.get("rollback_plan") or None,
+        process_safety=values.get("process_safety", "").strip().lower() in ("1", "true", "yes", "on", "y", "x"),
+        moc_reference=values.get("moc_reference") or None,
+        cab_required=values.get("cab", "").lower() in ("1", "true", "yes"),
+    )
+    return draft, errors, None
+
+
+def parse_inline(text: str) -> dict[str, str]:
+    """``change SYSTEM "title" key=value ...`` into form values; raises ValueError on bad syntax."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise ValueError(f"unbalanced quotes ({exc})") from None
+    values: dict[str, str] = {}
+    positional: list[str] = []
+    for tok in tokens:
+        key, eq, val = tok.partition("=")
+        if eq and key.lower() in KEYS:
+            k = key.lower()
+            values[{"type": "change_type", "rollback": "rollback_plan", "safety": "process_safety",
+                    "moc": "moc_reference", "desc": "description"}.get(k, k)] = val
+        elif eq and re.match(r"^[a-z_]+$", key):
+            raise ValueError(f"unknown field '{key}'")
+        else:
+            positional.append(tok)
+    if len(positional) < 2:
+        raise ValueError("give the system and a quoted title")
+    values["system"] = " ".join(positional[:-1])
+    values["title"] = positional[-1]
+    return values
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def change_command(command: Command, *, session: Session, now: dt.datetime) -> Reply:
+    actor = _person(command.actor.person_id, session=session)
+    if actor is None:
+        return _not_in_directory()
+    rest = command.text.strip()[len("change"):].strip()
+    if not rest:
+        return Reply(text="Fill in the change request.", form=change_form(), data=_status("form"))
+    try:
+        values = parse_inline(rest)
+    except ValueError as exc:
+        return Reply(text=f"I couldn't read that change request: {exc}.\nUsage: {USAGE}", data=_status("usage"))
+    return _preview(values, actor=actor, session=session, now=now)
+
+
+def _preview(values: dict[str, str], *, actor: Person, session: Session, now: dt.datetime) -> Reply:
+    draft, errors, _ = _draft_from_values(values, session=session)
+    if draft is None or errors:
+        return Reply(text="Please correct the highlighted fields.", form=change_form(values=values, errors=errors),
+                     data=_status("invalid", errors=errors))
+    routing = core.route(draft, requester=actor, session=session, now=now)
+    if routing.errors:
+        return Reply(text="Please correct the highlighted fields.",
+                     form=change_form(values=values, errors=routing.errors),
+                     data=_status("invalid", errors=dict(routing.errors)))
+    cr = core.save_draft(draft, requester=actor, session=session, now=now)
+    fields = [
+        Field("System", f"{draft.system.name} ({draft.system.site_code or '—'})"),
+        Field("Activity", f"{routing.activity.activity_id} {routing.activity.name}" if routing.activity else "—"),
+    ]
+    fields += [Field(f"Approver — {s.role}", ", ".join(p.name for p in s.people)) for s in routing.slots]
+    if routing.consulted:
+        fields.append(Field("Consulted", ", ".join(f"{p.name} ({role})" for role, p in routing.consulted)))
+    if routing.informed:
+        fields.append(Field("Informed", ", ".join(f"{p.name} ({role})" for role, p in routing.informed)))
+    if routing.decision_right is not None and routing.decision_right.evidence_required:
+        fields.append(Field(f"Evidence ({routing.decision_right.decision_id})", routing.decision_right.evidence_required))
+    if routing.conflicts:
+        fields.append(Field("Conflicts", "\n".join(routing.conflicts)))
+    warnings = tuple(routing.warnings) + tuple(f"Conflict: {c}" for c in routing.conflicts)
+    return Reply(
+        text=f"Here is who {cr.number} will reach. Nothing has been sent yet.",
+        sections=(Section(title=f"{cr.number} · {cr.title}", fields=tuple(fields)),),
+        buttons=(
+            Button("Submit", "cr.submit", str(cr.id), "primary"),
+            Button("Discard", "cr.discard", str(cr.id), "danger"),
+        ),
+        warnings=warnings,
+        data=_status("preview", change=cr.number, approvers={s.role: [p.name for p in s.people] for s in routing.slots},
+                     consulted=[p.name for _, p in routing.consulted], informed=[p.name for _, p in routing.informed],
+                     conflicts=routing.conflicts, warnings=list(warnings)),
+    )
+
+
+# --------------------------------------------------------------------------- cards
+
+
+def _local(ts: dt.datetime | None, cr: ChangeRequest, *, session: Session) -> str:
+    if ts is None:
+        return "—"
+    cal = for_system(cr.system, session=session)
+    return f"{ts.astimezone(cal.tz):%Y-%m-%d %H:%M %Z}"
+
+
+def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
+    """The card for one viewer kind: approver, consulted, informed or requester."""
+    approvals = session.scalars(
+        select(Approval).where(Approval.change_id == cr.id).options(selectinload(Approval.person))
+        .order_by(Approval.id)
+    ).all()
+    status_lines = []
+    for a in approvals:
+        if a.kind != ParticipantKind.APPROVER.value or a.person is None:
+            continue
+        mark = {"approved": "✅", "rejected": "❌", "requested": "⏳", "cancelled": "–"}.get(a.state, a.state)
+        extra = f" (acting for {a.acting_for.display_name})" if a.acting_for_id and a.acting_for else ""
+        when = f" {a.decided_at:%Y-%m-%d %H:%M} UTC" if a.decided_at and a.state in ("approved", "rejected") else ""
+        comment = f" — “{a.comment}”" if a.comment else ""
+        status_lines.append(f"{mark} {a.person.display_name}{extra} · {a.role_name}{when}{comment}")
+    consult_lines = [
+        f"{'💬' if a.state == 'concern' else '👍' if a.state == 'no_concerns' else '⏳'} {a.person.display_name}"
+        + (f": {a.comment}" if a.comment else "")
+        for a in approvals if a.kind == ParticipantKind.CONSULTED.value and a.person is not None
+    ]
+    requester = cr.requester.display_name if cr.requester else "—"
+    fields = [
+        Field("State", cr.state + (" (waiting on the requester's answer)" if cr.awaiting_requester_since else "")),
+        Field("System", f"{cr.system_name or '—'} ({cr.system.site_code if cr.system else '—'})"),
+        Field("Type · risk", f"{cr.change_type} · {cr.risk or '—'}"),
+        Field("Planned window", f"{_local(cr.planned_start, cr, session=session)} → {_local(cr.planned_end, cr, session=session)}"),
+        Field("Requested by", requester),
+        Field("Approvals", "\n".join(status_lines) or "—"),
+    ]
+    if consult_lines:
+        fields.append(Field("Consulted", "\n".join(consult_lines)))
+    if cr.rollback_plan:
+        fields.append(Field("Rollback plan", cr.rollback_plan))
+    if cr.process_safety:
+        fields.append(Field("MOC", cr.moc_reference or "missing"))
+    if cr.retro_due_at:
+        fields.append(Field("Retrospective approval due", _local(cr.retro_due_at, cr, session=session)))
+    buttons: tuple[Button, ...] = ()
+    pending = cr.state == ChangeState.SUBMITTED.value or (
+        cr.change_type == "emergency" and cr.state == ChangeState.IMPLEMENTED.value and cr.decided_at is None
+    )
+    ref = str(cr.id)
+    if role == "approver" and pending:
+        buttons = (Button("Approve", "cr.approve", ref, "primary"), Button("Reject", "cr.reject", ref, "danger"),
+                   Button("Ask a question", "cr.ask", ref))
+    elif role == "consulted" and cr.state == ChangeState.SUBMITTED.value:
+        buttons = (Button("No concerns", "cr.consult_ok", ref, "primary"), Button("Raise concern", "cr.consult_concern", ref))
+    elif role == "requester":
+        nxt = {
+            ChangeState.APPROVED.value: [("Schedule", "cr.schedule"), ("Withdraw", "cr.withdraw")],
+            ChangeState.SCHEDULED.value: [("Mark implemented", "cr.implement"), ("Withdraw", "cr.withdraw")],
+            ChangeState.IMPLEMENTED.value: [("Close", "cr.close")],
+            ChangeState.SUBMITTED.value: [("Withdraw", "cr.withdraw")]
+            + ([("Implemented (emergency)", "cr.implement")] if cr.change_type == "emergency" else [])
+            + ([("Answer the question", "cr.answer")] if cr.awaiting_requester_since else []),
+        }.get(cr.state, [])
+        buttons = tuple(Button(label, aid, ref) for label, aid in nxt)
+    headline = {
+        "approver": f"Your approval is requested: {cr.number}",
+        "consulted": f"You are consulted on {cr.number}",
+        "informed": f"For your information: {cr.number} is {cr.state}",
+        "requester": f"{cr.number} is {cr.state}",
+    }[role]
+    return Reply(
+        text=f"{headline} — {cr.title}",
+        sections=(Section(title=f"{cr.number} · {cr.title}", fields=tuple(fields)),),
+        buttons=buttons,
+        ephemeral=False,
+        data=_status("card", change=cr.number, state=cr.state, role=role),
+    )
+
+
+def _card_role(msg: OutboxMessage) -> str | None:
+    parts = msg.key.split(":")
+    return parts[2] if len(parts) > 2 and parts[2] in ("approver", "consulted", "informed", "requester") else None
+
+
+def notify(cr: ChangeRequest, *, event: str, session: Session, now: dt.datetime) -> None:
+    """Queue the messages an event causes, and refresh every card already sent about the request."""
+    approvals = session.scalars(select(Approval).where(Approval.change_id == cr.id)).all()
+    base = f"cr:{cr.id}"
+    if event == "submitted":
+        for a in approvals:
+            if a.person_id is None:
+                continue
+            role = {"approver": "approver", "consulted": "consulted", "informed": "informed"}[a.kind]
+            outbox.enqueue(session, key=f"{base}:{role}:{a.person_id}", now=now, person_id=a.person_id,
+                           change_id=cr.id, payload=reply_to_dict(card(cr, role=role, session=session)))
+        if cr.requester_id:
+            outbox.enqueue(session, key=f"{base}:requester:{cr.requester_id}", now=now, person_id=cr.requester_id,
+                           change_id=cr.id, payload=reply_to_dict(card(cr, role="requester", session=session)))
+        return
+    if event in ("approved", "rejected", "withdrawn", "cancelled"):
+        for a in approvals:
+            if a.kind == ParticipantKind.INFORMED.value and a.person_id is not None:
+                outbox.enqueue(session, key=f"{base}:notice:{event}:{a.person_id}", now=now, person_id=a.person_id,
+                               change_id=None, payload=reply_to_dict(card(cr, role="informed", session=session)))
+    if event == "question" and cr.requester_id:
+        asked = session.scalar(select(func.max(AuditEntry.id))) or 0
+        outbox.enqueue(session, key=f"{base}:notice:question:{asked}:{cr.requester_id}", now=now,
+                       person_id=cr.requester_id, change_id=None,
+                       payload=reply_to_dict(card(cr, role="requester", session=session)))
+
+    def render(msg: OutboxMessage) -> dict[str, Any] | None:
+        role = _card_role(msg)
+        return reply_to_dict(card(cr, role=role, session=session)) if role else None
+
+    session.flush()
+    version = session.scalar(select(func.max(AuditEntry.id))) or 0
+    outbox.enqueue_updates(session, change_id=cr.id, now=now, version=version, render=render)
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _change(action: Action, *, session: Session) -> ChangeRequest | None:
+    if not action.value.isdigit():
+        return None
+    return session.get(ChangeRequest, int(action.value))
+
+
+def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
+    actor = _person(action.actor.person_id, session=session)
+    platform = action.actor.platform
+    if action.action_id == "cr.preview":
+        if actor is None:
+            return _not_in_directory()
+        return _preview(dict(action.inputs), actor=actor, session=session, now=now)
+    cr = _change(action, session=session)
+    if cr is None:
+        return Reply(text="That change request does not exist.", data=_status("refused"))
+    step = action.action_id.removeprefix("cr.")
+    try:
+        if step == "submit":
+            cr, routing = core.submit_draft(cr.id, actor=actor, session=session, now=now, platform=platform)
+            notify(cr, event="submitted", session=session, now=now)
+            reply = card(cr, role="requester", session=session)
+            return _with(reply, text=f"{cr.number} was submitted to {', '.join(p.name for s in routing.slots for p in s.people)}.",
+                         status="submitted")
+        if step == "discard":
+            if actor is None or cr.requester_id != actor.id or cr.state != ChangeState.DRAFT.value:
+                return Reply(text="Only the requester can discard an unsent draft.", data=_status("refused"))
+            session.delete(cr)
+            return Reply(text="Draft discarded; nothing was sent.", data=_status("discarded"))
+        if step in ("approve", "reject"):
+            reason = action.inputs.get("reason", "").strip()
+            if step == "reject" and not reason:
+                if cr.state != ChangeState.SUBMITTED.value:
+                    raise core.NotAllowed(core.already_decided(cr, session=session))
+                return Reply(text=f"Why do you reject {cr.number}?", form=Form(
+                    title=f"Reject {cr.number}", submit_action_id="cr.reject", value=str(cr.id), submit_label="Reject",
+                    fields=(FormField("reason", "Reason", "textarea", True),)), data=_status("form"))
+            outcome = core.decide(cr.id, actor=actor, approve=step == "approve", reason=reason or None,
+                                  session=session, now=now, platform=platform)
+            if outcome.transitioned:
+                notify(outcome.change, event=outcome.new_state, session=session, now=now)
+            else:
+                notify(outcome.change, event="decision", session=session, now=now)
+            return _with(card(outcome.change, role="approver", session=session), text=outcome.message,
+                         status=outcome.new_state)
+        if step in ("consult_ok", "consult_concern"):
+            concern = action.inputs.get("concern", "").strip()
+            if step == "consult_concern" and not concern:
+                return Reply(text="What is your concern?", form=Form(
+                    title=f"Concern on {cr.number}", submit_action_id="cr.consult_concern", value=str(cr.id),
+                    fields=(FormField("concern", "Concern", "textarea", True),)), data=_status("form"))
+            outcome = core.respond_consult(cr.id, actor=actor, concern=concern or None, session=session, now=now,
+                                           platform=platform)
+            notify(outcome.change, event="consulted", session=session, now=now)
+            return _with(card(outcome.change, role="consulted", session=session), text=outcome.message, status="consulted")
+        if step in ("ask", "answer"):
+            text = action.inputs.get("text", "").strip()
+            if not text:
+                label = "Question to the requester" if step == "ask" else "Your answer"
+                return Reply(text=label, form=Form(title=f"{cr.number}", submit_action_id=action.action_id,
+                                                   value=str(cr.id), fields=(FormField("text", label, "textarea", True),)),
+                             data=_status("form"))
+            if step == "ask":
+                outcome = core.ask_question(cr.id, actor=actor, question=text, session=session, now=now, platform=platform)
+                notify(outcome.change, event="question", session=session, now=now)
+            else:
+                outcome = core.answer_question(cr.id, actor=actor, answer=text, session=session, now=now, platform=platform)
+                notify(outcome.change, event="answer", session=session, now=now)
+            return Reply(text=outcome.message, data=_status("ok"))
+        if step in ("schedule", "implement", "close", "withdraw", "cancel"):
+            outcome = core.advance(cr.id, step, actor=actor, session=session, now=now, platform=platform)
+            notify(outcome.change, event=outcome.new_state, session=session, now=now)
+            return _with(card(outcome.change, role="requester", session=session), text=outcome.message,
+                         status=outcome.new_state)
+    except core.NotAllowed as exc:
+        return Reply(text=str(exc), data=_status("refused"))
+    except core.ChangeError as exc:
+        return Reply(text=str(exc), data=_status("invalid"))
+    return Reply(text="That button is no longer supported.", data=_status("refused"))
+
+
+def _with(reply: Reply, *, text: str, status: str) -> Reply:
+    data = dict(reply.data)
+    data["status"] = status
+    return Reply(text=text, sections=reply.sections, buttons=reply.buttons, warnings=reply.warnings,
+                 ephemeral=True, data=data)
+
+
+# --------------------------------------------------------------------------- my approvals
+
+
+def approvals_command(command: Command, *, session: Session, now: dt.datetime) -> Reply:
+    actor = _person(command.actor.person_id, session=session)
+    if actor is None:
+        return _not_in_directory()
+    rows = session.scalars(
+        select(ChangeRequest).join(Approval, Approval.change_id == ChangeRequest.id)
+        .where(Approval.person_id == actor.id, Approval.kind == ParticipantKind.APPROVER.value,
+               Approval.state == ApprovalState.REQUESTED.value, ChangeRequest.state == ChangeState.SUBMITTED.value)
+        .order_by(ChangeRequest.submitted_at)
+    ).all()
+    if not rows:
+        return Reply(text="Nothing waits for your approval.", data=_status("answered", pending=[]))
+    sections = []
+    buttons = []
+    for cr in rows[:10]:
+        age = now - (cr.submitted_at or cr.created_at)
+        sections.append(Section(title=f"{cr.number} · {cr.title}", fields=(
+            Field("System", cr.system_name or "—"), Field("Waiting", f"{age.days} d {age.seconds // 3600} h"),
+            Field("Requested by", cr.requester.display_name if cr.requester else "—"))))
+        buttons += [Button(f"Approve {cr.number}", "cr.approve", str(cr.id), "primary"),
+                    Button(f"Reject {cr.number}", "cr.reject", str(cr.id), "danger")]
+    return Reply(text=f"{len(rows)} change request(s) wait for your approval.", sections=tuple(sections),
+                 buttons=tuple(buttons), data=_status("answered", pending=[cr.number for cr in rows]))
+
+
+def register(router: Any) -> None:
+    router.EXTRA_COMMANDS["change"] = change_command
+    router.EXTRA_COMMANDS["approvals"] = approvals_command
+    for step in ("preview", "submit", "discard", "approve", "reject", "consult_ok", "consult_concern", "ask", "answer",
+                 "schedule", "implement", "close", "withdraw", "cancel"):
+        router.ACTION_HANDLERS[f"cr.{step}"] = on_action

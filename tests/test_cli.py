@@ -1,0 +1,92 @@
+"""The command line end to end on a fresh SQLite file: upgrade, import, ask, lint, chat, systems show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from tests.conftest import CORVANE
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'govbot.db'}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["--database-url", url, "db", "upgrade"]).exit_code == 0
+    result = runner.invoke(main, ["--database-url", url, "import", str(CORVANE)])
+    assert result.exit_code == 0, result.output
+    return url
+
+
+def run(url: str, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, ["--database-url", url, *args], input=input)
+
+
+def test_ask_json_contract(db_url: str) -> None:
+    result = run(db_url, "ask", "who owns PLC-FIL-L3-07?", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) >= {"status", "intent", "system", "owner", "accountable", "responsible", "consulted",
+                         "informed", "candidates", "warnings"}
+    assert data["status"] == "answered" and data["intent"] == "who_owns"
+    assert set(data["system"]) >= {"name", "site", "purdue_level", "criticality"}
+    for person in data["accountable"] + data["responsible"] + data["consulted"] + data["informed"]:
+        assert set(person) >= {"name", "email", "active"}
+
+
+def test_ask_ambiguous_and_not_found_statuses(db_url: str) -> None:
+    amb = json.loads(run(db_url, "ask", "who owns the historian", "--json").output)
+    assert amb["status"] == "ambiguous" and all({"name", "site", "score"} <= set(c) for c in amb["candidates"])
+    nf = json.loads(run(db_url, "ask", "who owns PLC-XYZ-L9-99", "--json").output)
+    assert nf["status"] == "not_found"
+    nu = json.loads(run(db_url, "ask", "make me a sandwich", "--json").output)
+    assert nu["status"] == "not_understood"
+
+
+def test_ask_readable_table(db_url: str) -> None:
+    result = run(db_url, "ask", "who owns SIS-NH3-01")
+    assert result.exit_code == 0
+    assert "Gregory Maddox (left 2025-02-28)" in result.output
+    assert "acting: Luis Ortega" in result.output
+
+
+def test_chat_console_with_piped_input_and_numbered_choices(db_url: str) -> None:
+    result = run(db_url, "chat", "--as", "luis.ortega@corvane.example",
+                 input="who owns the historian\n2\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "you are Luis Ortega" in result.output
+    assert "[1] Historian" in result.output
+    # Pressing a number answers for that candidate.
+    assert "is owned by" in result.output
+
+
+def test_chat_refuses_unknown_person(db_url: str) -> None:
+    result = run(db_url, "chat", "--as", "nobody@example.com", input="")
+    assert result.exit_code == 2
+    assert "no person with e-mail" in result.output
+
+
+def test_lint_json_lists_planted_gaps(db_url: str) -> None:
+    result = run(db_url, "lint", "--json")
+    assert result.exit_code == 0
+    codes = {f["code"] for f in json.loads(result.output)}
+    assert {"NO_ACCOUNTABLE_OWNER", "DUPLICATE_SYSTEM", "NOT_IN_CMDB", "RETIRED_BUT_SEEN"} <= codes
+    assert run(db_url, "lint", "--fail-on", "high").exit_code == 1
+
+
+def test_systems_show(db_url: str) -> None:
+    result = run(db_url, "systems", "show", "FW-CELL2-FDL-01")
+    assert result.exit_code == 0, result.output
+    assert "OT Firewall Cell 2" in result.output
+    for source in ("servicenow", "nozomi", "netbox"):
+        assert f"source {source}" in result.output
+    missing = run(db_url, "systems", "show", "NO-SUCH-THING-42")
+    assert missing.exit_code == 1
+
+
+def test_corvane_copy_is_shipped() -> None:
+    assert (Path(CORVANE) / "cmdb_ci.csv").is_file()
