@@ -79,7 +79,6 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -94,6 +93,8 @@ PLAUSIBLE_MIN = 65.0
 AMBIGUOUS_BAND = 15.0
 SUGGEST_MIN = 55.0
 SHORTLIST = 256
+FULL_SCORE = 48
+RESCUE = 12
 
 Status = Literal["exact", "confident", "ambiguous", "not_found"]
 
@@ -150,6 +151,8 @@ _LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
 _UMLAUT_PAIRS = re.compile(r"(?<=[a-z])([aou])e")
 _HAS_DIGIT = re.compile(r"[0-9]")
 _HEX12 = re.compile(r"[0-9a-f]{12}")
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+_COMMON_SEPARATORS = str.maketrans("", "", " -_./:")
 _MAC_SEPARATORS = str.maketrans("", "", ":-. \t")
 
 STOP_WORDS = frozenset(
@@ -198,21 +201,26 @@ def without_stop_words(text: str) -> str:
     return verbatim(" ".join(kept))
 
 
-@lru_cache(maxsize=262_144)
-def _verbatim_cached(text: str) -> str:
-    return verbatim(text)
+class _Memo(dict):  # type: ignore[type-arg]
+    """Bounded memo of a pure function of one string; emptied when full.
 
+    A plain dict (one container for the garbage collector, unlike ``lru_cache``)."""
 
-@lru_cache(maxsize=262_144)
-def _loose_cached(verbatim_text: str) -> str:
-    return loose(verbatim_text)
+    def __init__(self, fn: Any, size: int = 1 << 18) -> None:
+        super().__init__()
+        self.fn, self.size = fn, size
+
+    def __missing__(self, key: str) -> Any:
+        if len(self) >= self.size:
+            self.clear()
+        value = self[key] = self.fn(key)
+        return value
 
 
 Token = tuple[str, str]  # (verbatim, loose)
 
 
-@lru_cache(maxsize=262_144)
-def _tokens(verbatim_text: str, drop_stop_words: bool = True) -> tuple[Token, ...]:
+def _words(verbatim_text: str, drop_stop_words: bool = True) -> tuple[Token, ...]:
     """The distinct words of a verbatim string with their loose forms."""
     out: list[Token] = []
     seen: set[str] = set()
@@ -220,25 +228,30 @@ def _tokens(verbatim_text: str, drop_stop_words: bool = True) -> tuple[Token, ..
         if (drop_stop_words and word in STOP_WORDS) or word in seen:
             continue
         seen.add(word)
-        out.append((word, _loose_cached(word)))
+        out.append((word, _LOOSE[word]))
     return tuple(out)
 
 
+_VERBATIM = _Memo(verbatim)
+_LOOSE = _Memo(loose)
+_KEY_WORDS = _Memo(_words)
+
+
 def _alnum(text: str) -> str:
-    return _NON_ALNUM.sub("", text.casefold().translate(_TRANSLIT))
+    """Casefolded letters and digits only (serials and asset tags are compared so)."""
+    t = text.casefold().translate(_COMMON_SEPARATORS)
+    if t.isascii() and t.isalnum():
+        return t
+    return _NON_ALNUM.sub("", t.translate(_TRANSLIT))
 
 
 def normalize_ip(text: str) -> str | None:
     """Canonical text of an IPv4 or IPv6 address, or None."""
     t = text.strip()
-    parts = t.split(".")
-    if len(parts) == 4:
-        if not all(p.isdigit() and len(p) <= 3 for p in parts):
-            return None
-        nums = [int(p) for p in parts]
-        if max(nums) > 255:
-            return None
-        return f"{nums[0]}.{nums[1]}.{nums[2]}.{nums[3]}"
+    m = _IPV4.fullmatch(t)
+    if m:
+        a, b, c, d = map(int, m.groups())
+        return f"{a}.{b}.{c}.{d}" if a < 256 and b < 256 and c < 256 and d < 256 else None
     if ":" in t:
         try:
             return str(ipaddress.IPv6Address(t.split("%", 1)[0]))
@@ -375,7 +388,7 @@ class _Query:
     tokens: tuple[Token, ...]
     full_l: str = ""
     strip_l: str = ""
-    sims: dict[tuple[int, str], float] = field(default_factory=dict)
+    words: dict[str, tuple[float, ...]] = field(default_factory=dict)
     keys: dict[str, tuple[float, float, list[float]]] = field(default_factory=dict)
     contexts: dict[int, list[float]] = field(default_factory=dict)
 
@@ -386,33 +399,27 @@ class _Query:
         self.strip_l = loose(self.strip_v)
         self.numeric = tuple(i for i, (_, ql) in enumerate(self.tokens) if _HAS_DIGIT.search(ql))
 
-    def _vector(self, words: Iterable[Token]) -> tuple[list[float], float, int]:
+    def _word(self, bv: str, bl: str) -> tuple[float, ...]:
+        """Similarity of one system word to each query word."""
+        vec = self.words.get(bv)
+        if vec is None:
+            vec = self.words[bv] = tuple(_token_sim(qv, ql, bv, bl) for qv, ql in self.tokens)
+        return vec
+
+    def _vector(self, words: tuple[Token, ...]) -> tuple[list[float], float, int]:
         """Best similarity per query word; summed best similarity per system word; word count."""
-        tokens, sims = self.tokens, self.sims
-        vec = [0.0] * len(tokens)
-        covered = 0.0
-        n = 0
-        for bv, bl in words:
-            n += 1
-            best_b = 0.0
-            for i, (qv, ql) in enumerate(tokens):
-                key = (i, bv)
-                s = sims.get(key)
-                if s is None:
-                    s = sims[key] = _token_sim(qv, ql, bv, bl)
-                if s > vec[i]:
-                    vec[i] = s
-                if s > best_b:
-                    best_b = s
-            covered += best_b
-        return vec, covered, n
+        if not words:
+            return [0.0] * len(self.tokens), 0.0, 0
+        get, word = self.words.get, self._word
+        vecs = [get(bv) or word(bv, bl) for bv, bl in words]
+        return list(map(max, *vecs)) if len(vecs) > 1 else list(vecs[0]), sum(map(max, vecs)), len(vecs)
 
     def key(self, kv: str) -> tuple[float, float, list[float]]:
         """(name similarity, share of the key's words matched, best similarity per query word)."""
         hit = self.keys.get(kv)
         if hit is not None:
             return hit
-        kl = _loose_cached(kv)
+        kl = _LOOSE[kv]
         rv = fuzz.ratio(self.full_v, kv)
         rl = fuzz.ratio(self.full_l, kl) if (kl != kv or self.full_l != self.full_v) else rv
         if self.strip_v != self.full_v:
@@ -420,7 +427,7 @@ class _Query:
             rl = max(rl, fuzz.ratio(self.strip_l, kl))
         # Loose similarity, nudged by the verbatim one so "l3"/"l03" twins rank apart.
         name_sim = max(rv, rl) - 0.02 * (100.0 - rv)
-        vec, covered, n = self._vector(_tokens(kv))
+        vec, covered, n = self._vector(_KEY_WORDS[kv])
         out = (name_sim, covered / n if n else 0.0, vec)
         self.keys[kv] = out
         return out
@@ -469,7 +476,9 @@ class SystemIndex:
         hash_sids: list[int] = []
         profiles: dict[tuple[Any, ...], int] = {}
         trigrams = _TrigramBuilder()
-        vcache, lcache = _verbatim_cached, _loose_cached
+        vcache, lcache = _VERBATIM.__getitem__, _LOOSE.__getitem__
+        hashes_extend, hash_sids_extend = hashes.extend, hash_sids.extend
+        richness_append, profile_append = richness.append, profile.append
 
         for sid, rec in enumerate(records):
             ids_append(rec.id)
@@ -477,17 +486,21 @@ class SystemIndex:
             nv = verbatim(rec.name)
             verbs = [nv] if nv else []
             entries = ["n" + nv] if nv else []
-            for kind, texts in (("a", rec.aliases), ("h", rec.hostnames)):
-                for text in texts:
-                    v = vcache(text) if text else ""
-                    if v and v not in verbs:
-                        verbs.append(v)
-                        entries.append(kind + v)
+            for v in map(vcache, rec.aliases):
+                if v and v not in verbs:
+                    verbs.append(v)
+                    entries.append("a" + v)
+            for v in map(vcache, rec.hostnames):
+                if v and v not in verbs:
+                    verbs.append(v)
+                    entries.append("h" + v)
             keys_append("\x1e".join(entries))
-            looses = [loose(nv)] + [lcache(v) for v in verbs[1:]] if nv else [lcache(v) for v in verbs]
-            trigrams.add("".join(f" {lo} \x01" for lo in looses) or "\x01")
+            looses = list(map(lcache, verbs))
+            if nv:
+                looses[0] = loose(nv)
+            trigrams.add(" " + " \x01 ".join(looses) + " \x01" if looses else "\x01")
             found = ["v\x1f" + v for v in verbs]
-            found.extend("l\x1f" + lo for lo in dict.fromkeys(looses))
+            found += ["l\x1f" + lo for lo in set(looses)]
             rich = len(rec.hostnames) + (1 if rec.location else 0)
             for ip in rec.ips:
                 n_ip = normalize_ip(ip)
@@ -509,16 +522,16 @@ class SystemIndex:
                 if key:
                     found.append("t\x1f" + key)
                     rich += 1
-            hashes.extend(map(hash, found))
-            hash_sids.extend([sid] * len(found))
-            richness.append(min(rich, 127))
+            hashes_extend(map(hash, found))
+            hash_sids_extend([sid] * len(found))
+            richness_append(rich if rich < 127 else 127)
 
             pkey = (rec.site_code, rec.location, rec.class_name, rec.context)
             pid = profiles.get(pkey)
             if pid is None:
                 pid = profiles[pkey] = len(self._profiles)
                 self._profiles.append((rec.site_code, rec.location, rec.class_name))
-            profile.append(pid)
+            profile_append(pid)
 
         n = len(self._names)
         self._profile = np.array(profile, dtype=np.int32)
@@ -541,7 +554,7 @@ class SystemIndex:
             words: dict[str, Token] = {}
             for text in (site_code, location, class_name, *context):
                 if text:
-                    for tok in _tokens(_verbatim_cached(text)):
+                    for tok in _KEY_WORDS[_VERBATIM[text]]:
                         words.setdefault(tok[0], tok)
             toks = tuple(words.values())
             toks = interned.setdefault(toks, toks)
@@ -604,7 +617,7 @@ class SystemIndex:
 
         full_v = verbatim(text)
         strip_v = without_stop_words(text)
-        q = _Query(full_v, strip_v, _tokens(strip_v, False))
+        q = _Query(full_v, strip_v, _words(strip_v, False))
         for form in dict.fromkeys(f for f in (full_v, strip_v) if f):
             found = self._lookup([("v", form)]) or self._lookup([("l", loose(form))])
             if found:
@@ -663,7 +676,7 @@ class SystemIndex:
         for sid, _ in found:
             kind = "name"
             for entry in self._keys[sid].split("\x1e"):
-                if entry[1:] == form or _loose_cached(entry[1:]) == lo:
+                if entry[1:] == form or _LOOSE[entry[1:]] == lo:
                     kind = _KIND_NAMES[entry[0]]
                     break
             out.append((sid, kind))
@@ -705,7 +718,8 @@ class SystemIndex:
         if profile_scores is not None:
             scores += profile_scores[self._profile]
         top = np.argpartition(scores, n - SHORTLIST)[n - SHORTLIST :] if n > SHORTLIST else np.arange(n)
-        return top[scores[top] > 0].tolist()
+        top = top[scores[top] > 0]
+        return top[np.argsort(-scores[top], kind="stable")].tolist()
 
     def _context_scores(self, q: _Query) -> np.ndarray | None:
         """Per profile: how well its context words cover the query words (on the trigram-weight scale)."""
@@ -758,10 +772,25 @@ class SystemIndex:
             return name_sim, name_kind, evidence
         return blend, k_kind if k_cov > 0 else "context", evidence
 
+    def _candidates(self, q: _Query) -> list[int]:
+        """The shortlist's best by coarse score, plus the rest's closest names by edit similarity."""
+        shortlist = self._shortlist(q)
+        head, rest = shortlist[:FULL_SCORE], shortlist[FULL_SCORE:]
+        if rest:
+            keys: list[str] = []
+            owners: list[int] = []
+            for sid in rest:
+                for entry in self._keys[sid].split("\x1e"):
+                    keys.append(entry[1:])
+                    owners.append(sid)
+            for _, _, j in process.extract(q.full_v, keys, scorer=fuzz.ratio, limit=RESCUE):
+                head.append(owners[j])
+        return list(dict.fromkeys(head))
+
     def _fuzzy(self, q: _Query, limit: int) -> Resolution:
         scored = []
         richness = self._richness
-        for sid in self._shortlist(q):
+        for sid in self._candidates(q):
             score, kind, evidence = self._score(sid, q)
             scored.append((-round(score, 2), -int(richness[sid]), sid, kind, evidence))
         scored.sort()
@@ -775,6 +804,26 @@ class SystemIndex:
         floor = max(PLAUSIBLE_MIN, best - AMBIGUOUS_BAND)
         band = [s for s in scored if -s[0] >= floor][:limit]
         return Resolution("ambiguous", tuple(self._match(s[2], -s[0], s[3]) for s in band))
+
+    def memory_bytes(self) -> int:
+        """Deep size of the index (arrays, strings, profile tables), for capacity planning."""
+        import sys
+
+        size = sys.getsizeof
+        total = sum(
+            a.nbytes
+            for a in (self._profile, self._richness, self._hashes, self._hash_sids, self._postings,
+                      self._offsets, self._weights, *self._ctx_vocab.values())
+        )  # fmt: skip
+        total += size(self._ids)
+        for strings in (self._names, self._keys, self._ctx_words):
+            total += size(strings) + sum(map(size, strings))
+        seen: set[int] = set()
+        for obj in (*self._profiles, *self._profile_tokens):
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                total += size(obj) + sum(size(x) for x in obj if x is not None)
+        return total + size(self._profiles) + size(self._profile_tokens) + size(self._ctx_vocab)
 
     def _match(self, sid: int, score: float, matched_on: str) -> Match:
         site_code, location, class_name = self._profiles[int(self._profile[sid])]

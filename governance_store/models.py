@@ -656,3 +656,36 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     person: Mapped[Person | None] = relationship()
+
+
+class Timer(Base):
+    """A deadline kept in the database: SLA reminders, breaches and escalation steps.
+
+    A sweep claims due rows and advances them in one transaction; ``token``
+    increases on every change so a stale claim can never act twice.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index("ix_timers_due", "state", "due_at"),
+        UniqueConstraint("kind", "subject_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_key: Mapped[str] = mapped_column(String(80))
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("change_requests.id", ondelete="CASCADE"), index=True)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[dt.datetime] = mapped_column()
+    started_at: Mapped[dt.datetime] = mapped_column()
+    target_at: Mapped[dt.datetime | None] = mapped_column()
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_level: Mapped[int | None] = mapped_column(Integer)
+    paused_at: Mapped[dt.datetime | None] = mapped_column()
+    remaining_seconds: Mapped[int | None] = mapped_column(Integer)
+    token: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fired_at: Mapped[dt.datetime | None] = mapped_column()

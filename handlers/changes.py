@@ -28,7 +28,7 @@ from governance_store.models import (
 )
 from handlers import catalog
 from handlers.reply import Action, Button, Command, Field, Form, FormField, Reply, Section, reply_to_dict
-from notifications import outbox
+from notifications import outbox, sla
 
 USAGE = (
     'change SYSTEM "title" [type=standard|normal|emergency] [risk=low|moderate|high] '
@@ -247,7 +247,7 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
             continue
         mark = {"approved": "✅", "rejected": "❌", "requested": "⏳", "cancelled": "–"}.get(a.state, a.state)
         extra = f" (acting for {a.acting_for.display_name})" if a.acting_for_id and a.acting_for else ""
-        when = f" {a.decided_at:%Y-%m-%d %H:%M} UTC" if a.decided_at and a.state in ("approved", "rejected") else ""
+        when = f" {_local(a.decided_at, cr, session=session)}" if a.decided_at and a.state in ("approved", "rejected") else ""
         comment = f" — “{a.comment}”" if a.comment else ""
         status_lines.append(f"{mark} {a.person.display_name}{extra} · {a.role_name}{when}{comment}")
     consult_lines = [
@@ -370,6 +370,7 @@ def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
     try:
         if step == "submit":
             cr, routing = core.submit_draft(cr.id, actor=actor, session=session, now=now, platform=platform)
+            sla.start(cr, session=session, now=now)
             notify(cr, event="submitted", session=session, now=now)
             reply = card(cr, role="requester", session=session)
             return _with(reply, text=f"{cr.number} was submitted to {', '.join(p.name for s in routing.slots for p in s.people)}.",
@@ -390,6 +391,7 @@ def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
             outcome = core.decide(cr.id, actor=actor, approve=step == "approve", reason=reason or None,
                                   session=session, now=now, platform=platform)
             if outcome.transitioned:
+                sla.stop(outcome.change, session=session, reason=outcome.new_state)
                 notify(outcome.change, event=outcome.new_state, session=session, now=now)
             else:
                 notify(outcome.change, event="decision", session=session, now=now)
@@ -403,6 +405,9 @@ def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
                     fields=(FormField("concern", "Concern", "textarea", True),)), data=_status("form"))
             outcome = core.respond_consult(cr.id, actor=actor, concern=concern or None, session=session, now=now,
                                            platform=platform)
+            for a in outcome.change.participants:
+                if actor is not None and a.person_id == actor.id and a.kind == ParticipantKind.CONSULTED.value:
+                    sla.stop_consult(a, session=session)
             notify(outcome.change, event="consulted", session=session, now=now)
             return _with(card(outcome.change, role="consulted", session=session), text=outcome.message, status="consulted")
         if step in ("ask", "answer"):
@@ -414,13 +419,17 @@ def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
                              data=_status("form"))
             if step == "ask":
                 outcome = core.ask_question(cr.id, actor=actor, question=text, session=session, now=now, platform=platform)
+                sla.pause(outcome.change, session=session, now=now)
                 notify(outcome.change, event="question", session=session, now=now)
             else:
                 outcome = core.answer_question(cr.id, actor=actor, answer=text, session=session, now=now, platform=platform)
+                sla.resume(outcome.change, session=session, now=now)
                 notify(outcome.change, event="answer", session=session, now=now)
             return Reply(text=outcome.message, data=_status("ok"))
         if step in ("schedule", "implement", "close", "withdraw", "cancel"):
             outcome = core.advance(cr.id, step, actor=actor, session=session, now=now, platform=platform)
+            if outcome.new_state in ("withdrawn", "cancelled"):
+                sla.stop(outcome.change, session=session, reason=outcome.new_state)
             notify(outcome.change, event=outcome.new_state, session=session, now=now)
             return _with(card(outcome.change, role="requester", session=session), text=outcome.message,
                          status=outcome.new_state)
@@ -466,7 +475,21 @@ def approvals_command(command: Command, *, session: Session, now: dt.datetime) -
                  buttons=tuple(buttons), data=_status("answered", pending=[cr.number for cr in rows]))
 
 
+def acknowledge_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
+    from notifications.sweep import acknowledge
+
+    timer_id, _, level = action.value.partition(":")
+    if not (timer_id.isdigit() and level.isdigit()):
+        return Reply(text="That escalation no longer exists.", data=_status("refused"))
+    actor = _person(action.actor.person_id, session=session)
+    message = acknowledge(int(timer_id), int(level), person=actor, session=session, now=now,
+                          platform=action.actor.platform)
+    ok = message.startswith("Thanks")
+    return Reply(text=message, data=_status("acknowledged" if ok else "refused"))
+
+
 def register(router: Any) -> None:
+    router.ACTION_HANDLERS["esc.ack"] = acknowledge_action
     router.EXTRA_COMMANDS["change"] = change_command
     router.EXTRA_COMMANDS["approvals"] = approvals_command
     for step in ("preview", "submit", "discard", "approve", "reject", "consult_ok", "consult_concern", "ask", "answer",

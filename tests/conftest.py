@@ -162,3 +162,13 @@ def corvane(corvane_factory: sessionmaker[Session]) -> Iterator[Session]:
     yield s
     s.rollback()
     s.close()
+
+
+@pytest.fixture
+def org(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """A fresh store with the sample org, for tests that write."""
+    from governance_store.importers import import_paths
+
+    with session_factory() as s, s.begin():
+        import_paths([CORVANE], session=s)
+    return session_factory

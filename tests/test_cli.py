@@ -90,3 +90,24 @@ def test_systems_show(db_url: str) -> None:
 
 def test_corvane_copy_is_shipped() -> None:
     assert (Path(CORVANE) / "cmdb_ci.csv").is_file()
+
+
+def test_change_dialogue_approval_and_audit_from_the_console(db_url: str) -> None:
+    script = "\n".join([
+        "change", "PLC-FIL-L3-07", "Firmware v33.011", "Fix CIP bug", "normal", "moderate",
+        "2025-06-14T06:00/10:00", "restore v32", "no", "", "1",
+        "/as luis.ortega@corvane.example", "/inbox", "1",
+        "/as jessica.park@corvane.example", "/inbox", "/quit", "",
+    ])
+    result = run(db_url, "chat", "--as", "jessica.park@corvane.example", "--inbox", input=script)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Approver — OT Engineering Lead : Luis Ortega" in out
+    assert "you are now Luis Ortega — 1 new message(s)" in out
+    assert "Your approval is requested: GCR000001" in out
+    assert "You approved GCR000001; it is now approved." in out
+    assert "✉ (updated) GCR000001 is approved" in out
+    verify = run(db_url, "audit", "verify")
+    assert verify.exit_code == 0 and "audit trail intact" in verify.output
+    exported = json.loads(run(db_url, "audit", "export", "--format", "json").output)
+    assert [e["action"] for e in exported if e["object_key"] == "GCR000001"][:2] == ["change.submitted", "change.approved"]

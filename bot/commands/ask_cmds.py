@@ -43,10 +43,12 @@ def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str
 
 @click.command()
 @click.option("--as", "as_email", default=None, help="Act as this person (e-mail), e.g. for approvals.")
+@click.option("--inbox/--no-inbox", default=False,
+              help="Deliver govbot's messages (approval requests, notices) to this console; /inbox shows them.")
 @pass_state
-def chat(state: CliState, as_email: str | None) -> None:
+def chat(state: CliState, as_email: str | None, inbox: bool) -> None:
     """Interactive console chat (reads piped input too)."""
-    sys.exit(run_chat(state.container, as_email=as_email, out=click.echo))
+    sys.exit(run_chat(state.container, as_email=as_email, out=click.echo, inbox=inbox))
 
 
 @click.group()

@@ -30,7 +30,7 @@ from governance_store.importers.csvio import CsvFile
 from governance_store.importers.index import People, Places, Systems, Teams, norm_ip, norm_mac
 from governance_store.importers.org import first_seen
 from governance_store.importers.removal import remove_missing
-from governance_store.importers.sightings import refresh_system, remove_unseen, upsert_sighting
+from governance_store.importers.sightings import refresh_dirty, remove_unseen, upsert_sighting
 from governance_store.models import SystemRelation
 
 RAW_INSTALL_STATUS = {
@@ -95,8 +95,10 @@ def sniff_servicenow(sample: list[dict[str, str]]) -> str:
 
 
 def _addresses(value: str, norm: Any) -> list[str]:
+    if not value:
+        return []
     out: list[str] = []
-    for part in _SPLIT_ADDR.split(value or ""):
+    for part in _SPLIT_ADDR.split(value):
         if part:
             v = norm(part)
             if v not in out:
@@ -104,16 +106,40 @@ def _addresses(value: str, norm: Any) -> list[str]:
     return out
 
 
-def _status(row: Row, column: str, codes: dict[str, str], raw: bool) -> str | None:
-    value = row[column]
-    if not value:
-        return None
-    if raw or value.isdigit():
-        label = codes.get(value)
-        if label is None:
-            row.fail(f"{column}: unknown status code {value!r}")
-        return label
-    return value
+class _Memo:
+    """Parsed values of one column by raw text: exports repeat the same few values endlessly."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self.fn = fn
+        self.args = args
+        self.values: dict[str, tuple[Any, str | None]] = {}
+
+    def __call__(self, row: Row, column: str) -> Any:
+        text = row.values.get(column, "")
+        hit = self.values.get(text)
+        if hit is None:
+            try:
+                hit = (self.fn(text, *self.args), None)
+            except ValueError as exc:
+                hit = (None, f"{column}: {exc}")
+            self.values[text] = hit
+        if hit[1] is not None:
+            row.fail(hit[1])
+        return hit[0]
+
+
+def _status_parser(codes: dict[str, str], raw: bool) -> Any:
+    def parse(value: str) -> str | None:
+        if not value:
+            return None
+        if raw or value.isdigit():
+            label = codes.get(value)
+            if label is None:
+                raise ValueError(f"unknown status code {value!r}")
+            return label
+        return value
+
+    return parse
 
 
 def import_cmdb(run: Run, f: CsvFile) -> None:
@@ -123,11 +149,19 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
     teams = Teams.of(run)
     places = Places.of(run)
     systems = Systems.of(run)
+    state = systems.state
     display_ids: set[str] = run.cache.setdefault("cmdb_display_ids", set())
     run_ids: set[str] = run.cache.setdefault("cmdb_ids", set())
     zones_known = bool(places.zone_by_id)
     sites_known = bool(places.site_by_code)
-    intern = run.intern
+    interned = run.interned
+    purdue_of = _Memo(parse_purdue)
+    crit_of = _Memo(parse_numbered_choice, 1, 4, "criticality")
+    install_of = _Memo(_status_parser(RAW_INSTALL_STATUS, raw))
+    operational_of = _Memo(_status_parser(RAW_OPERATIONAL_STATUS, raw))
+    person_of: dict[str, tuple[Any, str | None]] = {}
+    team_of: dict[str, Any] = {}
+    node_of: dict[tuple[Any, ...], str | None] = {}
     seen: dict[str, int] = {}
     done = 0
     for line, values in f.rows(run.errors):
@@ -135,22 +169,31 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
         if done % 5000 == 0:
             run.progress_rows(f, 5000)
         row = Row(run, f, line, values)
-        sys_id = row.required("sys_id")
-        name = row.required("name")
-        if first_seen(seen, sys_id, row, "sys_id"):
+        get = values.get
+        sys_id = get("sys_id", "")
+        name = get("name", "")
+        if not sys_id:
+            row.fail("sys_id is empty")
+        if not name:
+            row.fail("name is empty")
+        if sys_id in seen:
+            row.fail(f"duplicate sys_id {sys_id!r} (first on line {seen[sys_id]})")
             continue
-        purdue = row.parse(parse_purdue, "u_purdue_level")
-        crit = row.parse(parse_numbered_choice, "u_business_criticality", 1, 4, "criticality")
-        install = _status(row, "install_status", RAW_INSTALL_STATUS, raw)
-        operational = _status(row, "operational_status", RAW_OPERATIONAL_STATUS, raw)
+        seen[sys_id] = line
+        purdue = purdue_of(row, "u_purdue_level")
+        crit = crit_of(row, "u_business_criticality")
+        install = install_of(row, "install_status")
+        operational = operational_of(row, "operational_status")
         updated = row.parse(parse_datetime, "sys_updated_on", tz)
-        owners = {}
-        for column, attr in (("owned_by", "owner_id"), ("managed_by", "technical_manager_id")):
-            ref = row[column]
-            person, problem = people.find(ref)
-            if ref and person is None:
-                row.fail(f"{column}: {problem}")
-            owners[attr] = person.id if person is not None else None
+        owner_ids = []
+        for column in ("owned_by", "managed_by"):
+            ref = get(column, "")
+            found = person_of.get(ref)
+            if found is None:
+                found = person_of[ref] = people.find(ref)
+            if ref and found[0] is None:
+                row.fail(f"{column}: {found[1]}")
+            owner_ids.append(found[0].id if found[0] is not None else None)
         if row.bad:
             continue
 
@@ -158,94 +201,108 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
         fill_only = raw and sys_id in display_ids
         if not raw:
             display_ids.add(sys_id)
-        src = systems.by_sighting.get(("servicenow", sys_id))
-        system = systems.get(src.system_id) if src is not None else None
-        if system is None:
-            key = sys_id
-            system = systems.get(systems.by_key.get(key))
-            if system is None:
-                system = systems.state.new(row.where, key=key, name=name, aliases=[], ips=[], macs=[],
-                                           hostnames=[], in_cmdb=True)
-        systems.state.touch(system, row.where)
-
-        def put(attr: str, value: Any, system: Any = system, fill_only: bool = fill_only) -> None:
-            if fill_only and getattr(system, attr) not in (None, "", []):
-                return
-            if getattr(system, attr) != value:
-                setattr(system, attr, value)
-
-        site_code = intern(row["u_site_code"] or None)
-        aliases = split_list(row["u_alias"])
-        put("name", name)
-        put("aliases", aliases)
-        put("site_code", site_code)
-        put("purdue_level", purdue)
-        put("domain", domain_for(purdue))
-        put("zone_id", intern(row["u_security_zone"] or None))
-        put("criticality", crit)
-        put("serial", row["serial_number"] or None)
-        put("asset_tag", row["asset_tag"] or None)
-        put("install_status", intern(install))
-        put("operational_status", intern(operational))
-        put("updated_at", updated)
-        put("owner_id", owners["owner_id"])
-        put("technical_manager_id", owners["technical_manager_id"])
+        site_code = get("u_site_code") or None
+        if site_code:
+            site_code = interned.setdefault(site_code, site_code)
+        zone = get("u_security_zone") or None
+        if zone:
+            zone = interned.setdefault(zone, zone)
+        aliases = split_list(get("u_alias", ""))
+        fields: dict[str, Any] = {
+            "name": name, "aliases": aliases, "site_code": site_code, "purdue_level": purdue,
+            "domain": domain_for(purdue), "zone_id": zone, "criticality": crit,
+            "serial": get("serial_number") or None, "asset_tag": get("asset_tag") or None,
+            "install_status": install, "operational_status": operational, "updated_at": updated,
+            "owner_id": owner_ids[0], "technical_manager_id": owner_ids[1],
+        }
         if raw:
-            label = CLASS_LABELS.get(row["sys_class_name"], row["sys_class_name"]) or None
-            if system.class_name is None and label:
-                system.class_name = intern(label)
             for column, attr in (("manufacturer", "manufacturer"), ("model_id", "model")):
-                value = row[column]
+                value = get(column, "")
                 if value and not is_sys_id(value):
-                    put(attr, intern(value))
+                    fields[attr] = interned.setdefault(value, value)
         else:
-            location = intern(row["location"] or None)
-            put("class_name", intern(row["sys_class_name"] or None))
-            put("location", location)
-            put("manufacturer", intern(row["manufacturer"] or None))
-            put("model", intern(row["model_id"] or None))
-            put("node_id", intern(places.node_for(site_code, location, [name, *aliases])))
+            location = get("location") or None
+            if location:
+                location = interned.setdefault(location, location)
+            node_key = (site_code, location, name, get("u_alias", ""))
+            node = node_of.get(node_key, "")
+            if node == "":
+                node = node_of[node_key] = places.node_for(site_code, location, [name, *aliases])
+            cls = get("sys_class_name") or None
+            fields["class_name"] = interned.setdefault(cls, cls) if cls else None
+            fields["location"] = location
+            man = get("manufacturer") or None
+            fields["manufacturer"] = interned.setdefault(man, man) if man else None
+            model = get("model_id") or None
+            fields["model"] = interned.setdefault(model, model) if model else None
+            fields["node_id"] = interned.setdefault(node, node) if node else None
+        keep_names: dict[str, str] = {}
         for column, team_attr, name_attr in TEAM_COLUMNS:
-            ref = row[column]
-            team = teams.find(ref)
+            ref = get(column, "")
+            team = team_of.get(ref, False)
+            if team is False:
+                team = team_of[ref] = teams.find(ref)
             if team is not None:
-                put(team_attr, team.id)
-                put(name_attr, team.name)
+                fields[team_attr] = team.id
+                fields[name_attr] = team.name
             elif not ref:
-                put(team_attr, None)
-                put(name_attr, None)
+                fields[team_attr] = None
+                fields[name_attr] = None
             elif raw:
                 # An unknown group sys_id says nothing a name could; keep what is known.
-                if getattr(system, name_attr) is None:
-                    setattr(system, name_attr, ref)
+                keep_names[name_attr] = ref
                 if not fill_only:
                     run.tally(f"{f.label}: {column} sys_id {{key}} matches no team ({{n}} row{{s}})", ref)
             else:
-                put(team_attr, None)
-                put(name_attr, intern(ref))
+                fields[team_attr] = None
+                fields[name_attr] = interned.setdefault(ref, ref)
                 run.tally(f"{f.label}: {column} {{key!r}} matches no team ({{n}} row{{s}}); kept as a name", ref)
         if site_code and sites_known and places.site(site_code) is None:
             run.tally(f"{f.label}: u_site_code {{key!r}} is not a known site ({{n}} row{{s}})", site_code)
-        zone = row["u_security_zone"]
         if zone and zones_known and fold(zone) not in places.zone_by_id:
             run.tally(f"{f.label}: u_security_zone {{key!r}} is not a known zone ({{n}} row{{s}})", zone)
 
+        src = systems.by_sighting.get(("servicenow", sys_id))
+        system = systems.get(src.system_id) if src is not None else None
+        if system is None:
+            system = systems.get(systems.by_key.get(sys_id))
+        if system is None:
+            if raw:
+                label = CLASS_LABELS.get(get("sys_class_name", ""), get("sys_class_name", "")) or None
+                fields["class_name"] = interned.setdefault(label, label) if label else None
+            fields.update(keep_names)
+            system = state.new(row.where, key=sys_id, ips=[], macs=[], hostnames=[], in_cmdb=True, **fields)
+        else:
+            state.touch(system, row.where)
+            for attr, value in fields.items():
+                current = getattr(system, attr)
+                if current == value or (fill_only and current not in (None, "", [])):
+                    continue
+                setattr(system, attr, value)
+            for attr, value in keep_names.items():
+                if getattr(system, attr) is None:
+                    setattr(system, attr, value)
+            if raw and system.class_name is None:
+                label = CLASS_LABELS.get(get("sys_class_name", ""), get("sys_class_name", "")) or None
+                system.class_name = interned.setdefault(label, label) if label else None
+
         attributes = {
-            "discovery_source": row["discovery_source"] or None,
-            "ips": _addresses(row["ip_address"], norm_ip),
-            "macs": _addresses(row["mac_address"], norm_mac),
+            "discovery_source": get("discovery_source") or None,
+            "ips": _addresses(get("ip_address", ""), norm_ip),
+            "macs": _addresses(get("mac_address", ""), norm_mac),
         }
+        seen_at = updated
         if fill_only and src is not None:
             merged = dict(src.attributes or {})
             for k, v in attributes.items():
                 if merged.get(k) in (None, "", []):
                     merged[k] = v
             attributes = merged
-        upsert_sighting(systems, system, "servicenow", sys_id, row.where,
-                        src.seen_at if fill_only and src is not None and src.seen_at else updated, attributes)
+            seen_at = src.seen_at or updated
+        upsert_sighting(systems, system, "servicenow", sys_id, row.where, seen_at, attributes)
         systems.add(system)
-        refresh_system(systems, system)
     run.progress_rows(f, done % 5000)
+    refresh_dirty(systems)
 
 
 def finish_cmdb(run: Run) -> None:

@@ -168,7 +168,7 @@ class Run:
         self.errors: list[RowError] = []
         self.notes: list[str] = []
         self._tables: dict[str, TableState] = {}
-        self._interned: dict[str, str] = {}
+        self.interned: dict[str, str] = {}
         self._tallies: Counter[tuple[str, str]] = Counter()
         self.cache: dict[str, Any] = {}
         self.files: list[CsvFile] = []
@@ -218,7 +218,7 @@ class Run:
     def intern(self, value: str | None) -> str | None:
         if not value:
             return value or None
-        return self._interned.setdefault(value, value)
+        return self.interned.setdefault(value, value)
 
     def files_of(self, *kinds: str) -> list[CsvFile]:
         return [f for f in self.files if f.kind in kinds]

@@ -260,7 +260,12 @@ class Places:
 SOURCE_ORDER = {"servicenow": 0, "netbox": 1, "nozomi": 2}
 
 
+_CANONICAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+
+
 def norm_mac(value: str) -> str:
+    if _CANONICAL_MAC.fullmatch(value):
+        return value
     hexdigits = re.sub(r"[^0-9a-fA-F]", "", value).lower()
     if len(hexdigits) != 12:
         return value.strip().lower()
@@ -294,6 +299,7 @@ class Systems:
         self.by_mac: dict[str, Any] = {}
         self.by_serial: dict[str, Any] = {}
         self.by_asset_tag: dict[str, Any] = {}
+        self.dirty: set[int] = set()  # systems whose sightings changed since the last refresh
         for rec in self.state.live():
             self.add(rec)
         for src in self.sources.live():

@@ -40,8 +40,20 @@ def refresh_system(systems: Systems, system: Any) -> None:
     systems.add_identifiers(system, ips, macs, hosts)
 
 
+def refresh_dirty(systems: Systems) -> None:
+    """Refresh every system whose sightings changed since the last refresh."""
+    dirty, systems.dirty = systems.dirty, set()
+    for rid in dirty:
+        system = systems.get(rid)
+        if system is not None and not system._removed:
+            refresh_system(systems, system)
+
+
 def upsert_sighting(systems: Systems, system: Any, source: str, external_id: str,
                     where: tuple[str, int], seen_at: Any, attributes: dict[str, Any]) -> Any:
+    systems.dirty.add(system.id)
+    systems.add_identifiers(system, attributes.get("ips") or (), attributes.get("macs") or (),
+                            attributes.get("hostnames") or ())
     src = systems.by_sighting.get((source, external_id))
     if src is None:
         src = systems.sources.new(where, system_id=system.id, source=source, external_id=external_id,

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store import audit
-from governance_store.importers import import_paths
 from governance_store.models import (
     AuditEntry,
     BlackoutWindow,
@@ -24,17 +23,8 @@ from governance_store.models import (
 )
 from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command, Reply
-from tests.conftest import CORVANE
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def org(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
-    """A fresh store with the sample org: these tests write."""
-    with session_factory() as s, s.begin():
-        import_paths([CORVANE], session=s)
-    return session_factory
 
 
 def actor(session: Session, email: str) -> Actor:

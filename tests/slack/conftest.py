@@ -11,7 +11,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +22,16 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 from bot.bootstrap import Container
 from bot.settings import Settings
 from bot.slack.app import Core, SlackAdapter
 from bot.web import create_app
+from governance_store import db
+from governance_store.models import Base
+from tests.conftest import CORVANE, PG_URL
 from tests.slack import seed
 from tests.slack.fake_slack import FakeSlack
 
@@ -76,11 +82,61 @@ def make_settings(db_target: tuple[str, str | None], fake: FakeSlack, **extra: A
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@pytest.fixture(scope="session")
+def seeded_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample organisation imported once per test session into a SQLite file."""
+    path = tmp_path_factory.mktemp("slack-seed") / "seeded.db"
+    shutil.copy(sqlite_template, path)
+    engine = db.make_engine(f"sqlite:///{path}")
+    with db.unit_of_work(db.make_session_factory(engine)) as session:
+        seed.seed_org(session, CORVANE)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def seeded_pg_schema(pg_schema: str) -> Iterator[str]:
+    """The sample organisation imported once per test session into a PostgreSQL schema of its own."""
+    schema = f"govbot_slackseed_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    db.upgrade(PG_URL, schema=schema)
+    engine = db.make_engine(PG_URL, schema=schema)
+    with db.unit_of_work(db.make_session_factory(engine)) as session:
+        seed.seed_org(session, CORVANE)
+    engine.dispose()
+    yield schema
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+    admin.dispose()
+
+
 @pytest.fixture
-def container(db_target: tuple[str, str | None], fake_slack: FakeSlack, corvane_dir: Path) -> Iterator[Container]:
-    box = Container(settings=make_settings(db_target, fake_slack), clock=lambda: FROZEN_NOW)
-    with box.unit_of_work() as session:
-        seed.seed_org(session, corvane_dir)
+def seeded_target(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """(url, schema) of a database holding the sample organisation, private to this test."""
+    if backend == "sqlite":
+        path = tmp_path / "govbot.db"
+        shutil.copy(request.getfixturevalue("seeded_sqlite"), path)
+        return f"sqlite:///{path}", None
+    url, schema = request.getfixturevalue("db_target")  # migrated and emptied
+    source = request.getfixturevalue("seeded_pg_schema")
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            conn.execute(sa.text(f'insert into "{schema}"."{table.name}" select * from "{source}"."{table.name}"'))
+            if "id" in table.c:
+                conn.execute(sa.text(
+                    f"select setval(pg_get_serial_sequence('\"{schema}\".\"{table.name}\"', 'id'), "
+                    f'coalesce((select max(id) from "{schema}"."{table.name}"), 0) + 1, false)'
+                ))
+    engine.dispose()
+    return url, schema
+
+
+@pytest.fixture
+def container(seeded_target: tuple[str, str | None], fake_slack: FakeSlack) -> Iterator[Container]:
+    box = Container(settings=make_settings(seeded_target, fake_slack), clock=lambda: FROZEN_NOW)
     yield box
     box.engine.dispose()
 

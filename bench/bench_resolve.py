@@ -1,0 +1,222 @@
+"""Benchmark: fuzzy system resolution (``governance_store.lookup.SystemIndex``).
+
+For each size a synthetic plant is generated in memory (``bench.generate``),
+its systems are turned into ``SystemRecord`` rows as the importer would store
+them (``bench.plant_records``) and streamed into ``SystemIndex.build``; no
+database is involved.  Then ~1,000 realistic queries run against the index:
+
+    exact names, names with one typo (character dropped, swapped or
+    replaced), aliases, IPs, MACs, serials, and free text with location
+    words ("Line 3 filler PLC in Findlay", "historian in Regensburg").
+
+The baseline is the naive full scan a first version would use:
+``rapidfuzz.process.extractOne(query, all_names, scorer=WRatio)`` over every
+system name (names pre-processed once with ``default_process``), timed in
+the same run on a sample of the same queries (all of them up to 10k systems,
+200 at 100k, 20 beyond).
+
+Reported per size: build time, p50 / p99 resolve latency for index and naive
+scan, index memory (deep size of the index's arrays and strings, and the RSS
+growth while building it), peak RSS, top-1 agreement with the naive scan on
+the name and typo queries (where the naive scan is a fair reference), and
+how often each finds the system a name or typo query was made from.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rapidfuzz import fuzz, process, utils
+
+from bench.generate import Plant
+from bench.plant_records import iter_records
+from governance_store.lookup import SystemIndex, SystemRecord
+
+NAME = "resolve"
+QUICK_SIZES = (1_000, 2_000)
+DEFAULT_SIZES = (1_000, 100_000, 1_000_000)
+GOALS = {100_000: ("p99 < 25 ms", 25.0, None), 1_000_000: ("p99 < 150 ms, index < 1.5 GB", 150.0, 1536.0)}
+
+QUERY_MIX = [("name", 15), ("typo", 30), ("alias", 12), ("ip", 10), ("mac", 4), ("serial", 4), ("free", 25)]
+
+
+def _rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:  # pragma: no cover - psutil is a test dependency
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def typo(text: str, rng: random.Random) -> str:
+    """One keyboard slip in the middle of ``text``: a character dropped, swapped or replaced."""
+    if len(text) < 4:
+        return text
+    i = rng.randrange(1, len(text) - 1)
+    kind = rng.randrange(3)
+    if kind == 0:
+        return text[:i] + text[i + 1 :]
+    if kind == 1:
+        return text[: i - 1] + text[i] + text[i - 1] + text[i + 1 :]
+    c = text[i]
+    repl = rng.choice("0123456789") if c.isdigit() else rng.choice("abcdefghijklmnopqrstuvwxyz")
+    return text[:i] + (repl.upper() if c.isupper() else repl) + text[i + 1 :]
+
+
+def _city(record: SystemRecord) -> str:
+    site_name = record.context[-1] if record.context else ""
+    return site_name.split()[-1] if site_name else ""
+
+
+def make_queries(sample: Sequence[SystemRecord], n: int, seed: int) -> list[tuple[str, str, int]]:
+    """(kind, query, id of the system the query was made from)."""
+    rng = random.Random(seed)
+    kinds = [k for k, w in QUERY_MIX for _ in range(w)]
+    out: list[tuple[str, str, int]] = []
+    while len(out) < n:
+        rec = rng.choice(sample)
+        kind = rng.choice(kinds)
+        if kind == "name":
+            q = rec.name
+        elif kind == "typo":
+            q = typo(rec.name, rng)
+        elif kind == "alias" and rec.aliases:
+            q = rec.aliases[0] if rng.random() < 0.5 else typo(rec.aliases[0], rng)
+        elif kind == "ip" and rec.ips:
+            q = rec.ips[0]
+        elif kind == "mac" and rec.macs:
+            q = rec.macs[0].upper().replace(":", "-")
+        elif kind == "serial" and rec.serial:
+            q = rec.serial.lower()
+        elif kind == "free":
+            what = rec.aliases[0] if rec.aliases else (rec.class_name or rec.name)
+            q = f"the {what} in {_city(rec)}" if rng.random() < 0.5 else f"{what} {_city(rec)}"
+        else:
+            kind, q = "typo", typo(rec.name, rng)
+        out.append((kind, q, rec.id))
+    return out
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _naive_sample_size(size: int, n_queries: int) -> int:
+    if size <= 10_000:
+        return n_queries
+    return 200 if size <= 100_000 else 20
+
+
+def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7) -> dict[str, Any]:
+    """Build the index for one plant size and measure it against the naive scan."""
+    gc.collect()
+    rss_before = _rss_mb()
+    rng = random.Random(seed)
+    sample: list[SystemRecord] = []
+    keep = 3_000
+
+    def records() -> Iterator[SystemRecord]:
+        for i, rec in enumerate(iter_records(Plant(size, seed))):
+            if i < keep:
+                sample.append(rec)
+            else:
+                j = rng.randrange(i + 1)
+                if j < keep:
+                    sample[j] = rec
+            yield rec
+
+    started = time.perf_counter()
+    index = SystemIndex.build(records())
+    build_s = time.perf_counter() - started
+    gc.collect()
+    index_rss_mb = max(0.0, _rss_mb() - rss_before)
+    index_mb = index.memory_bytes() / 2**20
+
+    queries = make_queries(sample, n_queries, seed)
+    for _, q, _ in queries[:20]:  # warm the caches the way a running bot has them warm
+        index.resolve(q)
+    latencies: list[float] = []
+    answers: list[int | None] = []
+    for _, q, _ in queries:
+        t = time.perf_counter()
+        res = index.resolve(q)
+        latencies.append((time.perf_counter() - t) * 1000)
+        answers.append(res.matches[0].system_id if res.status != "not_found" and res.matches else None)
+
+    # The naive scan needs every name in memory: regenerate them after measuring the index.
+    names: list[str] = []
+    ids: list[int] = []
+    for rec in iter_records(Plant(size, seed)):
+        names.append(utils.default_process(rec.name))
+        ids.append(rec.id)
+    n_naive = _naive_sample_size(size, n_queries)
+    pick = random.Random(seed + 1).sample(range(len(queries)), min(n_naive, len(queries)))
+    naive_latencies: list[float] = []
+    agree = comparable = hit_index = hit_naive = 0
+    for i in pick:
+        kind, q, wanted = queries[i]
+        t = time.perf_counter()
+        best = process.extractOne(utils.default_process(q), names, scorer=fuzz.WRatio, processor=None)
+        naive_latencies.append((time.perf_counter() - t) * 1000)
+        if kind in ("name", "typo"):
+            naive_id = ids[best[2]] if best else None
+            comparable += 1
+            agree += naive_id == answers[i]
+            hit_index += answers[i] == wanted
+            hit_naive += naive_id == wanted
+    del names, ids
+
+    goal, p99_goal, mem_goal = GOALS.get(size, ("-", None, None))
+    p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
+    ok = (p99_goal is None or p99 < p99_goal) and (mem_goal is None or index_mb < mem_goal)
+    kinds = sorted({k for k, _, _ in queries})
+    return {
+        "benchmark": NAME,
+        "backend": "in-memory",
+        "size": size,
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "goal": goal + ("" if goal == "-" else (" (met)" if ok else " (MISSED)")),
+        "baseline": (
+            f"naive extractOne/WRatio: p50 {_percentile(naive_latencies, 50):.1f} ms, "
+            f"p99 {_percentile(naive_latencies, 99):.1f} ms (n={len(naive_latencies)})"
+        ),
+        "notes": (
+            f"build {build_s:.1f} s; index {index_mb:.0f} MB (RSS +{index_rss_mb:.0f} MB); "
+            f"{len(queries)} queries ({', '.join(kinds)}); top-1 agreement with naive "
+            f"{agree / comparable:.0%} and found the intended system {hit_index}/{comparable} vs naive "
+            f"{hit_naive}/{comparable} on name+typo queries"
+            if comparable
+            else f"build {build_s:.1f} s; index {index_mb:.0f} MB"
+        ),
+        "build_s": round(build_s, 2),
+        "index_mb": round(index_mb, 1),
+        "index_rss_mb": round(index_rss_mb, 1),
+        "naive_p50_ms": round(_percentile(naive_latencies, 50), 2),
+        "naive_p99_ms": round(_percentile(naive_latencies, 99), 2),
+        "agreement": round(agree / comparable, 4) if comparable else None,
+        "hit_index": hit_index,
+        "hit_naive": hit_naive,
+        "compared": comparable,
+    }
+
+
+def run(sizes: Sequence[int] = DEFAULT_SIZES) -> list[dict[str, Any]]:
+    return [run_size(size) for size in sizes]
