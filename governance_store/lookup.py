@@ -77,6 +77,7 @@ import ipaddress
 import re
 import unicodedata
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -364,8 +365,8 @@ def _token_sim(qv: str, ql: str, bv: str, bl: str) -> float:
         return 1.0
     if ql == bl:
         return 0.97
-    if _HAS_DIGIT.search(ql) or _HAS_DIGIT.search(bl):
-        return 0.0
+    if not (ql.isalpha() and bl.isalpha()):
+        return 0.0  # numbers and codes with numbers match exactly or not at all
     short, long_ = (ql, bl) if len(ql) <= len(bl) else (bl, ql)
     if len(short) >= 3 and long_.startswith(short):
         return 0.85
@@ -563,7 +564,7 @@ class SystemIndex:
                 vocab.setdefault(lo, []).append(pid)
         # Profiles are visited in id order, so every list is sorted and distinct.
         self._ctx_vocab = {w: np.array(p, dtype=np.int32) for w, p in vocab.items()}
-        self._ctx_words = list(self._ctx_vocab)
+        self._ctx_words = sorted(self._ctx_vocab)
 
     @classmethod
     def from_session(cls, session: Session) -> SystemIndex:
@@ -732,9 +733,14 @@ class SystemIndex:
                 matches[ql] = 1.0
             if not _HAS_DIGIT.search(ql):
                 if len(ql) >= 3:
-                    for word in self._ctx_words:
-                        if word.startswith(ql) or (len(word) >= 3 and ql.startswith(word)):
-                            matches.setdefault(word, 0.85)
+                    words = self._ctx_words  # sorted: the words starting with ql are adjacent
+                    i = bisect_left(words, ql)
+                    while i < len(words) and words[i].startswith(ql):
+                        matches.setdefault(words[i], 0.85)
+                        i += 1
+                    for k in range(3, len(ql)):
+                        if ql[:k] in self._ctx_vocab:
+                            matches.setdefault(ql[:k], 0.85)
                 if len(ql) >= 4:
                     for word, score, _ in process.extract(
                         ql, self._ctx_words, scorer=fuzz.ratio, score_cutoff=80, limit=8

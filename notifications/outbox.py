@@ -111,18 +111,6 @@ def enqueue_updates(session: Session, *, change_id: int, now: dt.datetime, versi
     return count
 
 
-def _claim(session: Session, now: dt.datetime, limit: int, platform: str | None) -> Sequence[OutboxMessage]:
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalars(query).all()
-
-
 def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
     if retry_after is not None:
         return dt.timedelta(seconds=max(retry_after, 0.5))
@@ -136,57 +124,98 @@ class DispatchResult:
     failed: int = 0
     retried: int = 0
     skipped: int = 0
+    deferred: int = 0
+
+
+class Dispatcher:
+    """Delivers due outbox messages; keeps each channel under ``per_channel_interval`` seconds per message."""
+
+    def __init__(self, factory: sessionmaker[Session], senders: Sequence[Sender], *,
+                 per_channel_interval: float = 1.0) -> None:
+        self.factory = factory
+        self.senders = list(senders)
+        self.per_channel_interval = per_channel_interval
+        self._last_sent: dict[str, dt.datetime] = {}
+
+    def run(self, *, now: dt.datetime, limit: int = 100) -> DispatchResult:
+        result = DispatchResult()
+        deferred: set[int] = set()
+        for _ in range(limit):
+            with self.factory() as session, session.begin():
+                msg = self._claim_next(session, now, deferred)
+                if msg is None:
+                    break
+                self._deliver(session, msg, now, result, deferred)
+        return result
+
+    def _claim_next(self, session: Session, now: dt.datetime, deferred: set[int]) -> OutboxMessage | None:
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(1)
+        )
+        if deferred:
+            query = query.where(OutboxMessage.id.not_in(deferred))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return session.scalars(query).first()
+
+    def _deliver(self, session: Session, msg: OutboxMessage, now: dt.datetime, result: DispatchResult,
+                 deferred: set[int]) -> None:
+        recipient = _recipient(session, msg)
+        sender = next((s for s in self.senders if s.can_reach(recipient)), None)
+        if sender is None:
+            msg.attempts += 1
+            msg.status = "undeliverable"
+            msg.last_error = "no connected chat platform can reach this recipient"
+            result.skipped += 1
+            return
+        lane = f"{sender.platform}:{msg.channel or f'person:{msg.person_id}'}"
+        last = self._last_sent.get(lane)
+        if last is not None and (now - last).total_seconds() < self.per_channel_interval:
+            msg.next_attempt_at = last + dt.timedelta(seconds=self.per_channel_interval)
+            deferred.add(msg.id)
+            result.deferred += 1
+            return
+        msg.attempts += 1
+        try:
+            if msg.kind == "update":
+                original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
+                if original is None or original.status != "sent" or original.platform != sender.platform:
+                    # The card was never delivered here: nothing to update, the original carries the news.
+                    msg.status = "superseded"
+                    return
+                ref = sender.update(original.platform_ref, msg.payload)
+            else:
+                ref = sender.send(recipient, msg.payload)
+        except DeliveryError as exc:
+            msg.last_error = str(exc)
+            if exc.permanent or msg.attempts >= MAX_ATTEMPTS:
+                msg.status = "failed"
+                result.failed += 1
+            else:
+                msg.next_attempt_at = now + backoff(msg.attempts, exc.retry_after)
+                result.retried += 1
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken sender must not stop the outbox
+            log.exception("delivering outbox message %s failed", msg.key)
+            msg.last_error = f"{type(exc).__name__}: {exc}"
+            msg.next_attempt_at = now + backoff(msg.attempts, None)
+            result.retried += 1
+            return
+        self._last_sent[lane] = now
+        msg.status = "sent"
+        msg.sent_at = now
+        msg.platform = sender.platform
+        msg.platform_ref = ref or {}
+        result.sent += 1
 
 
 def dispatch(factory: sessionmaker[Session], senders: Sequence[Sender], *, now: dt.datetime,
              limit: int = 100) -> DispatchResult:
-    """Deliver due messages; each one in its own short transaction."""
-    result = DispatchResult()
-    for _ in range(limit):
-        with factory() as session, session.begin():
-            claimed = _claim(session, now, 1, None)
-            if not claimed:
-                break
-            msg = claimed[0]
-            recipient = _recipient(session, msg)
-            sender = next((s for s in senders if s.can_reach(recipient)), None)
-            msg.attempts += 1
-            if sender is None:
-                msg.status = "undeliverable"
-                msg.last_error = "no connected chat platform can reach this recipient"
-                result.skipped += 1
-                continue
-            try:
-                if msg.kind == "update":
-                    original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
-                    if original is None or original.status != "sent":
-                        # The card was never delivered: nothing to update, the original carries the news.
-                        msg.status = "superseded"
-                        continue
-                    ref = sender.update(original.platform_ref, msg.payload)
-                else:
-                    ref = sender.send(recipient, msg.payload)
-            except DeliveryError as exc:
-                msg.last_error = str(exc)
-                if exc.permanent or msg.attempts >= MAX_ATTEMPTS:
-                    msg.status = "failed"
-                    result.failed += 1
-                else:
-                    msg.next_attempt_at = now + backoff(msg.attempts, exc.retry_after)
-                    result.retried += 1
-                continue
-            except Exception as exc:  # noqa: BLE001 - a broken sender must not stop the outbox
-                log.exception("delivering outbox message %s failed", msg.key)
-                msg.last_error = f"{type(exc).__name__}: {exc}"
-                msg.next_attempt_at = now + backoff(msg.attempts, None)
-                result.retried += 1
-                continue
-            msg.status = "sent"
-            msg.sent_at = now
-            msg.platform = sender.platform
-            msg.platform_ref = ref or {}
-            result.sent += 1
-    return result
+    """Deliver due messages once (no pacing memory between calls)."""
+    return Dispatcher(factory, senders, per_channel_interval=0).run(now=now, limit=limit)
 
 
 def _recipient(session: Session, msg: OutboxMessage) -> Recipient:

@@ -117,7 +117,7 @@ class CsvFile:
                             self.error(start, f"malformed CSV row: expected {width} fields, found {len(row)}")
                         )
                         continue
-                    yield start, dict(zip(columns, [v.strip() for v in row], strict=True))
+                    yield start, dict(zip(columns, map(str.strip, row), strict=True))
         except UnicodeDecodeError:
             line, col, byte = first_undecodable(self.path)
             errors.append(self.error(line, f"not valid UTF-8: byte 0x{byte:02x} at column {col}"))

@@ -60,6 +60,9 @@ class TableState:
                 self.defaults[col.name] = default.arg  # called per record
             else:
                 self.defaults[col.name] = ("value", default.arg)  # type: ignore[union-attr]
+        self._static = {n: (d[1] if isinstance(d, tuple) else None) for n in self.cols
+                        for d in [self.defaults.get(n)] if not callable(d)}
+        self._factories = {n: d for n, d in self.defaults.items() if callable(d)}
         slots = ("id", *self.cols, "_orig", "_touched", "_removed", "_where")
         self.rec_cls: type[Any] = type(f"{self.name}_record", (Record,), {"__slots__": slots})
         getter = operator.attrgetter(*self.cols)
@@ -93,17 +96,14 @@ class TableState:
         rec = self.rec_cls.__new__(self.rec_cls)
         self._temp -= 1
         rec.id = self._temp
-        for name in self.cols:
-            if name in values:
-                setattr(rec, name, values[name])
-                continue
-            default = self.defaults.get(name)
-            if default is None:
-                setattr(rec, name, None)
-            elif isinstance(default, tuple):
-                setattr(rec, name, default[1])
-            else:
-                setattr(rec, name, default(None))
+        for name, value in self._static.items():
+            if name not in values:
+                setattr(rec, name, value)
+        for name, factory in self._factories.items():
+            if name not in values:
+                setattr(rec, name, factory(None))
+        for name, value in values.items():
+            setattr(rec, name, value)
         rec._orig = None
         rec._touched = True
         rec._removed = False
@@ -160,14 +160,16 @@ class TableState:
 
     def validate(self, records: Iterable[Any], fallback: str) -> Iterator[tuple[tuple[str, int] | None, str]]:
         """Values the database would refuse: over-long strings, missing required values."""
-        lengths = self.lengths
-        not_null = self.not_null
+        names = list(self.lengths)
+        limits = [self.lengths[n] for n in names]
+        string_values = operator.attrgetter(*names) if len(names) > 1 else None
+        required = [n for n in self.cols if n in self.not_null]
         for rec in records:
-            for name, limit in lengths.items():
-                value = getattr(rec, name)
+            values = string_values(rec) if string_values is not None else [getattr(rec, n) for n in names]
+            for value, limit, name in zip(values, limits, names, strict=True):
                 if value is not None and len(value) > limit:
                     yield rec._where, f"{name} is longer than {limit} characters: {value[:40]!r}..."
-            for name in not_null:
+            for name in required:
                 if getattr(rec, name) is None:
                     yield rec._where, f"{name} is required ({fallback})"
 

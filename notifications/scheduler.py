@@ -1,0 +1,84 @@
+"""APScheduler only wakes the work; the database decides what is due.
+
+The in-memory job store is per process and never shared: every replica runs
+its own sweep, and the row claims in the sweep and the outbox make that safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications import outbox, sweep
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Heartbeat:
+    """When the work last ran, for /healthz and /metrics."""
+
+    last_cycle: dt.datetime | None = None
+    cycles: int = 0
+    escalations_fired: int = 0
+    messages_sent: int = 0
+    errors: int = 0
+    lateness: list[float] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(self, factory: sessionmaker[Session], senders: Sequence[outbox.Sender], *,
+                 clock: Callable[[], dt.datetime], interval: float = 15.0) -> None:
+        self.factory = factory
+        self.dispatcher = outbox.Dispatcher(factory, senders)
+        self.clock = clock
+        self.interval = interval
+        self.heartbeat = Heartbeat()
+        self.scheduler: BackgroundScheduler | None = None
+        self.extra_jobs: list[tuple[Callable[[], object], dict[str, object]]] = []
+
+    def cycle(self) -> tuple[sweep.SweepResult, outbox.DispatchResult]:
+        now = self.clock()
+        try:
+            swept = sweep.sweep(self.factory, now=now)
+            sent = self.dispatcher.run(now=self.clock(), limit=500)
+        except Exception:
+            self.heartbeat.errors += 1
+            log.exception("sweep cycle failed")
+            raise
+        hb = self.heartbeat
+        hb.last_cycle, hb.cycles = now, hb.cycles + 1
+        hb.escalations_fired += swept.fired
+        hb.messages_sent += sent.sent
+        hb.lateness = (hb.lateness + swept.lateness)[-1000:]
+        return swept, sent
+
+    def start(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(self._safe_cycle, "interval", seconds=self.interval, id="sweep", max_instances=1,
+                          coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
+        for func, trigger in self.extra_jobs:
+            scheduler.add_job(func, **trigger)  # type: ignore[arg-type]
+        scheduler.start()
+        self.scheduler = scheduler
+        return scheduler
+
+    def _safe_cycle(self) -> None:
+        # Failures are logged in cycle(); the next tick retries.
+        with contextlib.suppress(Exception):
+            self.cycle()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+
+    @property
+    def alive(self) -> bool:
+        return self.scheduler is not None and self.scheduler.running
