@@ -32,7 +32,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.bootstrap import Container
 from bot.slack import texts
-from bot.slack.app import SlackAdapter, new_error_id
+from bot.slack.app import DEFAULT_CORE_THREADS, SlackAdapter, new_error_id
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,12 @@ class _Auto:
 AUTO = _Auto()
 
 
-def build_slack(container: Container) -> SlackAdapter | None:
+def build_slack(container: Container, *, core_threads: int = DEFAULT_CORE_THREADS) -> SlackAdapter | None:
     """The Slack adapter when a bot token is configured, else ``None`` (logged, not fatal)."""
     if container.settings.slack_bot_token is None:
         log.warning("Slack is not configured (set GOVBOT_SLACK_BOT_TOKEN and GOVBOT_SLACK_SIGNING_SECRET)")
         return None
-    return SlackAdapter(container)
+    return SlackAdapter(container, core_threads=core_threads)
 
 
 def create_app(
@@ -140,6 +140,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Sequence[Any]], None] | None = None,
     mounts: Iterable[WebMount] = (),
+    core_threads: int = DEFAULT_CORE_THREADS,
 ) -> None:
     """Run the web host until ``stop`` is set (or SIGINT/SIGTERM); Socket Mode when an app token is set."""
     from bot.slack.socket_mode import GovbotSocketModeHandler
@@ -148,7 +149,7 @@ async def serve(
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     if app_token and not app_token.startswith("xapp-"):
         raise SystemExit("GOVBOT_SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    slack = build_slack(container)
+    slack = build_slack(container, core_threads=core_threads)
     socket_mode = bool(slack is not None and app_token)
     app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts)
     runner = web.AppRunner(app, handle_signals=False)

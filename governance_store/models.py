@@ -689,3 +689,31 @@ class Timer(Base):
     token: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fired_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class DigestRun(Base):
+    """One weekly digest for one scope: the unique row is what makes it exactly once."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("scope", "iso_week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    iso_week: Mapped[str] = mapped_column(String(10))
+    scheduled_at: Mapped[dt.datetime] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column()
+    delayed: Mapped[bool] = mapped_column(Boolean, default=False)
+    empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipients: Mapped[list[str]] = mapped_column(default=list)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class LintSnapshot(Base):
+    """The keys of the governance findings at one moment, to tell new from resolved gaps."""
+
+    __tablename__ = "lint_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    taken_at: Mapped[dt.datetime] = mapped_column(index=True)
+    keys: Mapped[list[str]] = mapped_column(default=list)
+    titles: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifications import outbox, sweep
+from notifications import digest, outbox, sweep
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,13 @@ class Worker:
         self.heartbeat = Heartbeat()
         self.scheduler: BackgroundScheduler | None = None
         self.extra_jobs: list[tuple[Callable[[], object], dict[str, object]]] = []
+        self.digest_scopes: list[digest.DigestScope] | None = None  # None: derived from role assignments
 
     def cycle(self) -> tuple[sweep.SweepResult, outbox.DispatchResult]:
         now = self.clock()
         try:
             swept = sweep.sweep(self.factory, now=now)
+            digest.run_due(self.factory, self.digest_scopes, now=now)
             sent = self.dispatcher.run(now=self.clock(), limit=500)
         except Exception:
             self.heartbeat.errors += 1

@@ -5,7 +5,7 @@ Every entry point follows the same shape:
 1. **ack** within Slack's 3 seconds, touching neither the database nor the network
    (an empty or unknown ``/govbot`` subcommand is answered right in the ack);
 2. **background**: resolve the Slack user to a person and run the synchronous
-   core (``handlers.dispatch``) in a worker thread inside one unit of work;
+   core (``handlers.dispatch``) in the adapter's core thread(s), one unit of work each;
 3. **deliver** the rendered answer: ``response_url`` for slash commands and
    ephemeral cards, ``chat.postMessage`` in the thread for mentions and DMs,
    ``chat.update`` / ``replace_original`` so a clicked card changes in place,
@@ -18,6 +18,7 @@ with the id logged next to the traceback; chat never sees a stack trace.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
@@ -55,6 +56,10 @@ PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage"})
 Work = Callable[[Actor, Session, dt.datetime], Reply]
 # How long a modal submission may wait for the core before the modal closes and the answer comes later.
 FORM_ANSWER_SECONDS = 2.0
+# Threads running the (synchronous, CPU-bound) core.  More threads do not answer faster under the GIL;
+# they take it away from the event loop and slow every acknowledgement down.  Raise it when the
+# database is remote and slow (PostgreSQL round trips release the GIL).
+DEFAULT_CORE_THREADS = 1
 
 
 class SlackNotConfigured(RuntimeError):
@@ -93,6 +98,7 @@ class SlackAdapter:
         client: AsyncWebClient | None = None,
         signature_clock: Clock | None = None,
         deliveries: DeliveryLog | None = None,
+        core_threads: int = DEFAULT_CORE_THREADS,
     ) -> None:
         settings = container.settings
         token = _secret(settings.slack_bot_token)
@@ -115,6 +121,8 @@ class SlackAdapter:
         if signing_secret:
             install_verifier(self.bolt, signature_verifier(signing_secret, clock=signature_clock))
         self._tasks: set[asyncio.Task[None]] = set()
+        self._core = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, core_threads),
+                                                           thread_name_prefix="govbot-core")
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
@@ -125,6 +133,7 @@ class SlackAdapter:
     async def close(self) -> None:
         await self.drain()
         await self.sender.close()
+        self._core.shutdown(wait=False)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run slow work after the ack; a strong reference keeps the task alive until it ends."""
@@ -196,13 +205,14 @@ class SlackAdapter:
                               email=person.email)
                 return work(actor, session, container.clock())
 
-        reply = await asyncio.to_thread(attempt, None)
+        loop = asyncio.get_running_loop()
+        reply = await loop.run_in_executor(self._core, attempt, None)
         if reply is not None:
             return reply
         # Not joined yet: ask Slack for the account's e-mail and match it against the directory.
         profile = await self.sender.user_profile(user_id)
         if profile is not None and profile.email:
-            reply = await asyncio.to_thread(attempt, profile)
+            reply = await loop.run_in_executor(self._core, attempt, profile)
             if reply is not None:
                 return reply
         log.info("Slack user %s is not in the directory (e-mail %s)", user_id, profile.email if profile else None)

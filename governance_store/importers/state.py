@@ -255,41 +255,82 @@ class Writer:
             row[name] = value
         return row, deferred
 
+    def _tuples(self, state: TableState, records: list[Any]) -> Iterator[tuple[list[Any], Any, list[str]]]:
+        """Each new record as a list of values in ``("id", *cols)`` order, foreign keys made real.
+
+        References to other new rows of the same table are left empty and
+        returned, to be set once every row exists."""
+        fk_positions = [(i + 1, name, target) for i, name in enumerate(state.cols)
+                        if (target := state.fks.get(name)) is not None]
+        getter = state.get_values
+        own = self.idmap[state.name]
+        for rec in records:
+            values = [own[rec.id], *getter(rec)]
+            deferred: list[str] = []
+            for pos, name, target in fk_positions:
+                value = values[pos]
+                if value is not None and value < 0:
+                    if target == state.name:
+                        deferred.append(name)
+                        values[pos] = None
+                    else:
+                        values[pos] = self.idmap[target][value]
+            yield values, rec, deferred
+
     def _insert(self, state: TableState, records: list[Any]) -> list[tuple[Any, list[str]]]:
         """Insert new rows; returns the rows whose self-references must be set afterwards."""
         later: list[tuple[Any, list[str]]] = []
-        use_copy = self.dialect == "postgresql" and len(records) >= COPY_THRESHOLD
-        batch: list[dict[str, Any]] = []
-
-        def flush() -> None:
-            if not batch:
-                return
-            if use_copy:
-                self._copy(state, batch)
-            else:
-                self.session.execute(sa.insert(state.table), batch)
-            batch.clear()
-
-        for rec in records:
-            row, deferred = self._row(state, rec, defer_self=True)
+        names = ["id", *state.cols]
+        driver = self.session.get_bind().dialect.driver
+        if self.dialect == "postgresql" and driver == "psycopg" and len(records) >= COPY_THRESHOLD:
+            json_pos = [i for i, n in enumerate(names) if n in state.json_cols]
+            raw = self.session.connection().connection.driver_connection
+            cols = ", ".join(f'"{n}"' for n in names)
+            dumps = json.dumps
+            with raw.cursor() as cur, cur.copy(f'COPY "{state.name}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
+                for values, rec, deferred in self._tuples(state, records):
+                    for i in json_pos:
+                        if values[i] is not None:
+                            values[i] = dumps(values[i])
+                    copy.write_row(values)
+                    if deferred:
+                        later.append((rec, deferred))
+            return later
+        if self.dialect == "sqlite":
+            # Straight to the driver, through the same value processing SQLAlchemy applies.
+            dialect = self.session.get_bind().dialect
+            procs = [(i, proc) for i, n in enumerate(names)
+                     if (proc := state.table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+            quoted = ", ".join(f'"{n}"' for n in names)
+            sql = f'INSERT INTO "{state.name}" ({quoted}) VALUES ({", ".join("?" for _ in names)})'
+            cursor = self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+            batch: list[list[Any]] = []
+            try:
+                for values, rec, deferred in self._tuples(state, records):
+                    for i, proc in procs:
+                        values[i] = proc(values[i])
+                    batch.append(values)
+                    if deferred:
+                        later.append((rec, deferred))
+                    if len(batch) >= CHUNK:
+                        cursor.executemany(sql, batch)
+                        batch = []
+                if batch:
+                    cursor.executemany(sql, batch)
+            finally:
+                cursor.close()
+            return later
+        rows: list[dict[str, Any]] = []
+        for values, rec, deferred in self._tuples(state, records):
+            rows.append(dict(zip(names, values, strict=True)))
             if deferred:
                 later.append((rec, deferred))
-            batch.append(row)
-            if len(batch) >= CHUNK:
-                flush()
-        flush()
+            if len(rows) >= CHUNK:
+                self.session.execute(sa.insert(state.table), rows)
+                rows = []
+        if rows:
+            self.session.execute(sa.insert(state.table), rows)
         return later
-
-    def _copy(self, state: TableState, rows: list[dict[str, Any]]) -> None:
-        names = ["id", *state.cols]
-        json_cols = state.json_cols
-        raw = self.session.connection().connection.driver_connection
-        cols = ", ".join(f'"{n}"' for n in names)
-        with raw.cursor() as cur, cur.copy(f'COPY "{state.name}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(
-                    [json.dumps(row[n]) if n in json_cols and row[n] is not None else row[n] for n in names]
-                )
 
     def _update(self, state: TableState, items: list[tuple[Any, list[str] | None]],
                 only: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 13:22:45.045768
+Create Date: 2026-11-26 13:27:58.699641
 """
 from __future__ import annotations
 
@@ -53,6 +53,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('decision_id')
     )
+    op.create_table('digest_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scope', sa.String(length=64), nullable=False),
+    sa.Column('iso_week', sa.String(length=10), nullable=False),
+    sa.Column('scheduled_at', governance_store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', governance_store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delayed', sa.Boolean(), nullable=False),
+    sa.Column('empty', sa.Boolean(), nullable=False),
+    sa.Column('recipients', sa.JSON(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('scope', 'iso_week')
+    )
     op.create_table('escalation_chains',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('chain_id', sa.String(length=64), nullable=False),
@@ -81,6 +94,16 @@ def upgrade() -> None:
     sa.Column('summary', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('lint_snapshots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('taken_at', governance_store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('keys', sa.JSON(), nullable=False),
+    sa.Column('titles', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('lint_snapshots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lint_snapshots_taken_at'), ['taken_at'], unique=False)
+
     op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -599,9 +622,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_people_display_name'))
 
     op.drop_table('people')
+    with op.batch_alter_table('lint_snapshots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lint_snapshots_taken_at'))
+
+    op.drop_table('lint_snapshots')
     op.drop_table('import_runs')
     op.drop_table('hierarchy_nodes')
     op.drop_table('escalation_chains')
+    op.drop_table('digest_runs')
     op.drop_table('decision_rights')
     op.drop_table('blackout_windows')
     op.drop_table('activities')
