@@ -188,7 +188,8 @@ class _Server:
             pass
 
 
-async def _start_server(db_url: str, schema: str | None, api_url: str, log: Path, core_threads: int) -> _Server:
+async def _start_server(db_url: str, schema: str | None, api_url: str, log: Path,
+                        core_processes: int | None) -> _Server:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBOT_")}
     env.update({
@@ -201,7 +202,9 @@ async def _start_server(db_url: str, schema: str | None, api_url: str, log: Path
     if schema:
         env["GOVBOT_DATABASE_SCHEMA"] = schema
     cmd = [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--core-threads", str(core_threads), "--log-level", "WARNING"]
+           "--port", str(port), "--log-level", "WARNING"]
+    if core_processes is not None:
+        cmd += ["--core-processes", str(core_processes)]
     out = log.open("wb")
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = _Server(process, f"http://127.0.0.1:{port}")
@@ -292,7 +295,7 @@ async def _answers(fake: Any, run: _Run, timeout: float) -> dict[str, Any]:
 
 
 async def _run_async(concurrency: int, requests: int, catalog_size: int, backend: str, seed: int,
-                     answer_timeout: float, core_threads: int) -> dict[str, Any]:
+                     answer_timeout: float, core_processes: int | None) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from tests.slack.fake_slack import FakeSlack
 
@@ -301,7 +304,7 @@ async def _run_async(concurrency: int, requests: int, catalog_size: int, backend
         fake = await FakeSlack().start()
         OUT.mkdir(parents=True, exist_ok=True)
         log = OUT / f"slack-serve-{backend}-{catalog_size}.log"
-        server = await _start_server(db_url, schema, fake.api_url, log, core_threads)
+        server = await _start_server(db_url, schema, fake.api_url, log, core_processes)
         try:
             # Warm-up: the first answer builds the catalog index.
             warm = await _load(server, fake, questions[:1], 1, "warm")
@@ -353,7 +356,7 @@ async def _run_async(concurrency: int, requests: int, catalog_size: int, backend
                   + (f"; catalog import {import_s:.0f} s" if import_s else "")),
         "concurrency": concurrency,
         "requests": requests,
-        "core_threads": core_threads,
+        "core_processes": core_processes if core_processes is not None else "default",
         "ack_p50_ms": round(p50, 1),
         "ack_p99_ms": round(p99, 1),
         "ack_max_ms": round(max(acks), 1) if acks else None,
@@ -368,9 +371,13 @@ async def _run_async(concurrency: int, requests: int, catalog_size: int, backend
 
 
 def run(concurrency: int = 50, requests: int = 500, catalog_size: int = 100_000, *, backend: str = "sqlite",
-        seed: int = 7, answer_timeout: float = 120.0, core_threads: int = 1) -> list[dict[str, Any]]:
-    """One row (see bench/README.md) for one catalog size on one backend."""
-    return [asyncio.run(_run_async(concurrency, requests, catalog_size, backend, seed, answer_timeout, core_threads))]
+        seed: int = 7, answer_timeout: float = 120.0, core_processes: int | None = None) -> list[dict[str, Any]]:
+    """One row (see bench/README.md) for one catalog size on one backend.
+
+    ``core_processes`` is passed to ``govbot serve --core-processes`` (default: serve's own default).
+    """
+    return [asyncio.run(_run_async(concurrency, requests, catalog_size, backend, seed, answer_timeout,
+                                   core_processes))]
 
 
 if __name__ == "__main__":  # pragma: no cover - manual runs

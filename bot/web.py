@@ -57,12 +57,13 @@ class _Auto:
 AUTO = _Auto()
 
 
-def build_slack(container: Container, *, core_threads: int = DEFAULT_CORE_THREADS) -> SlackAdapter | None:
+def build_slack(container: Container, *, core_threads: int = DEFAULT_CORE_THREADS,
+                core_processes: int = 0) -> SlackAdapter | None:
     """The Slack adapter when a bot token is configured, else ``None`` (logged, not fatal)."""
     if container.settings.slack_bot_token is None:
         log.warning("Slack is not configured (set GOVBOT_SLACK_BOT_TOKEN and GOVBOT_SLACK_SIGNING_SECRET)")
         return None
-    return SlackAdapter(container, core_threads=core_threads)
+    return SlackAdapter(container, core_threads=core_threads, core_processes=core_processes)
 
 
 def create_app(
@@ -141,15 +142,22 @@ async def serve(
     on_ready: Callable[[Sequence[Any]], None] | None = None,
     mounts: Iterable[WebMount] = (),
     core_threads: int = DEFAULT_CORE_THREADS,
+    core_processes: int | None = None,
 ) -> None:
-    """Run the web host until ``stop`` is set (or SIGINT/SIGTERM); Socket Mode when an app token is set."""
+    """Run the web host until ``stop`` is set (or SIGINT/SIGTERM); Socket Mode when an app token is set.
+
+    The core answers in ``core_processes`` worker processes (default: one per CPU, at most four), or in
+    ``core_threads`` threads of this process when ``core_processes`` is 0.
+    """
     from bot.slack.socket_mode import GovbotSocketModeHandler
+    from bot.slack.workers import default_processes
 
     settings = container.settings
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     if app_token and not app_token.startswith("xapp-"):
         raise SystemExit("GOVBOT_SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    slack = build_slack(container, core_threads=core_threads)
+    processes = default_processes() if core_processes is None else core_processes
+    slack = build_slack(container, core_threads=core_threads, core_processes=processes)
     socket_mode = bool(slack is not None and app_token)
     app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts)
     runner = web.AppRunner(app, handle_signals=False)
@@ -169,6 +177,9 @@ async def serve(
             log.info("Slack: Socket Mode connected")
         elif slack is not None:
             log.info("Slack: HTTP mode at %s", SLACK_EVENTS_PATH)
+        if slack is not None:
+            where = f"{processes} worker processes" if processes else f"{core_threads} thread(s)"
+            log.info("the core answers in %s", where)
         log.info("govbot is serving on %s", ", ".join(str(a) for a in runner.addresses))
         if on_ready is not None:
             on_ready(runner.addresses)

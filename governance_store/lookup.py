@@ -452,6 +452,8 @@ class SystemIndex:
         self._keys: list[str] = []
         self._profile = np.zeros(0, dtype=np.int32)
         self._richness = np.zeros(0, dtype=np.int8)
+        self._profile_members = np.zeros(0, dtype=np.int32)
+        self._profile_offsets = np.zeros(1, dtype=np.int64)
         self._profiles: list[tuple[str | None, str | None, str | None]] = []
         self._profile_tokens: list[tuple[Token, ...]] = []
         self._ctx_vocab: dict[str, np.ndarray] = {}
@@ -464,6 +466,18 @@ class SystemIndex:
 
     def __len__(self) -> int:
         return len(self._names)
+
+    # Exact keys are stored as ``hash()`` values, which differ between interpreter runs
+    # (PYTHONHASHSEED): a pickled index only works in a process with the same hash seed.
+    _PROBE = "governance_store.lookup/hash-probe"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_probe": hash(self._PROBE)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.pop("_probe", None) != hash(self._PROBE):
+            raise ValueError("SystemIndex was pickled under another hash seed; rebuild it instead")
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ building
 
@@ -545,6 +559,9 @@ class SystemIndex:
         self._hashes, self._hash_sids = h[order], hs[order]
         del h, hs, order
         self._postings, self._offsets, self._weights = trigrams.finish(n)
+        self._profile_members = np.argsort(self._profile, kind="stable").astype(np.int32)
+        self._profile_offsets = np.zeros(len(self._profiles) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self._profile, minlength=len(self._profiles)), out=self._profile_offsets[1:])
         self._build_context(profiles)
         return self
 
@@ -701,26 +718,39 @@ class SystemIndex:
     # fuzzy ------------------------------------------------------------------
 
     def _shortlist(self, q: _Query) -> list[int]:
+        """Up to ``SHORTLIST`` systems by coarse score (shared trigram weight + context), best first."""
         n = len(self._names)
         offsets, weights, postings = self._offsets, self._weights, self._postings
-        parts, part_weights, lengths = [], [], []
+        spans = []
         for code in _trigram_codes(f" {q.strip_l} "):
             a, b = int(offsets[code]), int(offsets[code + 1])
             if b > a:
-                parts.append(postings[a:b])
-                part_weights.append(weights[code])
-                lengths.append(b - a)
-        if parts:
-            flat = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            scores = np.bincount(flat, weights=np.repeat(part_weights, lengths), minlength=n)
-        else:
-            scores = np.zeros(n, dtype=np.float64)
+                spans.append((b - a, a, b, float(weights[code])))
+        spans.sort()
+        # Trigrams found in more than an eighth of all keys barely tell systems apart and cost
+        # the most to add up; the precise scorer sees them anyway.
+        common = max(n // 8, 10_000)
+        rare = [span for span in spans if span[0] <= common] or spans[:3]
+        scores = np.zeros(n, dtype=np.float64)
+        for _, a, b, w in rare:
+            scores[postings[a:b]] += w  # one system appears once per trigram
         profile_scores = self._context_scores(q)
         if profile_scores is not None:
-            scores += profile_scores[self._profile]
-        top = np.argpartition(scores, n - SHORTLIST)[n - SHORTLIST :] if n > SHORTLIST else np.arange(n)
-        top = top[scores[top] > 0]
-        return top[np.argsort(-scores[top], kind="stable")].tolist()
+            pids = np.flatnonzero(profile_scores)
+            if len(pids):
+                starts, ends = self._profile_offsets[pids], self._profile_offsets[pids + 1]
+                counts = ends - starts
+                members = self._profile_members[np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())]
+                scores[members] += np.repeat(profile_scores[pids], counts)
+        best = float(scores.max()) if n else 0.0
+        if best <= 0:
+            return []
+        for fraction in (0.5, 0.25, 0.0):
+            candidates = np.flatnonzero(scores > best * fraction)
+            if len(candidates) >= SHORTLIST:
+                break
+        order = np.argsort(-scores[candidates], kind="stable")[:SHORTLIST]
+        return candidates[order].tolist()
 
     def _context_scores(self, q: _Query) -> np.ndarray | None:
         """Per profile: how well its context words cover the query words (on the trigram-weight scale)."""
@@ -819,7 +849,8 @@ class SystemIndex:
         total = sum(
             a.nbytes
             for a in (self._profile, self._richness, self._hashes, self._hash_sids, self._postings,
-                      self._offsets, self._weights, *self._ctx_vocab.values())
+                      self._offsets, self._weights, self._profile_members, self._profile_offsets,
+                      *self._ctx_vocab.values())
         )  # fmt: skip
         total += size(self._ids)
         for strings in (self._names, self._keys, self._ctx_words):

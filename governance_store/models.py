@@ -717,3 +717,21 @@ class LintSnapshot(Base):
     taken_at: Mapped[dt.datetime] = mapped_column(index=True)
     keys: Mapped[list[str]] = mapped_column(default=list)
     titles: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ConversationReference(Base):
+    """Where a chat platform can reach a person or a channel proactively (Teams conversation references)."""
+
+    __tablename__ = "conversation_references"
+    __table_args__ = (UniqueConstraint("platform", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[str] = mapped_column(String(300))
+    conversation_type: Mapped[str | None] = mapped_column(String(32))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    channel_name: Mapped[str | None] = mapped_column(String(200), index=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    service_url: Mapped[str] = mapped_column(String(500))
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column()

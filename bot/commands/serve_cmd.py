@@ -12,16 +12,19 @@ def register(main: click.Group) -> None:
     @main.command("serve")
     @click.option("--host", default=None, help="Interface to listen on (default GOVBOT_HOST, 127.0.0.1).")
     @click.option("--port", type=int, default=None, help="Port to listen on (default GOVBOT_PORT, 3000).")
+    @click.option("--core-processes", type=click.IntRange(0, 64), default=None,
+                  help="Worker processes answering questions (default: one per CPU, at most 4; 0: threads).")
     @click.option("--core-threads", type=click.IntRange(1, 64), default=None,
-                  help="Threads answering questions (default 1; raise for a slow remote database).")
+                  help="Threads answering questions when --core-processes is 0 (default 1).")
     @click.option("--log-level", default="INFO", show_default=True,
                   type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
     @click.pass_obj
-    def serve_cmd(state, host: str | None, port: int | None, core_threads: int | None,  # type: ignore[no-untyped-def]
-                  log_level: str) -> None:
+    def serve_cmd(state, host: str | None, port: int | None, core_processes: int | None,  # type: ignore[no-untyped-def]
+                  core_threads: int | None, log_level: str) -> None:
         """Serve Slack (HTTP at /slack/events, or Socket Mode when GOVBOT_SLACK_APP_TOKEN is set) and /healthz."""
         from bot.slack.app import DEFAULT_CORE_THREADS
         from bot.web import serve
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        asyncio.run(serve(state.container, host=host, port=port, core_threads=core_threads or DEFAULT_CORE_THREADS))
+        asyncio.run(serve(state.container, host=host, port=port, core_processes=core_processes,
+                          core_threads=core_threads or DEFAULT_CORE_THREADS))

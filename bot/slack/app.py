@@ -18,9 +18,7 @@ with the id logged next to the traceback; chat never sees a stack trace.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
-import datetime as dt
 import logging
 import re
 import uuid
@@ -33,32 +31,28 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.orm import Session
 
 from bot.slack import texts, translate
 from bot.slack.dedup import DeliveryLog, retry_num
 from bot.slack.render import FORM_CALLBACK, SlackMessage, clip_label, render_home, render_modal, render_reply
-from bot.slack.sender import SlackProfile, SlackSender, web_client
+from bot.slack.sender import SlackSender, web_client
 from bot.slack.translate import RERUN_ACTIONS, SHARE_ACTION, ClickOrigin
 from bot.slack.verify import install_verifier, signature_verifier
-from governance_store import identity
-from handlers.reply import Action, Actor, Button, Command, Reply
+from bot.slack.workers import CoreRunner, Job, check_process_mode
+from handlers.reply import Button, Reply
 
 if TYPE_CHECKING:
     from bot.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"
 # Replies that are about the asker, not an answer worth sharing: always private, never shareable.
 PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage"})
 
-Work = Callable[[Actor, Session, dt.datetime], Reply]
 # How long a modal submission may wait for the core before the modal closes and the answer comes later.
 FORM_ANSWER_SECONDS = 2.0
-# Threads running the (synchronous, CPU-bound) core.  More threads do not answer faster under the GIL;
-# they take it away from the event loop and slow every acknowledgement down.  Raise it when the
-# database is remote and slow (PostgreSQL round trips release the GIL).
+# Threads running the core when it runs in this process.  More threads do not answer faster under the
+# GIL; they take it away from the event loop and slow every acknowledgement down.
 DEFAULT_CORE_THREADS = 1
 
 
@@ -99,6 +93,7 @@ class SlackAdapter:
         signature_clock: Clock | None = None,
         deliveries: DeliveryLog | None = None,
         core_threads: int = DEFAULT_CORE_THREADS,
+        core_processes: int = 0,
     ) -> None:
         settings = container.settings
         token = _secret(settings.slack_bot_token)
@@ -121,19 +116,31 @@ class SlackAdapter:
         if signing_secret:
             install_verifier(self.bolt, signature_verifier(signing_secret, clock=signature_clock))
         self._tasks: set[asyncio.Task[None]] = set()
-        self._core = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, core_threads),
-                                                           thread_name_prefix="govbot-core")
+        if core_processes:
+            check_process_mode(container, self.core)
+        self.runner = CoreRunner(container, self.core, threads=core_threads, processes=core_processes)
         self._register()
+
+    @property
+    def core(self) -> Core:
+        return self._core
+
+    @core.setter
+    def core(self, core: Core) -> None:
+        self._core = core
+        if hasattr(self, "runner"):
+            self.runner.core = core
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         await self.sender.start()
+        self.runner.start()
 
     async def close(self) -> None:
         await self.drain()
         await self.sender.close()
-        self._core.shutdown(wait=False)
+        self.runner.close()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run slow work after the ack; a strong reference keeps the task alive until it ends."""
@@ -169,67 +176,25 @@ class SlackAdapter:
 
     # ------------------------------------------------------------------ people and the core
 
-    async def _turn(self, user_id: str, team_id: str | None, work: Work) -> Reply:
-        """Run ``work`` as the person behind ``user_id``; never raises."""
+    async def _turn(self, job: Job) -> Reply:
+        """Answer ``job`` as the person behind its Slack user; never raises."""
         try:
-            return await self._as_person(user_id, team_id, work)
-        except Exception:
-            error_id = new_error_id()
-            log.exception("error_id=%s while answering Slack user %s", error_id, user_id)
-            return texts.error(error_id)
-
-    async def _as_person(self, user_id: str, team_id: str | None, work: Work) -> Reply:
-        container = self.container
-
-        def attempt(profile: SlackProfile | None) -> Reply | None:
-            with container.unit_of_work() as session:
-                person = identity.person_for_chat(session, platform=PLATFORM, external_id=user_id)
-                if person is None and profile is not None and profile.email:
-                    person = identity.person_by_email(session, profile.email)
-                    if person is not None:
-                        identity.link_chat_identity(
-                            session,
-                            platform=PLATFORM,
-                            external_id=user_id,
-                            person=person,
-                            email=profile.email,
-                            display_name=profile.real_name or profile.display_name,
-                            handle=profile.handle,
-                            workspace_id=team_id or profile.team_id,
-                            timezone=profile.timezone,
-                            is_bot=profile.is_bot,
-                        )
-                if person is None:
-                    return None
-                actor = Actor(person_id=person.id, display_name=person.display_name, platform=PLATFORM,
-                              email=person.email)
-                return work(actor, session, container.clock())
-
-        loop = asyncio.get_running_loop()
-        reply = await loop.run_in_executor(self._core, attempt, None)
-        if reply is not None:
-            return reply
-        # Not joined yet: ask Slack for the account's e-mail and match it against the directory.
-        profile = await self.sender.user_profile(user_id)
-        if profile is not None and profile.email:
-            reply = await loop.run_in_executor(self._core, attempt, profile)
+            reply = await self.runner.run(job)
             if reply is not None:
                 return reply
-        log.info("Slack user %s is not in the directory (e-mail %s)", user_id, profile.email if profile else None)
-        return texts.not_in_directory(email=profile.email if profile else None)
-
-    def _command(self, text: str, *, slash: bool = False) -> Work:
-        def work(actor: Actor, session: Session, now: dt.datetime) -> Reply:
-            return self.core.handle_command(Command(text=text, actor=actor, slash=slash), session=session, now=now)
-
-        return work
-
-    def _action(self, action_id: str, value: str, inputs: dict[str, str]) -> Work:
-        def work(actor: Actor, session: Session, now: dt.datetime) -> Reply:
-            click = Action(action_id=action_id, value=value, actor=actor, inputs=inputs)
-            return self.core.handle_action(click, session=session, now=now)
-
-        return work
+            # Not linked yet: ask Slack for the account's e-mail and match it against the directory.
+            profile = await self.sender.user_profile(job.user_id)
+            if profile is not None and profile.email:
+                reply = await self.runner.run(job, profile)
+                if reply is not None:
+                    return reply
+            email = profile.email if profile else None
+            log.info("Slack user %s is not in the directory (e-mail %s)", job.user_id, email)
+            return texts.not_in_directory(email=email)
+        except Exception:
+            error_id = new_error_id()
+            log.exception("error_id=%s while answering Slack user %s", error_id, job.user_id)
+            return texts.error(error_id)
 
     @staticmethod
     def _shareable(reply: Reply, command_text: str | None) -> str | None:
@@ -269,7 +234,8 @@ class SlackAdapter:
         user = (body.get("user") or {}).get("id") or ""
         team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
         inputs = translate.view_inputs(view)
-        answer = asyncio.ensure_future(self._turn(user, team, self._action(action_id, value, inputs)))
+        job = Job("action", user, team, action_id=action_id, value=value, inputs=tuple(sorted(inputs.items())))
+        answer = asyncio.ensure_future(self._turn(job))
         try:
             reply = await asyncio.wait_for(asyncio.shield(answer), FORM_ANSWER_SECONDS)
         except TimeoutError:
@@ -319,7 +285,7 @@ class SlackAdapter:
         self.spawn(self._answer_slash(command, parsed.text))
 
     async def _answer_slash(self, command: dict[str, Any], text: str) -> None:
-        reply = await self._turn(command["user_id"], command.get("team_id"), self._command(text, slash=True))
+        reply = await self._turn(Job("command", command["user_id"], command.get("team_id"), text=text, slash=True))
         url = command.get("response_url")
         if reply.form is not None:
             origin = ClickOrigin(surface="slash", channel_id=command.get("channel_id"), message_ts=None,
@@ -359,19 +325,8 @@ class SlackAdapter:
         user, channel = event["user"], event["channel"]
         thread_ts = translate.thread_of(event)
         raw = event.get("text") or ""
-        others = [u for u in translate.mentioned_users(raw) if u != bot_user_id]
-
-        def work(actor: Actor, session: Session, now: dt.datetime) -> Reply:
-            names = {}
-            for uid in others:
-                person = identity.person_for_chat(session, platform=PLATFORM, external_id=uid)
-                if person is not None:
-                    names[uid] = person.display_name
-            text = translate.message_text(raw, bot_user_id=bot_user_id, names=names)
-            return self.core.handle_command(Command(text=text, actor=actor), session=session, now=now)
-
         team = body.get("team_id") or event.get("team")
-        reply = await self._turn(user, team, work)
+        reply = await self._turn(Job("message", user, team, text=raw, bot_user_id=bot_user_id))
         personal = reply.form is not None
         if personal:
             # Events carry no trigger to open a modal with: offer a button that asks again and opens it.
@@ -402,10 +357,11 @@ class SlackAdapter:
             return
         rerun = action_id in RERUN_ACTIONS
         if rerun:
-            work = self._command(value)
+            job = Job("command", user, team, text=value)
         else:
-            work = self._action(action_id, value, translate.block_action_inputs(body))
-        reply = await self._turn(user, team, work)
+            inputs = tuple(sorted(translate.block_action_inputs(body).items()))
+            job = Job("action", user, team, action_id=action_id, value=value, inputs=inputs)
+        reply = await self._turn(job)
         if reply.form is not None:
             if await self._open_form(body.get("trigger_id"), reply, origin):
                 return
@@ -459,7 +415,7 @@ class SlackAdapter:
 
     async def _share(self, user: str, team: str | None, origin: ClickOrigin, command_text: str) -> None:
         """"Share in channel": post the same answer for everyone, then remove the private copy."""
-        reply = await self._turn(user, team, self._command(command_text, slash=True))
+        reply = await self._turn(Job("command", user, team, text=command_text, slash=True))
         if reply.status in PRIVATE_STATUSES:
             await self._tell_privately(origin, user, render_reply(reply))
             return
@@ -491,8 +447,5 @@ class SlackAdapter:
             self.spawn(self._publish_home(event["user"], body.get("team_id")))
 
     async def _publish_home(self, user: str, team: str | None) -> None:
-        def work(actor: Actor, session: Session, now: dt.datetime) -> Reply:
-            return self.core.home_for(actor, session=session, now=now)
-
-        reply = await self._turn(user, team, work)
+        reply = await self._turn(Job("home", user, team))
         await self.sender.publish_home(user, render_home(reply))

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from governance_store.importers.cmdb import _Shared
 from governance_store.importers.context import (
     Row,
     Run,
@@ -58,10 +59,27 @@ def _set(system: Any, **values: Any) -> None:
             setattr(system, attr, value)
 
 
+def _custom_fields(text: str) -> dict[str, Any] | str:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return f"custom_fields: not valid JSON ({exc.msg})"
+    return value if isinstance(value, dict) else "custom_fields: expected a JSON object"
+
+
 def import_nozomi(run: Run, f: CsvFile) -> None:
     systems = Systems.of(run)
     places = Places.of(run)
-    intern = run.intern
+    interned = run.interned
+
+    def iv(value: str) -> str | None:
+        return interned.setdefault(value, value) if value else None
+
+    lists = _Shared(split_list)
+    customs = _Shared(_custom_fields)
+    levels = _Shared(lambda text: _try(parse_purdue, text))
     seen: dict[str, int] = {}
     seen_ids: set[str] = set()
     appliances: set[str] = set()
@@ -72,31 +90,31 @@ def import_nozomi(run: Run, f: CsvFile) -> None:
         if done % 5000 == 0:
             run.progress_rows(f, 5000)
         row = Row(run, f, line, values)
-        nid = row.required("id")
-        if first_seen(seen, nid, row, "id"):
+        get = values.get
+        nid = get("id", "")
+        if not nid:
+            row.fail("id is empty")
+        elif nid in seen:
+            row.fail(f"duplicate id {nid!r} (first on line {seen[nid]})")
             continue
-        level = row.parse(parse_purdue, "level")
-        seen_at = row.parse(_parse_seen, "last_activity_time") if row["last_activity_time"] else None
-        custom: dict[str, Any] = {}
-        if row["custom_fields"]:
-            try:
-                custom = json.loads(row["custom_fields"])
-            except ValueError as exc:
-                row.fail(f"custom_fields: not valid JSON ({exc.msg})")
-            else:
-                if not isinstance(custom, dict):
-                    row.fail("custom_fields: expected a JSON object")
-                    custom = {}
+        seen[nid] = line
+        level, problem = levels(get("level", ""))
+        if problem:
+            row.fail(f"level: {problem}")
+        seen_at = row.parse(_parse_seen, "last_activity_time") if get("last_activity_time") else None
+        custom = customs(get("custom_fields", ""))
+        if isinstance(custom, str):
+            row.fail(custom)
         if row.bad:
             continue
         seen_ids.add(nid)
-        name = row["name"]
-        ips = [norm_ip(v) for v in split_list(row["ip"])]
-        macs = [norm_mac(v) for v in split_list(row["mac_address"])]
+        name = get("name", "")
+        ips = [norm_ip(v) for v in lists(get("ip", ""))]
+        macs = [norm_mac(v) for v in lists(get("mac_address", ""))]
         hostnames = [name] if name and not looks_like_ip(name) else []
-        serial = row["serial_number"] or None
-        zones = split_list(row["zones"])
-        appliance = intern(row["appliance_hosts"] or None)
+        serial = get("serial_number") or None
+        zones = lists(get("zones", ""))
+        appliance = iv(get("appliance_hosts", ""))
         if appliance:
             appliances.add(appliance)
         site = custom.get("site") if isinstance(custom.get("site"), str) else None
@@ -109,26 +127,24 @@ def import_nozomi(run: Run, f: CsvFile) -> None:
             src = systems.by_sighting.get(("nozomi", nid))
             if src is not None:
                 system = systems.get(src.system_id)
+        kind = get("type", "")
         if system is None or system.key == key:
             unmatched += 1
             label = name or (ips[0] if ips else nid)
             system = _own_system(systems, key, row.where, label)
-            _set(system, name=label,
-                 manufacturer=intern(row["vendor"] or row["mac_vendor"] or None),
-                 model=intern(row["product_name"] or None), serial=serial, purdue_level=level,
-                 domain=domain_for(level), zone_id=intern(zones[0]) if zones else None,
-                 site_code=intern(site) if site and places.site(site) else system.site_code,
-                 class_name=intern(row["type"]) if row["type"] not in ("", "-") else None)
+            _set(system, name=label, manufacturer=iv(get("vendor") or get("mac_vendor", "")),
+                 model=iv(get("product_name", "")), serial=serial, purdue_level=level,
+                 domain=domain_for(level), zone_id=iv(zones[0]) if zones else None,
+                 site_code=iv(site) if site and places.site(site) else system.site_code,
+                 class_name=iv(kind) if kind not in ("", "-") else None)
             systems.add(system)
         attributes = _compact({
-            "name": name, "level": level, "vendor": intern(row["vendor"] or None),
-            "product_name": intern(row["product_name"] or None),
-            "firmware_version": intern(row["firmware_version"] or None), "serial_number": serial,
-            "os": intern(row["os"] or row["os_or_firmware"] or None), "type": intern(row["type"] or None),
-            "roles": split_list(row["roles"]), "protocols": split_list(row["protocols"]), "zones": zones,
-            "appliance": appliance, "vlan_id": row["vlan_id"] or None,
-            "mac_vendor": intern(row["mac_vendor"] or None), "ips": ips, "macs": macs, "hostnames": hostnames,
-            "custom_fields": custom,
+            "name": name, "level": level, "vendor": iv(get("vendor", "")),
+            "product_name": iv(get("product_name", "")), "firmware_version": iv(get("firmware_version", "")),
+            "serial_number": serial, "os": iv(get("os") or get("os_or_firmware", "")), "type": iv(kind),
+            "roles": lists(get("roles", "")), "protocols": lists(get("protocols", "")), "zones": zones,
+            "appliance": appliance, "vlan_id": iv(get("vlan_id", "")), "mac_vendor": iv(get("mac_vendor", "")),
+            "ips": ips, "macs": macs, "hostnames": hostnames, "custom_fields": custom,
         })
         upsert_sighting(systems, system, "nozomi", nid, row.where, seen_at, attributes)
     run.progress_rows(f, done % 5000)
@@ -138,6 +154,13 @@ def import_nozomi(run: Run, f: CsvFile) -> None:
     if appliances and not any(e.file == f.label for e in run.errors):
         remove_unseen(run, f.label, "nozomi", seen_ids,
                       lambda s: (s.attributes or {}).get("appliance") in appliances)
+
+
+def _try(fn: Any, text: str) -> tuple[Any, str | None]:
+    try:
+        return fn(text), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def import_netbox_devices(run: Run, f: CsvFile) -> None:

@@ -106,6 +106,21 @@ def _addresses(value: str, norm: Any) -> list[str]:
     return out
 
 
+class _Shared:
+    """Parsed values shared by every row with the same text (lists are never edited in place)."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, text: str) -> Any:
+        try:
+            return self.values[text]
+        except KeyError:
+            value = self.values[text] = self.fn(text)
+            return value
+
+
 class _Memo:
     """Parsed values of one column by raw text: exports repeat the same few values endlessly."""
 
@@ -162,6 +177,7 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
     person_of: dict[str, tuple[Any, str | None]] = {}
     team_of: dict[str, Any] = {}
     node_of: dict[tuple[Any, ...], str | None] = {}
+    alias_lists = _Shared(split_list)
     seen: dict[str, int] = {}
     done = 0
     for line, values in f.rows(run.errors):
@@ -207,7 +223,7 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
         zone = get("u_security_zone") or None
         if zone:
             zone = interned.setdefault(zone, zone)
-        aliases = split_list(get("u_alias", ""))
+        aliases = alias_lists(get("u_alias", ""))
         fields: dict[str, Any] = {
             "name": name, "aliases": aliases, "site_code": site_code, "purdue_level": purdue,
             "domain": domain_for(purdue), "zone_id": zone, "criticality": crit,

@@ -25,6 +25,15 @@ COPY_THRESHOLD = 2000
 CHUNK = 2000
 
 
+def _dump_json(value: Any) -> str | None:
+    """JSON text of a column value; empty lists and objects, the common case, skip the encoder."""
+    if value is None:
+        return None
+    if not value:
+        return "[]" if isinstance(value, list) else "{}"
+    return json.dumps(value)
+
+
 class Record:
     """Base of the per-table record classes; the attributes are the table's columns."""
 
@@ -286,7 +295,7 @@ class Writer:
             json_pos = [i for i, n in enumerate(names) if n in state.json_cols]
             raw = self.session.connection().connection.driver_connection
             cols = ", ".join(f'"{n}"' for n in names)
-            dumps = json.dumps
+            dumps = _dump_json
             with raw.cursor() as cur, cur.copy(f'COPY "{state.name}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
                 for values, rec, deferred in self._tuples(state, records):
                     for i in json_pos:
@@ -299,7 +308,7 @@ class Writer:
         if self.dialect == "sqlite":
             # Straight to the driver, through the same value processing SQLAlchemy applies.
             dialect = self.session.get_bind().dialect
-            procs = [(i, proc) for i, n in enumerate(names)
+            procs = [(i, _dump_json if n in state.json_cols else proc) for i, n in enumerate(names)
                      if (proc := state.table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
             quoted = ", ".join(f'"{n}"' for n in names)
             sql = f'INSERT INTO "{state.name}" ({quoted}) VALUES ({", ".join("?" for _ in names)})'

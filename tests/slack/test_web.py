@@ -76,16 +76,17 @@ async def test_other_adapters_mount_their_routes_on_the_same_host(container: Con
         assert await resp.json() == {"mounted": True}
 
 
-async def _serve(container: Container) -> tuple[asyncio.Event, asyncio.Task[None], str]:
+async def _serve(container: Container, *, core_processes: int) -> tuple[asyncio.Event, asyncio.Task[None], str]:
     stop = asyncio.Event()
     ready: asyncio.Future[Sequence[Any]] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(container, host="127.0.0.1", port=0, stop=stop, on_ready=ready.set_result))
+    task = asyncio.create_task(serve(container, host="127.0.0.1", port=0, stop=stop, on_ready=ready.set_result,
+                                     core_processes=core_processes))
     addresses = await asyncio.wait_for(ready, 10)
     return stop, task, f"http://127.0.0.1:{addresses[0][1]}"
 
 
 async def test_serve_in_http_mode(container: Container) -> None:
-    stop, task, url = await _serve(container)
+    stop, task, url = await _serve(container, core_processes=0)
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(url + "/healthz") as resp:
@@ -104,7 +105,8 @@ async def test_serve_in_socket_mode(db_target: tuple[str, str | None], fake_slac
     box = Container(settings=make_settings(db_target, fake_slack, slack_app_token=APP_TOKEN))
     with box.unit_of_work() as session:
         seed.seed_org(session, corvane_dir)
-    stop, task, url = await _serve(box)
+    # A worker process answers (the container reads the wall clock, as in production).
+    stop, task, url = await _serve(box, core_processes=1)
     try:
         await ws.wait_connected()
         async with aiohttp.ClientSession() as http, http.post(url + "/slack/events", data=b"x") as resp:
@@ -114,7 +116,8 @@ async def test_serve_in_socket_mode(db_target: tuple[str, str | None], fake_slac
                                "response_url": fake_slack.hook_url()})
         await ws.send(env)
         await ws.wait_for_ack(env["envelope_id"])
-        await fake_slack.wait_for("response_url")
+        [answer] = await fake_slack.wait_for("response_url", timeout=30)
+        assert "who" in answer.all_text() and "Something went wrong" not in answer.all_text()
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -127,6 +130,17 @@ async def test_serve_refuses_a_bot_token_given_as_app_token(db_target: tuple[str
     box = Container(settings=make_settings(db_target, fake_slack, slack_app_token="xoxb-not-an-app-token"))
     with pytest.raises(SystemExit, match="xapp-"):
         await serve(box, port=0, stop=asyncio.Event())
+
+
+async def test_worker_processes_refuse_a_frozen_clock_or_a_custom_core(container: Container) -> None:
+    from bot.slack.app import SlackAdapter
+    from tests.slack.stub_core import StubCore
+
+    with pytest.raises(ValueError, match="wall clock"):
+        SlackAdapter(container, core_processes=1)
+    wall = Container(settings=container.settings)
+    with pytest.raises(ValueError, match="default core"):
+        SlackAdapter(wall, core=StubCore().core(), core_processes=1)
 
 
 def test_govbot_serve_is_a_cli_command() -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 13:27:58.699641
+Create Date: 2026-11-26 13:35:56.380862
 """
 from __future__ import annotations
 
@@ -217,6 +217,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('chat_identities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_chat_identities_person_id'), ['person_id'], unique=False)
+
+    op.create_table('conversation_references',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=16), nullable=False),
+    sa.Column('conversation_id', sa.String(length=300), nullable=False),
+    sa.Column('conversation_type', sa.String(length=32), nullable=True),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('channel_name', sa.String(length=200), nullable=True),
+    sa.Column('tenant_id', sa.String(length=64), nullable=True),
+    sa.Column('service_url', sa.String(length=500), nullable=False),
+    sa.Column('reference', sa.JSON(), nullable=False),
+    sa.Column('updated_at', governance_store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('platform', 'conversation_id')
+    )
+    with op.batch_alter_table('conversation_references', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_conversation_references_channel_name'), ['channel_name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_conversation_references_person_id'), ['person_id'], unique=False)
 
     op.create_table('delegations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -608,6 +627,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_delegations_person_id'))
 
     op.drop_table('delegations')
+    with op.batch_alter_table('conversation_references', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_conversation_references_person_id'))
+        batch_op.drop_index(batch_op.f('ix_conversation_references_channel_name'))
+
+    op.drop_table('conversation_references')
     with op.batch_alter_table('chat_identities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_chat_identities_person_id'))
 
