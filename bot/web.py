@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CONTAINER = web.AppKey("container", Container)
 SLACK = web.AppKey("slack", SlackAdapter)
+WORKER = web.AppKey("worker", object)
 
 SLACK_EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -72,10 +73,16 @@ def create_app(
     slack: SlackAdapter | None | _Auto = AUTO,
     slack_http: bool = True,
     mounts: Iterable[WebMount] = (),
+    worker: Any = None,
 ) -> web.Application:
-    """The aiohttp application.  ``slack_http=False`` (Socket Mode) leaves ``/slack/events`` out."""
+    """The aiohttp application.  ``slack_http=False`` (Socket Mode) leaves ``/slack/events`` out.
+
+    ``worker`` (a :class:`notifications.scheduler.Worker`) is reported by ``/healthz``.
+    """
     app = web.Application()
     app[CONTAINER] = container
+    if worker is not None:
+        app[WORKER] = worker
     app.router.add_get(HEALTH_PATH, healthz)
     adapter = build_slack(container) if isinstance(slack, _Auto) else slack
     if adapter is not None:
@@ -125,11 +132,18 @@ async def healthz(request: web.Request) -> web.Response:
 
     slack = request.app.get(SLACK)
     body: dict[str, Any] = {"slack": "on" if slack is not None else "off"}
+    worker = request.app.get(WORKER)
+    if worker is not None:
+        body["scheduler"] = "alive" if worker.alive else "stopped"
+        last = worker.heartbeat.last_cycle
+        body["last_sweep"] = last.isoformat() if last else None
     try:
         await asyncio.wait_for(asyncio.to_thread(ping), timeout=HEALTH_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001 - any failure means the store is unreachable
         log.warning("health check: database unreachable: %s", exc)
         return web.json_response({"status": "unavailable", "database": type(exc).__name__, **body}, status=503)
+    if worker is not None and not worker.alive:
+        return web.json_response({"status": "unavailable", "database": "ok", **body}, status=503)
     return web.json_response({"status": "ok", "database": "ok", **body})
 
 
@@ -143,6 +157,7 @@ async def serve(
     mounts: Iterable[WebMount] = (),
     core_threads: int = DEFAULT_CORE_THREADS,
     core_processes: int | None = None,
+    run_worker: bool = True,
 ) -> None:
     """Run the web host until ``stop`` is set (or SIGINT/SIGTERM); Socket Mode when an app token is set.
 
@@ -159,7 +174,13 @@ async def serve(
     processes = default_processes() if core_processes is None else core_processes
     slack = build_slack(container, core_threads=core_threads, core_processes=processes)
     socket_mode = bool(slack is not None and app_token)
-    app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts)
+    worker = None
+    if run_worker:
+        from bot.worker import build_worker
+
+        worker = build_worker(container)
+        worker.start()
+    app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts, worker=worker)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host or settings.host, settings.port if port is None else port)
@@ -191,3 +212,5 @@ async def serve(
         if handler is not None:
             await handler.close_async()
         await runner.cleanup()
+        if worker is not None:
+            worker.stop()

@@ -335,8 +335,10 @@ def system_gaps(system: System, *, session: Session) -> list[str]:
             gaps.append(f"Team '{name}' does not exist in the group directory")
             break
     if system.serial:
+        serial = system.serial.strip()
+        # Exact variants use the serial index; sources differ only in letter case.
         twins = session.scalars(
-            select(System.name).where(System.id != system.id, System.serial.ilike(system.serial.strip()))
+            select(System.name).where(System.id != system.id, System.serial.in_({serial, serial.upper(), serial.lower()}))
         ).all()
         if twins:
             gaps.append(f"Near-duplicate: {', '.join(twins)} has the same serial {system.serial}")

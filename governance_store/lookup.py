@@ -7,70 +7,92 @@ phrase with a ``Resolution``:
 
 ``exact``
     an IP, MAC (any separator or case), serial or asset tag (case and
-    punctuation ignored) matched, or the phrase equals a name, alias or
-    hostname after normalisation.  Identifier matches win over names.  When
-    two systems share the key (two CMDB rows with one serial) the answer is
-    ``ambiguous`` with both, never a silent pick.
+    punctuation ignored) matched, also inside a sentence ("who owns
+    10.41.13.7?"), or the phrase equals a name, alias or hostname after
+    normalisation.  Identifiers are tried before names.  When several
+    systems share the key (two CMDB rows with one serial) the answer is
+    ``ambiguous`` with all of them, never a silent pick.
 ``confident``
     one clear best fuzzy match: score >= ``CONFIDENT_MIN`` (80), at least
-    ``CONFIDENT_MARGIN`` (5) points above the runner-up, and some evidence
-    in a name, alias or hostname (context words alone, such as a site or
-    area name, never make a confident answer).
+    ``CONFIDENT_MARGIN`` (5) points above the runner-up, some of the
+    evidence in a name, alias or hostname (context words alone, such as a
+    site or area name, never make a confident answer), and every number in
+    the query (``L3``, ``07``, ``Plant 2``) is the system's own: a query for
+    ``HMI-FIL-L9-02`` is not confidently ``HMI-FIL-L3-02``.
 ``ambiguous``
     the best score is >= ``PLAUSIBLE_MIN`` (65) but not confident: up to
     ``limit`` systems scoring within ``AMBIGUOUS_BAND`` (15) of the best and
     >= ``PLAUSIBLE_MIN``, best first.
 ``not_found``
     nothing reaches ``PLAUSIBLE_MIN``; ``matches`` holds up to ``limit``
-    "did you mean" suggestions scoring >= ``SUGGEST_MIN`` (45), possibly none.
+    "did you mean" suggestions scoring >= ``SUGGEST_MIN`` (55), possibly none.
+    A system none of whose numbers agree with the query's is at most a
+    suggestion unless its name is within one slip of the query (a character
+    dropped, added, replaced or two swapped: ``SLIP`` = 2 insertions or
+    deletions in the loose form): ``PLC-FIL-L9-99`` is not found, with
+    ``PLC-FIL-L1-02`` and its kin offered; ``FU-LND-ETI-L105`` and
+    ``EWS-AK-R02`` still find ``FU-LND-ETI-L1-05`` and ``EWS-AKR-02``.
 
 Normalisation.  Two forms of every name, alias, hostname and query:
 
 * *verbatim*: casefolded, ``ä ö ü ß`` transliterated to ``ae oe ue ss``,
-  other accents dropped, every run of non-alphanumerics (space ``_ - . /``
+  other accents dropped, every run of other characters (space ``_ - . /``
   and the like) turned into one space, and "line 3" / "Linie 3" written
   ``l3`` (the CMDB's own abbreviation);
 * *loose*: the verbatim form with ``ae oe ue`` folded to ``a o u`` (so
   "Abfüllung", "Abfuellung" and "Abfullung" all meet) and leading zeros
-  dropped from digit runs (``L03`` -> ``l3``, ``07`` -> ``7``).
+  dropped from numbers (``L03`` -> ``l3``, ``07`` -> ``7``).
 
-A phrase equal to a key in its verbatim form is an exact hit on that key.
-Otherwise a loose-form hit is exact too, but several systems can share a
+A phrase equal to a key in its verbatim form is an exact hit on that key;
+otherwise a loose-form hit is exact too, but several systems can share a
 loose key: ``PLC_FIL_L3_7`` loosely equals both ``PLC-FIL-L3-07`` and its
 near-duplicate ``PLC-FIL-L03-07``, so the answer is ``ambiguous`` with both,
-the one whose tokens agree verbatim (``l3``) first; typing
-``plc fil l3 07`` exactly names the live one and is ``exact``.
+the one whose words agree verbatim (``l3``) first.  Typing ``plc fil l3 07``
+names the live one exactly and is ``exact``.  Stop words ("the", "on",
+"in", "der", "die", "das", "who", "owns", ...) are dropped when they stand
+alone, not inside an identifier: ``in`` in ``HMI-LND-IN-L11-03`` stays.
 
-Scoring (0-100).  For a candidate, each query word (stop words such as
-"the", "on", "in", "der", "die", "das" dropped) is matched against the words
-of the candidate's name, aliases and hostnames and of its context: class,
-location, site code and name, ISA-95 area / line / cell names including
-German local names.  A word matches fully when equal verbatim, 0.97 when
-equal only in the loose form (``l3``/``l03``), 0.85 as an abbreviation
-(``fil`` for "filler", at least three letters), and up to 0.9 for a typo
-(``fuzz.ratio`` >= 80 on words of four letters or more); numbers never
-match fuzzily.  With ``q_cov`` the mean match over the query words and
-``k_cov`` the best share of one key's words matched by the query::
+Scoring (0-100).  Each query word is matched against the words of the
+candidate's name, aliases and hostnames and of its context: class, location,
+site code and name, ISA-95 area / line / cell names including German local
+names.  A word matches fully when equal verbatim, 0.97 when equal only in
+the loose form (``l3``/``l03``), 0.85 as an abbreviation (``fil`` for
+"filler", three letters at least), and up to 0.9 for a typo (``fuzz.ratio``
+>= 80, four letters at least); numbers match exactly or not at all.  With
+``q_cov`` the mean best match over the query words and ``k_cov`` the best
+share of one key's words matched by the query::
 
     score = max(name_sim, 100 * (0.8 * q_cov + 0.2 * k_cov))
 
-where ``name_sim`` is the best ``fuzz.ratio`` between the loose query and a
-loose key (it carries typo'd identifiers).  Ties go to the system with more
-identifiers (IPs, MACs, serial, asset tag, hostnames), then to the lower
-position in the index.  The thresholds above were chosen on
-``examples/corvane`` and generated plants (``tests/store/test_lookup.py``):
-a one-character typo in a 15-character name scores about 97 against its
-system and about 90 against the name next to it; the free-text questions
-of the sample score 84-100 for the right system and at most 45-80 for the
-runner-up.
+``name_sim`` is the best ``fuzz.ratio`` between the query and a key, in
+either form, less 0.02 point per point of verbatim difference so that
+twins differing only in zero padding rank apart; it carries typo'd
+identifiers.  Ties go to the closer spelling (higher ``name_sim``), then
+to the system with more identifiers (IPs, MACs, serial, asset tag,
+hostnames), then to the one indexed first.
 
-Speed.  Exact keys live in one sorted ``int64`` array of string hashes (no
-Python objects per key).  Fuzzy candidates come from an inverted index of
-character trigrams over the loose keys (CSR ``int32`` postings, weighted by
-inverse document frequency) plus a context score per distinct (site,
-location, class, context) profile; ``numpy.bincount`` adds both up over all
-systems and ``SHORTLIST`` (256) of the best go to the scorer above.
+The thresholds were chosen on ``examples/corvane`` and on generated plants
+(``tests/store/test_lookup.py``): a one-character typo in a 15-character
+name scores about 96 against its system and about 90 against the names
+next to it; the sample's free-text questions score 84-100 for the right
+system, the runner-up below 70 (or 94 for the near-duplicate twin of the
+100-scoring PLC-FIL-L3-07); unrelated words ("coffee machine", "make me a
+sandwich") score below 50.
+
+Speed and memory.  Exact keys are one sorted ``int64`` array of ``hash()``
+values with an ``int32`` array of positions (no Python object per key; the
+hashes are process-specific, so a pickled index only loads under the same
+hash seed).  Fuzzy candidates come from an inverted index of character
+trigrams over the loose keys (CSR ``int32`` postings weighted by inverse
+document frequency) plus a context score per distinct (site, location,
+class, context) profile.  Trigrams and context words shared by more than an
+eighth of all systems are left out of this coarse pass.  The ``SHORTLIST``
+(256) best are kept; ``FULL_SCORE`` (48) of them, plus the ``RESCUE`` (12)
+others whose names are closest by edit distance, get the full score above.
+A long-running process should call ``gc.freeze()`` after building a large
+index so that collections do not walk it.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -80,10 +102,12 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Indel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -93,6 +117,7 @@ CONFIDENT_MARGIN = 5.0
 PLAUSIBLE_MIN = 65.0
 AMBIGUOUS_BAND = 15.0
 SUGGEST_MIN = 55.0
+SLIP = 2  # one character dropped, added, replaced or two swapped: at most two insertions/deletions
 SHORTLIST = 256
 FULL_SCORE = 48
 RESCUE = 12
@@ -149,7 +174,7 @@ _TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ"
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _LINE = re.compile(r"\b(?:line|linie)\s?(\d+)\b")
 _LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
-_UMLAUT_PAIRS = re.compile(r"(?<=[a-z])([aou])e")
+_UMLAUT_PAIRS = re.compile(r"([aou])e")
 _HAS_DIGIT = re.compile(r"[0-9]")
 _HEX12 = re.compile(r"[0-9a-f]{12}")
 _IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
@@ -169,9 +194,11 @@ STOP_WORDS = frozenset(
 
 
 def _basic(text: str) -> str:
-    t = text.casefold().translate(_TRANSLIT)
+    t = text.casefold()
     if not t.isascii():
-        t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+        t = t.translate(_TRANSLIT)
+        if not t.isascii():
+            t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
     return _NON_ALNUM.sub(" ", t).strip()
 
 
@@ -186,7 +213,7 @@ def verbatim(text: str) -> str:
 def loose(verbatim_text: str) -> str:
     """Fold ``ae/oe/ue`` to ``a/o/u`` and drop leading zeros of numbers."""
     t = verbatim_text
-    if "e" in t:
+    if "ae" in t or "oe" in t or "ue" in t:
         t = _UMLAUT_PAIRS.sub(r"\1", t)
     if "0" in t:
         t = _LEADING_ZEROS.sub("", t)
@@ -207,7 +234,7 @@ class _Memo(dict):  # type: ignore[type-arg]
 
     A plain dict (one container for the garbage collector, unlike ``lru_cache``)."""
 
-    def __init__(self, fn: Any, size: int = 1 << 18) -> None:
+    def __init__(self, fn: Any, size: int = 1 << 16) -> None:
         super().__init__()
         self.fn, self.size = fn, size
 
@@ -390,7 +417,7 @@ class _Query:
     full_l: str = ""
     strip_l: str = ""
     words: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    keys: dict[str, tuple[float, float, list[float]]] = field(default_factory=dict)
+    keys: dict[str, tuple[float, float, list[float], int]] = field(default_factory=dict)
     contexts: dict[int, list[float]] = field(default_factory=dict)
 
     numeric: tuple[int, ...] = ()
@@ -415,8 +442,9 @@ class _Query:
         vecs = [get(bv) or word(bv, bl) for bv, bl in words]
         return list(map(max, *vecs)) if len(vecs) > 1 else list(vecs[0]), sum(map(max, vecs)), len(vecs)
 
-    def key(self, kv: str) -> tuple[float, float, list[float]]:
-        """(name similarity, share of the key's words matched, best similarity per query word)."""
+    def key(self, kv: str) -> tuple[float, float, list[float], int]:
+        """(name similarity, share of the key's words matched, best similarity per query word,
+        character insertions and deletions from the query, capped at ``SLIP + 1``)."""
         hit = self.keys.get(kv)
         if hit is not None:
             return hit
@@ -428,8 +456,9 @@ class _Query:
             rl = max(rl, fuzz.ratio(self.strip_l, kl))
         # Loose similarity, nudged by the verbatim one so "l3"/"l03" twins rank apart.
         name_sim = max(rv, rl) - 0.02 * (100.0 - rv)
+        slips = Indel.distance(self.strip_l, kl, score_cutoff=SLIP)
         vec, covered, n = self._vector(_KEY_WORDS[kv])
-        out = (name_sim, covered / n if n else 0.0, vec)
+        out = (name_sim, covered / n if n else 0.0, vec, slips)
         self.keys[kv] = out
         return out
 
@@ -443,13 +472,39 @@ class _Query:
 # --------------------------------------------------------------------------- the index
 
 
+class _PackedStrings:
+    """Many short strings in one UTF-8 buffer with end offsets: no Python object per string."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._ends = array("q")
+
+    def append(self, text: str) -> None:
+        self._buf += text.encode()
+        self._ends.append(len(self._buf))
+
+    def freeze(self) -> None:
+        self._buf = bytearray(self._buf)  # drop the growth slack
+
+    def __getitem__(self, i: int) -> str:
+        return self._buf[self._ends[i - 1] if i else 0 : self._ends[i]].decode()
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def nbytes(self) -> int:
+        return len(self._buf) + len(self._ends) * self._ends.itemsize
+
+
+
+
 class SystemIndex:
     """In-memory resolver over all systems; build once, query many times."""
 
     def __init__(self) -> None:
         self._ids: array[int] = array("q")
-        self._names: list[str] = []
-        self._keys: list[str] = []
+        self._names = _PackedStrings()
+        self._keys = _PackedStrings()  # per system: kind letter + verbatim key, joined by \x1e
         self._profile = np.zeros(0, dtype=np.int32)
         self._richness = np.zeros(0, dtype=np.int8)
         self._profile_members = np.zeros(0, dtype=np.int32)
@@ -457,6 +512,7 @@ class SystemIndex:
         self._profiles: list[tuple[str | None, str | None, str | None]] = []
         self._profile_tokens: list[tuple[Token, ...]] = []
         self._ctx_vocab: dict[str, np.ndarray] = {}
+        self._ctx_reach: dict[str, int] = {}
         self._ctx_words: list[str] = []
         self._hashes = np.zeros(0, dtype=np.int64)
         self._hash_sids = np.zeros(0, dtype=np.int32)
@@ -487,8 +543,8 @@ class SystemIndex:
         ids_append, names_append, keys_append = self._ids.append, self._names.append, self._keys.append
         profile = array("i")
         richness = array("b")
-        hashes: list[int] = []
-        hash_sids: list[int] = []
+        hashes = array("q")  # hash() values are 64-bit signed
+        hash_sids = array("i")
         profiles: dict[tuple[Any, ...], int] = {}
         trigrams = _TrigramBuilder()
         vcache, lcache = _VERBATIM.__getitem__, _LOOSE.__getitem__
@@ -510,9 +566,7 @@ class SystemIndex:
                     verbs.append(v)
                     entries.append("h" + v)
             keys_append("\x1e".join(entries))
-            looses = list(map(lcache, verbs))
-            if nv:
-                looses[0] = loose(nv)
+            looses = [loose(nv), *map(lcache, verbs[1:])] if nv else list(map(lcache, verbs))
             trigrams.add(" " + " \x01 ".join(looses) + " \x01" if looses else "\x01")
             found = ["v\x1f" + v for v in verbs]
             found += ["l\x1f" + lo for lo in set(looses)]
@@ -538,7 +592,7 @@ class SystemIndex:
                     found.append("t\x1f" + key)
                     rich += 1
             hashes_extend(map(hash, found))
-            hash_sids_extend([sid] * len(found))
+            hash_sids_extend(repeat(sid, len(found)))
             richness_append(rich if rich < 127 else 127)
 
             pkey = (rec.site_code, rec.location, rec.class_name, rec.context)
@@ -549,15 +603,15 @@ class SystemIndex:
             profile_append(pid)
 
         n = len(self._names)
+        self._names.freeze()
+        self._keys.freeze()
         self._profile = np.array(profile, dtype=np.int32)
         self._richness = np.array(richness, dtype=np.int8)
-        h = np.array(hashes, dtype=np.int64)
-        del hashes
-        hs = np.array(hash_sids, dtype=np.int32)
-        del hash_sids
+        h = np.frombuffer(hashes, dtype=np.int64) if len(hashes) else np.zeros(0, dtype=np.int64)
+        hs = np.frombuffer(hash_sids, dtype=np.int32) if len(hash_sids) else np.zeros(0, dtype=np.int32)
         order = np.argsort(h, kind="stable")
         self._hashes, self._hash_sids = h[order], hs[order]
-        del h, hs, order
+        del h, hs, order, hashes, hash_sids
         self._postings, self._offsets, self._weights = trigrams.finish(n)
         self._profile_members = np.argsort(self._profile, kind="stable").astype(np.int32)
         self._profile_offsets = np.zeros(len(self._profiles) + 1, dtype=np.int64)
@@ -581,6 +635,8 @@ class SystemIndex:
                 vocab.setdefault(lo, []).append(pid)
         # Profiles are visited in id order, so every list is sorted and distinct.
         self._ctx_vocab = {w: np.array(p, dtype=np.int32) for w, p in vocab.items()}
+        sizes = np.bincount(self._profile, minlength=len(self._profiles))
+        self._ctx_reach = {w: int(sizes[p].sum()) for w, p in self._ctx_vocab.items()}
         self._ctx_words = sorted(self._ctx_vocab)
 
     @classmethod
@@ -710,10 +766,12 @@ class SystemIndex:
         # Several systems share the key: never pick one silently.
         ranked = []
         for sid, kind in by_sid.items():
-            score = self._score(sid, q)[0] if q is not None and q.tokens else 0.0
-            ranked.append((-round(score, 2), -int(self._richness[sid]), sid, kind))
+            score, name_sim = 0.0, 0.0
+            if q is not None and q.tokens:
+                score, _, _, name_sim = self._score(sid, q)
+            ranked.append((-round(score, 2), -round(name_sim, 2), -int(self._richness[sid]), sid, kind))
         ranked.sort()
-        return Resolution("ambiguous", tuple(self._match(sid, 100.0, kind) for _, _, sid, kind in ranked[:limit]))
+        return Resolution("ambiguous", tuple(self._match(r[3], 100.0, r[4]) for r in ranked[:limit]))
 
     # fuzzy ------------------------------------------------------------------
 
@@ -731,7 +789,7 @@ class SystemIndex:
         # the most to add up; the precise scorer sees them anyway.
         common = max(n // 8, 10_000)
         rare = [span for span in spans if span[0] <= common] or spans[:3]
-        scores = np.zeros(n, dtype=np.float64)
+        scores = np.zeros(n, dtype=np.float32)
         for _, a, b, w in rare:
             scores[postings[a:b]] += w  # one system appears once per trigram
         profile_scores = self._context_scores(q)
@@ -756,7 +814,7 @@ class SystemIndex:
         """Per profile: how well its context words cover the query words (on the trigram-weight scale)."""
         if not self._profiles:
             return None
-        total: np.ndarray | None = None
+        token_matches: list[tuple[int, str, dict[str, float]]] = []
         for _, ql in q.tokens:
             matches: dict[str, float] = {}
             if ql in self._ctx_vocab:
@@ -778,8 +836,16 @@ class SystemIndex:
                         matches.setdefault(word, 0.9 * score / 100.0)
             if not matches:
                 continue
+            reach = sum(self._ctx_reach[word] for word in matches)
+            token_matches.append((reach, ql, matches))
+        # Words that describe more than an eighth of all systems ("filling", a class shared by
+        # every site) do not narrow anything down; the precise scorer still counts them.
+        broad = max(len(self._names) // 8, 10_000)
+        chosen = [t for t in token_matches if t[0] <= broad] or sorted(token_matches)[:1]
+        total: np.ndarray | None = None
+        for _, ql, matches in chosen:
             weight = float(sum(self._weights[c] for c in _trigram_codes(f" {ql} ")))
-            best = np.zeros(len(self._profiles), dtype=np.float64)
+            best = np.zeros(len(self._profiles), dtype=np.float32)
             for word, sim in matches.items():
                 pids = self._ctx_vocab[word]
                 best[pids] = np.maximum(best[pids], sim)
@@ -787,26 +853,32 @@ class SystemIndex:
             total = best if total is None else total + best
         return total
 
-    def _score(self, sid: int, q: _Query) -> tuple[float, str, bool]:
-        """(score, matched_on, evidence in a key) of one system against the query."""
+    def _score(self, sid: int, q: _Query) -> tuple[float, str, bool, float]:
+        """(score, matched_on, evidence in a key, name similarity) of one system against the query."""
         pid = int(self._profile[sid])
         best_q = list(q.context(pid, self._profile_tokens[pid]))
         name_sim, name_kind = 0.0, "name"
         k_cov, k_kind = 0.0, "name"
+        slips = SLIP + 1
         for entry in self._keys[sid].split("\x1e"):
-            sim, share, vec = q.key(entry[1:])
+            sim, share, vec, key_slips = q.key(entry[1:])
+            slips = min(slips, key_slips)
             if sim > name_sim:
                 name_sim, name_kind = sim, _KIND_NAMES[entry[0]]
             if share > k_cov:
                 k_cov, k_kind = share, _KIND_NAMES[entry[0]]
             best_q = list(map(max, best_q, vec))
         blend = 100.0 * (0.8 * sum(best_q) / len(best_q) + 0.2 * k_cov)
+        numbers_agree = [best_q[i] >= 0.97 for i in q.numeric]
         # Evidence for a confident answer: a name, alias or hostname matched, and every
         # number the query names (L3, 07, Plant 2) is the system's own.
-        evidence = (k_cov > 0 or name_sim >= CONFIDENT_MIN) and all(best_q[i] >= 0.97 for i in q.numeric)
-        if name_sim >= blend:
-            return name_sim, name_kind, evidence
-        return blend, k_kind if k_cov > 0 else "context", evidence
+        evidence = (k_cov > 0 or name_sim >= CONFIDENT_MIN) and all(numbers_agree)
+        score, kind = (name_sim, name_kind) if name_sim >= blend else (blend, k_kind if k_cov > 0 else "context")
+        if numbers_agree and not any(numbers_agree) and slips > SLIP:
+            # Every number differs and the spelling is more than one slip away: another
+            # system (PLC-FIL-L9-99 is not PLC-FIL-L1-02), offered only as "did you mean".
+            score = min(score, PLAUSIBLE_MIN - 1.0)
+        return score, kind, evidence, name_sim
 
     def _candidates(self, q: _Query) -> list[int]:
         """The shortlist's best by coarse score, plus the rest's closest names by edit similarity."""
@@ -827,19 +899,20 @@ class SystemIndex:
         scored = []
         richness = self._richness
         for sid in self._candidates(q):
-            score, kind, evidence = self._score(sid, q)
-            scored.append((-round(score, 2), -int(richness[sid]), sid, kind, evidence))
+            score, kind, evidence, name_sim = self._score(sid, q)
+            # Equal scores: the closer spelling first, then the system with more identifiers.
+            scored.append((-round(score, 2), -round(name_sim, 2), -int(richness[sid]), sid, kind, evidence))
         scored.sort()
         if not scored or -scored[0][0] < PLAUSIBLE_MIN:
             suggestions = [s for s in scored if -s[0] >= SUGGEST_MIN][:limit]
-            return Resolution("not_found", tuple(self._match(s[2], -s[0], s[3]) for s in suggestions))
+            return Resolution("not_found", tuple(self._match(s[3], -s[0], s[4]) for s in suggestions))
         best = -scored[0][0]
         runner_up = -scored[1][0] if len(scored) > 1 else 0.0
-        if best >= CONFIDENT_MIN and best - runner_up >= CONFIDENT_MARGIN and scored[0][4]:
-            return Resolution("confident", (self._match(scored[0][2], best, scored[0][3]),))
+        if best >= CONFIDENT_MIN and best - runner_up >= CONFIDENT_MARGIN and scored[0][5]:
+            return Resolution("confident", (self._match(scored[0][3], best, scored[0][4]),))
         floor = max(PLAUSIBLE_MIN, best - AMBIGUOUS_BAND)
         band = [s for s in scored if -s[0] >= floor][:limit]
-        return Resolution("ambiguous", tuple(self._match(s[2], -s[0], s[3]) for s in band))
+        return Resolution("ambiguous", tuple(self._match(s[3], -s[0], s[4]) for s in band))
 
     def memory_bytes(self) -> int:
         """Deep size of the index (arrays, strings, profile tables), for capacity planning."""
@@ -853,8 +926,8 @@ class SystemIndex:
                       *self._ctx_vocab.values())
         )  # fmt: skip
         total += size(self._ids)
-        for strings in (self._names, self._keys, self._ctx_words):
-            total += size(strings) + sum(map(size, strings))
+        total += self._names.nbytes() + self._keys.nbytes()
+        total += size(self._ctx_words) + sum(map(size, self._ctx_words))
         seen: set[int] = set()
         for obj in (*self._profiles, *self._profile_tokens):
             if id(obj) not in seen:

@@ -4,23 +4,24 @@ Four sections, in this order: pending approvals, open requests they raised,
 systems they own, and governance gaps on the systems they look after (owner,
 technical manager, data steward, or member or manager of the team that runs or
 supports the system).  Platform-neutral: adapters render the returned Reply as
-a Slack Home tab, a Teams card or console text.  Gaps are worded by
-:func:`governance_store.lint.system_gaps`, as in every answer about a system.
+a Slack Home tab, a Teams card or console text.  Gaps are the people and team
+gaps (owner or technical manager left, no Accountable owner, a team that does not
+exist), worded by :func:`governance_store.lint.system_gaps` as in every answer
+about a system; ``govbot lint`` has the complete list.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from governance_store.lint import system_gaps
+from governance_store.lint import OPEN_CHANGE_STATES, system_gaps
 from governance_store.models import (
     Approval,
     ApprovalState,
     ChangeRequest,
-    ChangeState,
     ParticipantKind,
     Person,
     System,
@@ -34,15 +35,9 @@ SECTION_REQUESTS = "My open requests"
 SECTION_SYSTEMS = "Systems I own"
 SECTION_GAPS = "Governance gaps on my systems"
 
-OPEN_CHANGE_STATES = (
-    ChangeState.DRAFT.value,
-    ChangeState.SUBMITTED.value,
-    ChangeState.APPROVED.value,
-    ChangeState.SCHEDULED.value,
-)
 # Each section lists at most this many rows and then says how many more there are.
 LIMIT = 10
-# Systems examined for gaps (those nobody owns any more first); bounds the Home tab's cost for big teams.
+# Systems examined for gaps, those nobody owns any more first; the scan also stops once a page is full.
 GAP_SCAN = 200
 
 
@@ -57,7 +52,7 @@ def home_for(actor: Actor, *, session: Session, now: dt.datetime) -> Reply:
     approvals, n_approvals = _pending_approvals(session, actor.person_id, now)
     requests, n_requests = _open_requests(session, actor.person_id)
     owned, n_owned = _owned_systems(session, actor.person_id)
-    gaps, n_gaps = _gaps(session, actor.person_id, now)
+    gaps, n_gaps = _gaps(session, actor.person_id)
     sections = (
         Section(title=SECTION_APPROVALS, text=approvals or "Nothing waits for your decision."),
         Section(title=SECTION_REQUESTS, text=requests or "You have no open change requests."),
@@ -124,14 +119,16 @@ def _open_requests(session: Session, person_id: int) -> tuple[str, int]:
     return _more(lines, len(rows)), len(rows)
 
 
-def _live(query):  # type: ignore[no-untyped-def]
+def _live(query: Select[tuple[System]]) -> Select[tuple[System]]:
     return query.where(or_(System.install_status.is_(None), System.install_status != "Retired"))
 
 
 def _owned_systems(session: Session, person_id: int) -> tuple[str, int]:
-    rows = session.scalars(_live(select(System).where(System.owner_id == person_id)).order_by(System.name)).all()
-    lines = [f"• {s.name}" + (f" ({s.site_code})" if s.site_code else "") for s in rows[:LIMIT]]
-    return _more(lines, len(rows)), len(rows)
+    mine = _live(select(System).where(System.owner_id == person_id))
+    total = session.scalar(select(func.count()).select_from(mine.subquery())) or 0
+    rows = session.scalars(mine.order_by(System.name).limit(LIMIT)).all()
+    lines = [f"• {s.name}" + (f" ({s.site_code})" if s.site_code else "") for s in rows]
+    return _more(lines, total), total
 
 
 def _my_team_ids(session: Session, person_id: int) -> list[int]:
@@ -140,7 +137,7 @@ def _my_team_ids(session: Session, person_id: int) -> list[int]:
     return sorted(set(session.scalars(member).all()) | set(session.scalars(managed).all()))
 
 
-def _gaps(session: Session, person_id: int, now: dt.datetime) -> tuple[str, int]:
+def _gaps(session: Session, person_id: int) -> tuple[str, int]:
     """Gaps (as the governance lint words them) on the systems this person looks after, worst first."""
     teams = _my_team_ids(session, person_id)
     mine = [
@@ -150,19 +147,36 @@ def _gaps(session: Session, person_id: int, now: dt.datetime) -> tuple[str, int]
     ]
     if teams:
         mine += [System.managed_by_team_id.in_(teams), System.support_team_id.in_(teams)]
-    owner = aliased(Person)
+    owner, manager = aliased(Person), aliased(Person)
     nobody_owns = case((System.owner_id.is_(None), 0), (owner.active.is_(False), 0), else_=1)
+    # Only systems that can have a people or team gap are worded by the lint (which is thorough, not cheap).
+    may_have_gaps = or_(
+        System.owner_id.is_(None),
+        owner.active.is_(False),
+        manager.active.is_(False),
+        and_(System.support_group_name.is_not(None), System.support_team_id.is_(None)),
+        and_(System.assignment_group_name.is_not(None), System.assignment_team_id.is_(None)),
+        and_(System.managed_by_group_name.is_not(None), System.managed_by_team_id.is_(None)),
+    )
     query = (
-        _live(select(System).outerjoin(owner, System.owner_id == owner.id).where(or_(*mine)))
+        _live(
+            select(System)
+            .outerjoin(owner, System.owner_id == owner.id)
+            .outerjoin(manager, System.technical_manager_id == manager.id)
+            .where(or_(*mine), may_have_gaps)
+        )
         .order_by(nobody_owns, System.name)
         .limit(GAP_SCAN)
     )
     lines: list[str] = []
-    with_gaps = 0
     for system in session.scalars(query).all():
         gaps = system_gaps(system, session=session)
-        if gaps:
-            with_gaps += 1
-            if len(lines) < LIMIT:
-                lines.append(f"• {system.name}: " + "; ".join(gaps))
-    return _more(lines, with_gaps), with_gaps
+        if not gaps:
+            continue
+        if len(lines) == LIMIT:
+            # A page is full; the governance lint has the complete list.
+            lines.append("…and more: `govbot lint` lists every gap")
+            break
+        lines.append(f"• {system.name}: " + "; ".join(gaps))
+    shown = sum(1 for line in lines if line.startswith("• "))
+    return "\n".join(lines), shown

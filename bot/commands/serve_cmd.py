@@ -16,15 +16,17 @@ def register(main: click.Group) -> None:
                   help="Worker processes answering questions (default: one per CPU, at most 4; 0: threads).")
     @click.option("--core-threads", type=click.IntRange(1, 64), default=None,
                   help="Threads answering questions when --core-processes is 0 (default 1).")
+    @click.option("--worker/--no-worker", default=True, show_default=True,
+                  help="Run the notification worker (SLA sweep, digests, outbox delivery) in this process.")
     @click.option("--log-level", default="INFO", show_default=True,
                   type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
     @click.pass_obj
     def serve_cmd(state, host: str | None, port: int | None, core_processes: int | None,  # type: ignore[no-untyped-def]
-                  core_threads: int | None, log_level: str) -> None:
+                  core_threads: int | None, worker: bool, log_level: str) -> None:
         """Serve Slack (HTTP at /slack/events, or Socket Mode when GOVBOT_SLACK_APP_TOKEN is set) and /healthz."""
         from bot.slack.app import DEFAULT_CORE_THREADS
         from bot.web import serve
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         asyncio.run(serve(state.container, host=host, port=port, core_processes=core_processes,
-                          core_threads=core_threads or DEFAULT_CORE_THREADS))
+                          core_threads=core_threads or DEFAULT_CORE_THREADS, run_worker=worker))

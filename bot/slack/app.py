@@ -5,7 +5,8 @@ Every entry point follows the same shape:
 1. **ack** within Slack's 3 seconds, touching neither the database nor the network
    (an empty or unknown ``/govbot`` subcommand is answered right in the ack);
 2. **background**: resolve the Slack user to a person and run the synchronous
-   core (``handlers.dispatch``) in the adapter's core thread(s), one unit of work each;
+   core (``handlers.dispatch``) off the event loop, in worker processes or a thread
+   (:mod:`bot.slack.workers`), one unit of work per question;
 3. **deliver** the rendered answer: ``response_url`` for slash commands and
    ephemeral cards, ``chat.postMessage`` in the thread for mentions and DMs,
    ``chat.update`` / ``replace_original`` so a clicked card changes in place,
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Replies that are about the asker, not an answer worth sharing: always private, never shareable.
-PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage"})
+# Replies about the asker rather than an answer (an error, "you are not in the directory", "already
+# approved by …"): shown only to them, never shared, and never replacing a card others can see.
+PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid"})
 
 # How long a modal submission may wait for the core before the modal closes and the answer comes later.
 FORM_ANSWER_SECONDS = 2.0
@@ -242,7 +244,7 @@ class SlackAdapter:
             await ack()
             self.spawn(self._after_slow_form(answer, action_id, value, origin, user, team))
             return
-        if reply.form is not None and reply.status not in PRIVATE_STATUSES:
+        if reply.form is not None:
             errors = {f.name: clip_label(f.error, 150) for f in reply.form.fields if f.error and f.name in inputs}
             if errors and reply.form.submit_action_id == action_id:
                 await ack(response_action="errors", errors=errors)

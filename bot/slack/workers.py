@@ -129,7 +129,7 @@ class CoreRunner:
     """Runs jobs off the event loop: in ``threads`` threads, or in ``processes`` worker processes."""
 
     def __init__(self, container: Container, core: Core, *, threads: int = 1, processes: int = 0,
-                 nice: int = 5) -> None:
+                 nice: int = 10) -> None:
         self.container = container
         self.core = core
         self.processes = processes

@@ -26,7 +26,7 @@ from governance_store.importers.context import (
 from governance_store.importers.csvio import CsvFile
 from governance_store.importers.index import Places, Systems, looks_like_ip, norm_ip, norm_mac
 from governance_store.importers.org import first_seen
-from governance_store.importers.sightings import refresh_dirty, remove_unseen, upsert_sighting
+from governance_store.importers.sightings import remove_unseen, upsert_sighting
 
 
 def _parse_seen(value: str) -> dt.datetime | None:
@@ -97,7 +97,8 @@ def import_nozomi(run: Run, f: CsvFile) -> None:
         elif nid in seen:
             row.fail(f"duplicate id {nid!r} (first on line {seen[nid]})")
             continue
-        seen[nid] = line
+        else:
+            seen[nid] = line
         level, problem = levels(get("level", ""))
         if problem:
             row.fail(f"level: {problem}")
@@ -148,7 +149,6 @@ def import_nozomi(run: Run, f: CsvFile) -> None:
         })
         upsert_sighting(systems, system, "nozomi", nid, row.where, seen_at, attributes)
     run.progress_rows(f, done % 5000)
-    refresh_dirty(systems)
     if unmatched:
         run.note(f"{f.label}: {unmatched} asset(s) match no CMDB item; kept as systems outside the CMDB")
     if appliances and not any(e.file == f.label for e in run.errors):
@@ -210,7 +210,6 @@ def import_netbox_devices(run: Run, f: CsvFile) -> None:
             "description": description, "ips": ips, "hostnames": [name],
         })
         upsert_sighting(systems, system, "netbox", name, row.where, None, attributes)
-    refresh_dirty(systems)
     if unmatched:
         run.note(f"{f.label}: {unmatched} device(s) match no CMDB item; kept as systems outside the CMDB")
     if sites and not any(e.file == f.label for e in run.errors):

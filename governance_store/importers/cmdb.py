@@ -30,7 +30,7 @@ from governance_store.importers.csvio import CsvFile
 from governance_store.importers.index import People, Places, Systems, Teams, norm_ip, norm_mac
 from governance_store.importers.org import first_seen
 from governance_store.importers.removal import remove_missing
-from governance_store.importers.sightings import refresh_dirty, remove_unseen, upsert_sighting
+from governance_store.importers.sightings import remove_unseen, upsert_sighting
 from governance_store.models import SystemRelation
 
 RAW_INSTALL_STATUS = {
@@ -176,7 +176,6 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
     operational_of = _Memo(_status_parser(RAW_OPERATIONAL_STATUS, raw))
     person_of: dict[str, tuple[Any, str | None]] = {}
     team_of: dict[str, Any] = {}
-    node_of: dict[tuple[Any, ...], str | None] = {}
     alias_lists = _Shared(split_list)
     seen: dict[str, int] = {}
     done = 0
@@ -195,7 +194,8 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
         if sys_id in seen:
             row.fail(f"duplicate sys_id {sys_id!r} (first on line {seen[sys_id]})")
             continue
-        seen[sys_id] = line
+        if sys_id:
+            seen[sys_id] = line
         purdue = purdue_of(row, "u_purdue_level")
         crit = crit_of(row, "u_business_criticality")
         install = install_of(row, "install_status")
@@ -240,10 +240,7 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
             location = get("location") or None
             if location:
                 location = interned.setdefault(location, location)
-            node_key = (site_code, location, name, get("u_alias", ""))
-            node = node_of.get(node_key, "")
-            if node == "":
-                node = node_of[node_key] = places.node_for(site_code, location, [name, *aliases])
+            node = places.node_for(site_code, location, [name, *aliases])
             cls = get("sys_class_name") or None
             fields["class_name"] = interned.setdefault(cls, cls) if cls else None
             fields["location"] = location
@@ -318,7 +315,6 @@ def import_cmdb(run: Run, f: CsvFile) -> None:
         upsert_sighting(systems, system, "servicenow", sys_id, row.where, seen_at, attributes)
         systems.add(system)
     run.progress_rows(f, done % 5000)
-    refresh_dirty(systems)
 
 
 def finish_cmdb(run: Run) -> None:

@@ -215,6 +215,13 @@ def import_role_assignments(run: Run, f: CsvFile) -> None:
         )
     if created_roles:
         run.note(f"{f.label}: role(s) not in the RACI matrix were added: {', '.join(created_roles)}")
+    stale = [r for r in state.live() if r.id > 0 and not r._touched]
+    if stale and not any(e.file == f.label for e in run.errors):
+        names = {r.id: r.name for r in roles.state.live()}
+        shown = ", ".join(f"{names.get(r.role_id, '?')}@{r.scope_key or 'GLOBAL'} ({r.holder_name})" for r in stale[:5])
+        more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+        run.note(f"{f.label}: {len(stale)} role assignment(s) in the store are not in this file and were kept: "
+                 f"{shown}{more}")
 
 
 def _acting_for(run: Run, people: People, note: str | None, row: Row) -> Any:

@@ -189,6 +189,9 @@ class Places:
         self.site_by_name: dict[str, Any] = {}
         self.node_by_id: dict[str, Any] = {}
         self.zone_by_id: dict[str, Any] = {}
+        self.cache_areas: tuple[dict[tuple[str, str], Any], dict[tuple[int, int], Any]] | None = None
+        self.areas_with_lines: set[int] = set()
+        self.area_memo: dict[tuple[str, str], Any] = {}
         for rec in self.sites.live():
             self.add_site(rec)
         for rec in self.nodes.live():
@@ -209,6 +212,7 @@ class Places:
     def add_node(self, rec: Any) -> None:
         self.node_by_id[fold(rec.node_id)] = rec
         self.cache_areas = None
+        self.area_memo = {}
 
     def add_zone(self, rec: Any) -> None:
         self.zone_by_id[fold(rec.zone_id)] = rec
@@ -222,7 +226,7 @@ class Places:
         return self.node_by_id.get(fold(node_id)) if node_id else None
 
     def _area_tables(self) -> tuple[dict[tuple[str, str], Any], dict[tuple[int, int], Any]]:
-        if getattr(self, "cache_areas", None) is None:
+        if self.cache_areas is None:
             areas: dict[tuple[str, str], Any] = {}
             lines: dict[tuple[int, int], Any] = {}
             for rec in self.nodes.live():
@@ -236,18 +240,25 @@ class Places:
                         m = _LINE_OF_NODE.search(label or "")
                         if m:
                             lines.setdefault((rec.parent_id, int(m.group(1))), rec)
+            self.areas_with_lines = {parent for parent, _n in lines}
             self.cache_areas = (areas, lines)
-        return self.cache_areas  # type: ignore[return-value]
+        return self.cache_areas
 
     def node_for(self, site_code: str | None, location: str | None, names: list[str]) -> str | None:
         """The ISA-95 node of a system: the area its location names, then the line its name names."""
         if not site_code or not location:
             return None
         areas, lines = self._area_tables()
-        area_label = location.rsplit(" - ", 1)[-1] if " - " in location else location
-        area = areas.get((fold(site_code), fold(area_label)))
+        memo = self.area_memo
+        try:
+            area = memo[(site_code, location)]
+        except KeyError:
+            area_label = location.rsplit(" - ", 1)[-1] if " - " in location else location
+            area = memo[(site_code, location)] = areas.get((fold(site_code), fold(area_label)))
         if area is None:
             return None
+        if area.id not in self.areas_with_lines:
+            return str(area.node_id)
         for n in line_numbers(*names):
             line = lines.get((area.id, n))
             if line is not None:
@@ -317,24 +328,30 @@ class Systems:
     def add(self, rec: Any) -> None:
         rid = rec.id
         self.by_key[rec.key] = rid
-        _add(self.by_name, fold(rec.name), rid)
-        _add(self.by_label, fold(rec.name), rid)
+        name = rec.name.casefold()
+        _add(self.by_name, name, rid)
+        labels = self.by_label
+        _add(labels, name, rid)
         for alias in rec.aliases or ():
-            _add(self.by_label, fold(alias), rid)
-        self.add_identifiers(rec, rec.ips or (), rec.macs or (), rec.hostnames or ())
+            _add(labels, alias.casefold(), rid)
+        if rec.ips or rec.macs or rec.hostnames:
+            self.add_identifiers(rec, rec.ips or (), rec.macs or (), rec.hostnames or ())
         if rec.serial:
-            _add(self.by_serial, fold(rec.serial), rid)
+            _add(self.by_serial, rec.serial.casefold(), rid)
         if rec.asset_tag:
-            _add(self.by_asset_tag, fold(rec.asset_tag), rid)
+            _add(self.by_asset_tag, rec.asset_tag.casefold(), rid)
 
     def add_identifiers(self, rec: Any, ips: Any, macs: Any, hostnames: Any) -> None:
         rid = rec.id
-        for ip in ips:
-            _add(self.by_ip, ip, rid)
-        for mac in macs:
-            _add(self.by_mac, mac, rid)
+        for index, keys in ((self.by_ip, ips), (self.by_mac, macs)):
+            for key in keys:
+                have = index.get(key)
+                if have is None:
+                    index[key] = rid
+                elif have != rid:
+                    _add(index, key, rid)
         for host in hostnames:
-            _add(self.by_label, fold(host), rid)
+            _add(self.by_label, host.casefold(), rid)
 
     def add_sighting(self, src: Any) -> None:
         self.by_sighting[(src.source, src.external_id)] = src

@@ -56,13 +56,11 @@ def import_sites(run: Run, f: CsvFile) -> None:
         row = Row(run, f, line, values)
         code = row.required("site_code")
         name = row.required("name")
-        if first_seen(seen, code, row, "site_code"):
-            continue
         tz = row.parse(check_timezone, "timezone")
         country = row["country"].upper() or None
         if country and len(country) != 2:
             row.fail(f"country: expected a two-letter ISO code, got {row['country']!r}")
-        if row.bad:
+        if first_seen(seen, code, row, "site_code") or row.bad:
             continue
         region = row["region"] or None
         subdivision = holiday_subdivision(country, region)
@@ -115,6 +113,7 @@ def import_hierarchy(run: Run, f: CsvFile) -> None:
         else:
             rec.parent_id = parent.id
     places.cache_areas = None
+    places.area_memo = {}
 
 
 def import_zones(run: Run, f: CsvFile) -> None:

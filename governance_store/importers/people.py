@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from governance_store.importers.context import Row, Run, fold, is_sys_id, parse_bool
+from governance_store.importers.context import Row, Run, fold, parse_bool
 from governance_store.importers.csvio import CsvFile
+from governance_store.importers.errors import RowError
 from governance_store.importers.index import People
 from governance_store.importers.org import first_seen
+from governance_store.importers.removal import remove_missing
 from governance_store.models import ChatIdentity
 
 PRIORITY = {"entra": 3, "servicenow": 2, "netbox": 1}
@@ -170,16 +172,10 @@ def finish_managers(run: Run) -> None:
         manager, problem = people.find(ref)
         if manager is None:
             if where is not None:
-                run.errors.append(_error(where, f"manager: {problem}"))
+                run.errors.append(RowError(where[0], where[1], f"manager: {problem}"))
             continue
         if manager is not person:
             person.manager_id = manager.id
-
-
-def _error(where: tuple[str, int], reason: str) -> Any:
-    from governance_store.importers.errors import RowError
-
-    return RowError(where[0], where[1], reason)
 
 
 def import_slack(run: Run, f: CsvFile) -> None:
@@ -220,15 +216,9 @@ def import_slack(run: Run, f: CsvFile) -> None:
             if not person.timezone and row["tz"]:
                 person.timezone = row["tz"]
     if workspaces:
-        from governance_store.importers.removal import remove_missing
-
         gone = [
             r for r in state.live()
             if r.platform == "slack" and r.workspace_id in workspaces and r.external_id not in seen_ids and r.id > 0
         ]
         in_scope = sum(1 for r in state.live() if r.platform == "slack" and r.workspace_id in workspaces and r.id > 0)
         remove_missing(run, f.label, "Slack accounts", gone, in_scope, state.remove)
-
-
-def person_ref_is_sys_id(value: str) -> bool:
-    return is_sys_id(value)

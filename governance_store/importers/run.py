@@ -15,6 +15,7 @@ from governance_store.importers.errors import COUNT_KEYS, ImportFailed, ImportRe
 from governance_store.importers.org import finish_places
 from governance_store.importers.people import finish_managers
 from governance_store.importers.shapes import ORDER, SHAPES_BY_KIND, STAGES, recognise
+from governance_store.importers.sightings import refresh_dirty
 from governance_store.importers.state import Writer
 from governance_store.models import Base
 
@@ -34,11 +35,13 @@ STAGE_FINISH: dict[str, Callable[[Run], None]] = {
 }
 
 
-def _expand(paths: Iterable[Path], errors: list[RowError]) -> list[CsvFile]:
+def _expand(paths: Iterable[Path], errors: list[RowError], order: list[str]) -> list[CsvFile]:
+    """The CSV files named by ``paths`` (folders: every ``*.csv`` in them), in the order given."""
     files: list[CsvFile] = []
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
+        order.append(str(path))
         if path.is_dir():
             children = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
             if not children:
@@ -54,6 +57,7 @@ def _expand(paths: Iterable[Path], errors: list[RowError]) -> list[CsvFile]:
                 continue
             seen.add(resolved)
             files.append(CsvFile(child, str(child)))
+            order.append(str(child))
     return files
 
 
@@ -77,20 +81,26 @@ def import_paths(
     # collecting, so it pauses for the duration of the import.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    run = Run(session)
+    run.progress = progress
     try:
-        return _import(paths, session=session, dry_run=dry_run, progress=progress)
+        return _import(run, paths, dry_run=dry_run)
     finally:
+        # The working copy refers to itself through its indexes: let it go now.
+        run.cache.clear()
+        run.tables.clear()
         if gc_was_enabled:
             gc.enable()
 
 
-def _import(paths: list[Path], *, session: Session, dry_run: bool, progress: Progress | None) -> ImportReport:
-    run = Run(session)
-    run.progress = progress
+def _import(run: Run, paths: list[Path], *, dry_run: bool) -> ImportReport:
+    session = run.session
+    progress = run.progress
     errors = run.errors
     report = ImportReport(dry_run=dry_run)
 
-    candidates = _expand(paths, errors)
+    labels: list[str] = []
+    candidates = _expand(paths, errors, labels)
     for f in candidates:
         problems = f.open_header()
         if problems:
@@ -112,9 +122,13 @@ def _import(paths: list[Path], *, session: Session, dry_run: bool, progress: Pro
     report.files = [(f.label, f.kind or "") for f in run.files]
     run.rows_total = sum(f.rows_estimate for f in run.files) or 1
 
-    # The caller's pending changes must be visible to what is loaded below.
-    session.flush()
-    position = {f.label: i for i, f in enumerate(candidates)}
+    # The caller's pending changes must be visible to what is loaded below; a dry
+    # run flushes nothing at all.
+    if not dry_run:
+        session.flush()
+    position: dict[str, int] = {}
+    for label in labels:
+        position.setdefault(label, len(position))
     ordered = sorted(run.files, key=lambda f: (ORDER[f.kind or ""], position[f.label]))
     for stage, kinds in STAGES:
         for f in ordered:
@@ -125,6 +139,8 @@ def _import(paths: list[Path], *, session: Session, dry_run: bool, progress: Pro
         finish = STAGE_FINISH.get(stage)
         if finish is not None and any(f.kind in kinds for f in ordered):
             finish(run)
+    if "systems" in run.cache:
+        refresh_dirty(run.cache["systems"])
     finish_places(run)
     run.flush_tallies()
     if errors:

@@ -15,29 +15,35 @@ def refresh_system(systems: Systems, system: Any) -> None:
     live = [s for s in systems.sightings_of.get(system.id, ()) if not s._removed]
     if not live:
         return
-    live.sort(key=lambda s: (SOURCE_ORDER.get(s.source, 9), s.external_id))
-    ips: list[str] = []
-    macs: list[str] = []
-    hosts: list[str] = []
-    for src in live:
-        attrs = src.attributes or {}
-        for value in attrs.get("ips") or ():
-            if value not in ips:
-                ips.append(value)
-        for value in attrs.get("macs") or ():
-            if value not in macs:
-                macs.append(value)
-        for value in attrs.get("hostnames") or ():
-            if value not in hosts and value.casefold() != (system.name or "").casefold():
-                hosts.append(value)
-    if ips != (system.ips or []):
+    name = (system.name or "").casefold()
+    if len(live) == 1:
+        attrs = live[0].attributes or {}
+        ips = list(attrs.get("ips") or ())
+        macs = list(attrs.get("macs") or ())
+        hosts = [h for h in attrs.get("hostnames") or () if h.casefold() != name]
+    else:
+        live.sort(key=lambda s: (SOURCE_ORDER.get(s.source, 9), s.external_id))
+        ips, macs, hosts = [], [], []
+        for src in live:
+            attrs = src.attributes or {}
+            for value in attrs.get("ips") or ():
+                if value not in ips:
+                    ips.append(value)
+            for value in attrs.get("macs") or ():
+                if value not in macs:
+                    macs.append(value)
+            for value in attrs.get("hostnames") or ():
+                if value not in hosts and value.casefold() != name:
+                    hosts.append(value)
+    if ips != system.ips:
         system.ips = ips
-    if macs != (system.macs or []):
+    if macs != system.macs:
         system.macs = macs
-    if hosts != (system.hostnames or []):
+    if hosts != system.hostnames:
         system.hostnames = hosts
-    system.in_cmdb = any(s.source == "servicenow" for s in live)
-    systems.add_identifiers(system, ips, macs, hosts)
+    in_cmdb = any(s.source == "servicenow" for s in live)
+    if system.in_cmdb != in_cmdb:
+        system.in_cmdb = in_cmdb
 
 
 def refresh_dirty(systems: Systems) -> None:

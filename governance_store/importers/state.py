@@ -81,6 +81,40 @@ class TableState:
             self.get_values = getter  # type: ignore[assignment]
         self.rows: dict[int, Any] = {}
         self._temp = 0
+        self._init = self._compile_init()
+        self._check = self._compile_check()
+
+    def _compile_init(self) -> Callable[[Any, dict[str, Any]], None]:
+        """A record initialiser for this table: every column from ``values`` or its default."""
+        lines = ["def init(rec, v):"]
+        for name in self.cols:
+            if name in self._factories:
+                lines.append(f"    rec.{name} = v['{name}'] if '{name}' in v else F['{name}'](None)")
+            else:
+                lines.append(f"    rec.{name} = v['{name}'] if '{name}' in v else S['{name}']")
+        lines += ["    rec._orig = None", "    rec._touched = True", "    rec._removed = False"]
+        scope: dict[str, Any] = {"F": self._factories, "S": self._static}
+        exec("\n".join(lines), scope)  # noqa: S102 - generated from the table's own column names
+        return scope["init"]  # type: ignore[no-any-return]
+
+    def _compile_check(self) -> Callable[[Any], list[str]]:
+        """A checker for what the database would refuse: over-long strings, missing required values."""
+        lines = ["def check(rec):", "    bad = []"]
+        for name in self.cols:
+            limit = self.lengths.get(name)
+            required = name in self.not_null
+            if not limit and not required:
+                continue
+            lines.append(f"    x = rec.{name}")
+            if required:
+                lines.append(f"    if x is None: bad.append('{name} is required')")
+            if limit:
+                lines.append(f"    if x is not None and len(x) > {limit}:")
+                lines.append(f"        bad.append('{name} is longer than {limit} characters: ' + repr(x[:40]) + '...')")
+        lines.append("    return bad")
+        scope: dict[str, Any] = {}
+        exec("\n".join(lines), scope)  # noqa: S102 - generated from the table's own column names
+        return scope["check"]  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ loading
 
@@ -105,17 +139,7 @@ class TableState:
         rec = self.rec_cls.__new__(self.rec_cls)
         self._temp -= 1
         rec.id = self._temp
-        for name, value in self._static.items():
-            if name not in values:
-                setattr(rec, name, value)
-        for name, factory in self._factories.items():
-            if name not in values:
-                setattr(rec, name, factory(None))
-        for name, value in values.items():
-            setattr(rec, name, value)
-        rec._orig = None
-        rec._touched = True
-        rec._removed = False
+        self._init(rec, values)
         rec._where = where
         self.rows[rec.id] = rec
         return rec
@@ -169,18 +193,11 @@ class TableState:
 
     def validate(self, records: Iterable[Any], fallback: str) -> Iterator[tuple[tuple[str, int] | None, str]]:
         """Values the database would refuse: over-long strings, missing required values."""
-        names = list(self.lengths)
-        limits = [self.lengths[n] for n in names]
-        string_values = operator.attrgetter(*names) if len(names) > 1 else None
-        required = [n for n in self.cols if n in self.not_null]
+        check = self._check
         for rec in records:
-            values = string_values(rec) if string_values is not None else [getattr(rec, n) for n in names]
-            for value, limit, name in zip(values, limits, names, strict=True):
-                if value is not None and len(value) > limit:
-                    yield rec._where, f"{name} is longer than {limit} characters: {value[:40]!r}..."
-            for name in required:
-                if getattr(rec, name) is None:
-                    yield rec._where, f"{name} is required ({fallback})"
+            problems = check(rec)
+            for problem in problems:
+                yield rec._where, problem if rec._where is not None else f"{problem} ({fallback})"
 
 
 class Writer:

@@ -1,0 +1,126 @@
+"""Slack's side of the notification outbox (``notifications.outbox.Sender``).
+
+The dispatcher runs in the scheduler's thread and calls ``send``/``update``
+synchronously, so this uses slack_sdk's synchronous ``WebClient``.  Rate limits
+are not slept through here: a 429 becomes ``DeliveryError(retry_after=...)`` and
+the outbox reschedules the row, so one busy channel cannot stall the rest.
+
+People are reached in their DM with govbot (their Slack user id from the chat
+identities, or found once by e-mail with ``users.lookupByEmail`` and then
+remembered); channels by the name or id the escalation chain names.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.slack.render import render_reply
+from governance_store import identity
+from governance_store.models import ChatIdentity
+from handlers.reply import reply_from_dict
+from notifications.outbox import DeliveryError, Recipient
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# Errors that retrying cannot fix.
+PERMANENT = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "user_not_found", "account_inactive",
+    "user_disabled", "invalid_blocks", "msg_too_long", "cant_update_message", "message_not_found",
+    "invalid_auth", "not_authed", "token_revoked", "missing_scope",
+})
+# How long a failed e-mail look-up is remembered, so an unknown address is not asked for every message.
+MISS_TTL_SECONDS = 3600.0
+
+
+class SlackOutboxSender:
+    platform = PLATFORM
+
+    def __init__(self, factory: sessionmaker[Session], client: WebClient) -> None:
+        self.factory = factory
+        self.client = client
+        self._misses: dict[str, float] = {}
+
+    @classmethod
+    def from_settings(cls, factory: sessionmaker[Session], *, token: str, base_url: str) -> SlackOutboxSender:
+        # No retry handlers: the outbox owns retries and Retry-After.
+        return cls(factory, WebClient(token=token, base_url=base_url, retry_handlers=[]))
+
+    # -- who can be reached
+
+    def _slack_user(self, recipient: Recipient) -> str | None:
+        if recipient.person_id is None:
+            return None
+        with self.factory() as session:
+            user = session.scalars(
+                select(ChatIdentity.external_id).where(
+                    ChatIdentity.platform == PLATFORM,
+                    ChatIdentity.person_id == recipient.person_id,
+                    ChatIdentity.deleted.is_(False),
+                )
+            ).first()
+        if user or not recipient.email:
+            return user
+        return self._by_email(recipient)
+
+    def _by_email(self, recipient: Recipient) -> str | None:
+        email = (recipient.email or "").lower()
+        missed = self._misses.get(email)
+        if missed is not None and time.monotonic() - missed < MISS_TTL_SECONDS:
+            return None
+        try:
+            user = (self.client.users_lookupByEmail(email=email).get("user") or {}).get("id")
+        except SlackApiError as exc:
+            if exc.response.get("error") != "users_not_found":
+                log.warning("users.lookupByEmail failed: %s", exc.response.get("error"))
+            self._misses[email] = time.monotonic()
+            return None
+        if user:
+            with self.factory() as session, session.begin():
+                person = identity.person_by_email(session, email)
+                if person is not None and person.id == recipient.person_id:
+                    identity.link_chat_identity(session, platform=PLATFORM, external_id=user, person=person,
+                                                email=email)
+        return user
+
+    def can_reach(self, recipient: Recipient) -> bool:
+        if recipient.channel:
+            return True
+        return self._slack_user(recipient) is not None
+
+    # -- delivery
+
+    def send(self, recipient: Recipient, payload: dict[str, Any]) -> dict[str, Any]:
+        channel = recipient.channel or self._slack_user(recipient)
+        if not channel:
+            raise DeliveryError("no Slack account for this person", permanent=True)
+        ref: dict[str, Any] = {}
+        for message in render_reply(reply_from_dict(payload)):
+            resp = self._call(self.client.chat_postMessage, channel=channel, **message.as_kwargs())
+            if not ref:
+                ref = {"channel": resp.get("channel") or channel, "ts": resp.get("ts")}
+        return ref
+
+    def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        first = render_reply(reply_from_dict(payload))[0]
+        self._call(self.client.chat_update, channel=ref["channel"], ts=ref["ts"], **first.as_kwargs())
+        return ref
+
+    @staticmethod
+    def _call(method: Any, **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc)
+            if exc.response.status_code == 429:
+                raw = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after") or "1"
+                value = raw[0] if isinstance(raw, list) else raw
+                raise DeliveryError(f"rate limited: {error}", retry_after=float(value)) from exc
+            raise DeliveryError(error, permanent=error in PERMANENT) from exc
