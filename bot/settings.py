@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     teams_app_id: str | None = None
     teams_app_password: SecretStr | None = None
     teams_tenant_id: str | None = None
+    # Serve /api/messages without an app id (Bot Framework Emulator); honoured only with dev_mode.
+    teams_allow_unauthenticated: bool = False
 
     dashboard_token: SecretStr | None = None
 
