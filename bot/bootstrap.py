@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,5 +42,26 @@ class Container:
         return db.unit_of_work(self.session_factory)
 
 
+def settings_clock(settings: Settings) -> Clock | None:
+    """A development clock from ``GOVBOT_FAKE_NOW`` / ``GOVBOT_CLOCK_OFFSET_SECONDS`` (dev mode only).
+
+    A fake "now" is where the clock starts; it then advances in real time, so
+    backoff, Retry-After and pacing behave as in production.
+    """
+    if not settings.dev_mode or (settings.fake_now is None and not settings.clock_offset_seconds):
+        return None
+    start = settings.fake_now or utc_now()
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    origin = time.monotonic()
+    offset = dt.timedelta(seconds=settings.clock_offset_seconds)
+
+    def clock() -> dt.datetime:
+        return start + offset + dt.timedelta(seconds=time.monotonic() - origin)
+
+    return clock
+
+
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Container:
-    return Container(settings=settings or Settings(), clock=clock or utc_now)
+    settings = settings or Settings()
+    return Container(settings=settings, clock=clock or settings_clock(settings) or utc_now)

@@ -6,6 +6,8 @@ placeholder secret is refused at start-up instead of failing later in a chat.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -24,7 +26,11 @@ def default_database_url() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GOVBOT_", env_file=".env", extra="ignore", secrets_dir=None)
+    # Secrets may also be files named like the variables (lower case) in GOVBOT_SECRETS_DIR,
+    # e.g. Docker or Kubernetes secrets mounted at /run/secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="GOVBOT_", env_file=".env", extra="ignore", secrets_dir=os.environ.get("GOVBOT_SECRETS_DIR") or None
+    )
 
     database_url: str = Field(default_factory=default_database_url)
     database_schema: str | None = None
@@ -47,6 +53,14 @@ class Settings(BaseSettings):
     dashboard_token: SecretStr | None = None
 
     sweep_interval_seconds: float = 15.0
+    # Slack allows about one message per second per channel; the outbox paces each channel/DM to this.
+    outbox_channel_interval_seconds: float = 1.0
+    # How long a claimed outbox message may be in flight before another dispatcher checks on it
+    # (keep it above the chat client's HTTP timeout).
+    outbox_send_lease_seconds: float = 120.0
+    # Development only (ignored unless dev_mode): run the clock from this instant, or shifted by an offset.
+    fake_now: dt.datetime | None = None
+    clock_offset_seconds: float = 0.0
     default_timezone: str = "UTC"
 
     @field_validator("database_url")

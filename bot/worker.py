@@ -40,4 +40,6 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
         senders if senders is not None else senders_from_settings(container),
         clock=container.clock,
         interval=container.settings.sweep_interval_seconds,
+        per_channel_interval=container.settings.outbox_channel_interval_seconds,
+        lease=container.settings.outbox_send_lease_seconds,
     )

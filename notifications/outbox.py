@@ -1,11 +1,25 @@
 """The outbox: every outbound message is a row with a unique key, written in the same
 transaction as the state change that caused it; a dispatcher delivers it.
 
-Delivery is at-least-once towards the platform with an idempotent key on our
-side: a message is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), sent,
-and marked sent with the platform's message reference in one short
-transaction per message, so a crash can at worst resend the one message that
-was in flight, and two replicas never claim the same row.
+Delivery is exactly once as far as the platform lets us observe it:
+
+1. *Claim* (one short committed transaction): a due row is taken with
+   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, marked ``sending`` and leased
+   until ``now + lease`` (``attempts`` counts the try).  Two replicas never
+   claim the same row, and the claim survives a crash.
+2. *Send*, outside any transaction, carrying the row's key (Slack: message
+   ``metadata``), so the platform remembers which row a message belongs to.
+3. *Record* (second transaction): ``sent`` with the platform reference, or
+   back to ``pending`` with backoff / Retry-After, or ``failed``.
+
+A process killed between 2 and 3 leaves the row ``sending``.  Once its lease
+has run out, a dispatcher reclaims it and, if the sender can look messages up
+by key (``find_sent``), asks the platform first: a message that arrived is
+recorded as sent instead of being posted again.  Only a sender that cannot
+look up (or a platform refusing the look-up) falls back to sending again, so
+the duplicate window is then at most the one message in flight per process.
+The lease must exceed the sender's HTTP timeout, or a slow send could be
+reclaimed while still in flight.
 """
 
 from __future__ import annotations
@@ -26,6 +40,9 @@ from governance_store.models import OutboxMessage, Person
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+DEFAULT_LEASE_SECONDS = 120.0
+# Rows a dispatcher may take: due ones, and interrupted sends whose lease has run out.
+CLAIMABLE = ("pending", "sending")
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,20 @@ class Sender(Protocol):
 
     def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         """Replace a delivered message in place."""
+
+
+class KeyedSender(Sender, Protocol):
+    """A sender that tags each message with the outbox key and can find it again.
+
+    ``send_keyed`` delivers like ``send`` but records ``key`` with the message
+    on the platform; ``find_sent`` returns the reference of a message carrying
+    ``key`` that reached ``recipient``, ``None`` when there is none, and raises
+    ``DeliveryError`` when the platform cannot tell.
+    """
+
+    def send_keyed(self, recipient: Recipient, payload: dict[str, Any], *, key: str) -> dict[str, Any]: ...
+
+    def find_sent(self, recipient: Recipient, *, key: str) -> dict[str, Any] | None: ...
 
 
 def enqueue(
@@ -125,33 +156,91 @@ class DispatchResult:
     retried: int = 0
     skipped: int = 0
     deferred: int = 0
+    recovered: int = 0  # interrupted sends found on the platform and recorded, not sent again
+
+
+@dataclass
+class _Claim:
+    """What a claimed row needs for delivery, read inside the claim transaction."""
+
+    id: int
+    key: str
+    kind: str
+    attempts: int
+    payload: dict[str, Any]
+    recipient: Recipient
+    interrupted: bool
+    lane: str
+    sender: Sender
+    original_ref: dict[str, Any] | None = None
 
 
 class Dispatcher:
     """Delivers due outbox messages; keeps each channel under ``per_channel_interval`` seconds per message."""
 
     def __init__(self, factory: sessionmaker[Session], senders: Sequence[Sender], *,
-                 per_channel_interval: float = 1.0) -> None:
+                 per_channel_interval: float = 1.0, lease: float = DEFAULT_LEASE_SECONDS) -> None:
         self.factory = factory
         self.senders = list(senders)
         self.per_channel_interval = per_channel_interval
+        self.lease = dt.timedelta(seconds=lease)
         self._last_sent: dict[str, dt.datetime] = {}
 
     def run(self, *, now: dt.datetime, limit: int = 100) -> DispatchResult:
         result = DispatchResult()
         deferred: set[int] = set()
         for _ in range(limit):
-            with self.factory() as session, session.begin():
-                msg = self._claim_next(session, now, deferred)
-                if msg is None:
-                    break
-                self._deliver(session, msg, now, result, deferred)
+            claim = self._claim(now, deferred, result)
+            if claim is None:
+                break
+            if claim is False:
+                continue
+            self._deliver(claim.sender, claim, now, result)
         return result
+
+    # -- step 1: claim (committed before anything is sent)
+
+    def _claim(self, now: dt.datetime, deferred: set[int], result: DispatchResult) -> _Claim | None | bool:
+        """The next due row, marked ``sending``; ``False`` when a row was settled without sending."""
+        with self.factory() as session, session.begin():
+            msg = self._claim_next(session, now, deferred)
+            if msg is None:
+                return None
+            recipient = _recipient(session, msg)
+            sender = next((s for s in self.senders if s.can_reach(recipient)), None)
+            if sender is None:
+                msg.attempts += 1
+                msg.status = "undeliverable"
+                msg.last_error = "no connected chat platform can reach this recipient"
+                result.skipped += 1
+                return False
+            lane = f"{sender.platform}:{msg.channel or f'person:{msg.person_id}'}"
+            last = self._last_sent.get(lane)
+            if last is not None and (now - last).total_seconds() < self.per_channel_interval:
+                msg.status = "pending"
+                msg.next_attempt_at = last + dt.timedelta(seconds=self.per_channel_interval)
+                deferred.add(msg.id)
+                result.deferred += 1
+                return False
+            original_ref = None
+            if msg.kind == "update":
+                original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
+                if original is None or original.status != "sent" or original.platform != sender.platform:
+                    # The card was never delivered here: nothing to update, the original carries the news.
+                    msg.status = "superseded"
+                    return False
+                original_ref = dict(original.platform_ref or {})
+            interrupted = msg.status == "sending"
+            msg.status = "sending"
+            msg.attempts += 1
+            msg.next_attempt_at = now + self.lease
+            return _Claim(msg.id, msg.key, msg.kind, msg.attempts, dict(msg.payload or {}), recipient, interrupted,
+                          lane, sender, original_ref)
 
     def _claim_next(self, session: Session, now: dt.datetime, deferred: set[int]) -> OutboxMessage | None:
         query = (
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(1)
         )
@@ -161,55 +250,62 @@ class Dispatcher:
             query = query.with_for_update(skip_locked=True)
         return session.scalars(query).first()
 
-    def _deliver(self, session: Session, msg: OutboxMessage, now: dt.datetime, result: DispatchResult,
-                 deferred: set[int]) -> None:
-        recipient = _recipient(session, msg)
-        sender = next((s for s in self.senders if s.can_reach(recipient)), None)
-        if sender is None:
-            msg.attempts += 1
-            msg.status = "undeliverable"
-            msg.last_error = "no connected chat platform can reach this recipient"
-            result.skipped += 1
-            return
-        lane = f"{sender.platform}:{msg.channel or f'person:{msg.person_id}'}"
-        last = self._last_sent.get(lane)
-        if last is not None and (now - last).total_seconds() < self.per_channel_interval:
-            msg.next_attempt_at = last + dt.timedelta(seconds=self.per_channel_interval)
-            deferred.add(msg.id)
-            result.deferred += 1
-            return
-        msg.attempts += 1
+    # -- step 2: send (no transaction open), step 3: record
+
+    def _deliver(self, sender: Sender, claim: _Claim, now: dt.datetime, result: DispatchResult) -> None:
+        ref: dict[str, Any] | None = None
+        error: Exception | None = None
+        recovered = False
         try:
-            if msg.kind == "update":
-                original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
-                if original is None or original.status != "sent" or original.platform != sender.platform:
-                    # The card was never delivered here: nothing to update, the original carries the news.
-                    msg.status = "superseded"
-                    return
-                ref = sender.update(original.platform_ref, msg.payload)
+            if claim.kind == "update":
+                # Replacing a message in place is idempotent: an interrupted update is simply repeated.
+                ref = sender.update(claim.original_ref or {}, claim.payload)
             else:
-                ref = sender.send(recipient, msg.payload)
-        except DeliveryError as exc:
-            msg.last_error = str(exc)
-            if exc.permanent or msg.attempts >= MAX_ATTEMPTS:
-                msg.status = "failed"
-                result.failed += 1
-            else:
-                msg.next_attempt_at = now + backoff(msg.attempts, exc.retry_after)
-                result.retried += 1
-            return
+                if claim.interrupted and hasattr(sender, "find_sent"):
+                    try:
+                        ref = sender.find_sent(claim.recipient, key=claim.key)  # type: ignore[attr-defined]
+                    except DeliveryError as exc:
+                        log.warning("cannot tell whether %s was delivered (%s): sending it again", claim.key, exc)
+                    recovered = ref is not None
+                if ref is None:
+                    if hasattr(sender, "send_keyed"):
+                        ref = sender.send_keyed(claim.recipient, claim.payload, key=claim.key)  # type: ignore[attr-defined]
+                    else:
+                        ref = sender.send(claim.recipient, claim.payload)
         except Exception as exc:  # noqa: BLE001 - a broken sender must not stop the outbox
-            log.exception("delivering outbox message %s failed", msg.key)
-            msg.last_error = f"{type(exc).__name__}: {exc}"
-            msg.next_attempt_at = now + backoff(msg.attempts, None)
+            error = exc
+            if not isinstance(exc, DeliveryError):
+                log.exception("delivering outbox message %s failed", claim.key)
+        with self.factory() as session, session.begin():
+            msg = session.get(OutboxMessage, claim.id)
+            if msg is None:
+                return
+            if msg.status != "sending" or msg.attempts != claim.attempts:
+                # Our lease ran out and another dispatcher took the row over: its outcome stands.
+                log.warning("outbox message %s was reclaimed while being sent", claim.key)
+                return
+            if error is None:
+                self._last_sent[claim.lane] = now
+                msg.status = "sent"
+                msg.sent_at = now
+                msg.platform = sender.platform
+                msg.platform_ref = ref or {}
+                msg.last_error = None
+                result.sent += 1
+                result.recovered += recovered
+                return
+            msg.status = "pending"
+            if isinstance(error, DeliveryError):
+                msg.last_error = str(error)
+                if error.permanent or msg.attempts >= MAX_ATTEMPTS:
+                    msg.status = "failed"
+                    result.failed += 1
+                    return
+                msg.next_attempt_at = now + backoff(msg.attempts, error.retry_after)
+            else:
+                msg.last_error = f"{type(error).__name__}: {error}"
+                msg.next_attempt_at = now + backoff(msg.attempts, None)
             result.retried += 1
-            return
-        self._last_sent[lane] = now
-        msg.status = "sent"
-        msg.sent_at = now
-        msg.platform = sender.platform
-        msg.platform_ref = ref or {}
-        result.sent += 1
 
 
 def dispatch(factory: sessionmaker[Session], senders: Sequence[Sender], *, now: dt.datetime,
@@ -229,4 +325,4 @@ def _recipient(session: Session, msg: OutboxMessage) -> Recipient:
 def pending_count(session: Session) -> int:
     from sqlalchemy import func
 
-    return session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")) or 0
+    return session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status.in_(CLAIMABLE))) or 0

@@ -34,9 +34,10 @@ class Heartbeat:
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], senders: Sequence[outbox.Sender], *,
-                 clock: Callable[[], dt.datetime], interval: float = 15.0) -> None:
+                 clock: Callable[[], dt.datetime], interval: float = 15.0, per_channel_interval: float = 1.0,
+                 lease: float = outbox.DEFAULT_LEASE_SECONDS) -> None:
         self.factory = factory
-        self.dispatcher = outbox.Dispatcher(factory, senders)
+        self.dispatcher = outbox.Dispatcher(factory, senders, per_channel_interval=per_channel_interval, lease=lease)
         self.clock = clock
         self.interval = interval
         self.heartbeat = Heartbeat()

@@ -8,6 +8,15 @@ the outbox reschedules the row, so one busy channel cannot stall the rest.
 People are reached in their DM with govbot (their Slack user id from the chat
 identities, or found once by e-mail with ``users.lookupByEmail`` and then
 remembered); channels by the name or id the escalation chain names.
+
+Every outbox message carries its outbox key as Slack message metadata
+(``event_type`` ``govbot_outbox``).  When a send was interrupted (the process
+died after Slack accepted the message but before the outbox recorded it),
+``find_sent`` reads the conversation's recent history with
+``include_all_metadata`` and finds the message by that key, so the outbox
+records it instead of posting it twice.  This needs the ``channels:history``
+/ ``groups:history`` / ``im:history`` scopes; without them the look-up fails
+and the outbox falls back to sending again.
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ PERMANENT = frozenset({
     "user_disabled", "invalid_blocks", "msg_too_long", "cant_update_message", "message_not_found",
     "invalid_auth", "not_authed", "token_revoked", "missing_scope",
 })
+METADATA_EVENT = "govbot_outbox"
+# How far back an interrupted send is looked for (messages, newest first).
+HISTORY_LIMIT = 200
 # How long a failed e-mail look-up is remembered, so an unknown address is not asked for every message.
 MISS_TTL_SECONDS = 3600.0
 
@@ -98,15 +110,43 @@ class SlackOutboxSender:
     # -- delivery
 
     def send(self, recipient: Recipient, payload: dict[str, Any]) -> dict[str, Any]:
+        return self.send_keyed(recipient, payload, key=None)
+
+    def send_keyed(self, recipient: Recipient, payload: dict[str, Any], *, key: str | None) -> dict[str, Any]:
         channel = recipient.channel or self._slack_user(recipient)
         if not channel:
             raise DeliveryError("no Slack account for this person", permanent=True)
         ref: dict[str, Any] = {}
-        for message in render_reply(reply_from_dict(payload)):
-            resp = self._call(self.client.chat_postMessage, channel=channel, **message.as_kwargs())
+        for part, message in enumerate(render_reply(reply_from_dict(payload))):
+            extra: dict[str, Any] = {}
+            if key is not None:
+                extra["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key, "part": part}}
+            resp = self._call(self.client.chat_postMessage, channel=channel, **message.as_kwargs(), **extra)
             if not ref:
                 ref = {"channel": resp.get("channel") or channel, "ts": resp.get("ts")}
         return ref
+
+    def find_sent(self, recipient: Recipient, *, key: str) -> dict[str, Any] | None:
+        """The reference of the message tagged ``key`` in the recipient's conversation, if Slack has it.
+
+        A message split into several parts counts as delivered when its first
+        part arrived (the reference points at that part).
+        """
+        target = recipient.channel or self._slack_user(recipient)
+        if not target:
+            return None
+        channel = target
+        if not recipient.channel:
+            opened = self._call(self.client.conversations_open, users=target)
+            channel = (opened.get("channel") or {}).get("id") or target
+        resp = self._call(self.client.conversations_history, channel=channel, include_all_metadata=True,
+                          limit=HISTORY_LIMIT)
+        for message in resp.get("messages") or []:
+            meta = message.get("metadata") or {}
+            data = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and data.get("key") == key and not data.get("part"):
+                return {"channel": resp.get("channel") or channel, "ts": message.get("ts")}
+        return None
 
     def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         first = render_reply(reply_from_dict(payload))[0]

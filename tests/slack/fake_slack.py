@@ -119,6 +119,10 @@ class FakeSlack:
         self._failures: list[_Failure] = []
         self._refusals: list[tuple[str, str]] = []
         self._ts = itertools.count(1)
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> posted messages, oldest first
+        self._stall: tuple[str, int] | None = None
+        self._stalled = 0
+        self._release: asyncio.Event | None = None
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -178,6 +182,23 @@ class FakeSlack:
             headers["Retry-After"] = retry_after
         for _ in range(count):
             self._failures.append(_Failure(status, headers, dict(template.get("body") or {}), method))
+
+    def stall_after(self, count: int, *, method: str = "chat.postMessage") -> None:
+        """Accept the ``count``-th successful call of ``method`` (it is recorded and stored) but hold
+        its answer, and every later call's, until ``release()``: a client killed meanwhile never learns
+        that Slack took the message."""
+        self._stall = (method, count)
+        self._stalled = 0
+        self._release = asyncio.Event()
+
+    @property
+    def stalled(self) -> bool:
+        return self._stall is not None and self._stalled >= self._stall[1]
+
+    def release(self) -> None:
+        self._stall = None
+        if self._release is not None:
+            self._release.set()
 
     def refuse_next(self, method: str, error: str) -> None:
         """The next call of ``method`` answers HTTP 200 ``{"ok": false, "error": error}`` (e.g. expired_trigger_id)."""
@@ -270,6 +291,10 @@ class FakeSlack:
         else:
             answer = self._answer(method, call)
         await self._record(call)
+        if self._stall is not None and method == self._stall[0] and answer.get("ok"):
+            self._stalled += 1
+            if self._stalled >= self._stall[1] and self._release is not None:
+                await self._release.wait()
         return web.json_response(answer)
 
     @staticmethod
@@ -297,7 +322,19 @@ class FakeSlack:
                        "user": self.bot_user_id, "ts": ts, "team": self.team_id}
             if body.get("thread_ts"):
                 message["thread_ts"] = body["thread_ts"]
+            metadata = body.get("metadata")
+            if metadata:
+                message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
+            self.history.setdefault(channel, []).append(message)
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if method == "conversations.open":
+            users = str(body.get("users") or "")
+            return {"ok": True, "channel": {"id": users}} if users else {"ok": False, "error": "users_list_not_supplied"}
+        if method == "conversations.history":
+            kept = list(reversed(self.history.get(str(body.get("channel")), [])))[: int(body.get("limit") or 100)]
+            if str(body.get("include_all_metadata", "")).lower() not in ("1", "true"):
+                kept = [{k: v for k, v in m.items() if k != "metadata"} for m in kept]
+            return {"ok": True, "messages": kept, "has_more": False}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "chat.update":

@@ -1,0 +1,308 @@
+"""Dashboard pages and the local web chat, server-rendered with Jinja2.
+
+Every page reads the store in a worker thread (one unit of work per request)
+and renders a template; nothing here writes except the chat, which goes
+through the same core entry points as every chat adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from bot.bootstrap import Container
+from bot.dashboard import auth, queries
+from bot.dashboard.metrics import METRICS, Registry
+from governance_store.models import Person
+from handlers import catalog
+from handlers.dispatch import handle_action, handle_command
+from handlers.reply import Action, Actor, Command, Reply, reply_from_dict, reply_to_dict
+from notifications import outbox
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+STATIC_PREFIX = "/dashboard-static"
+PLATFORM = "web"
+
+
+def _fmt_ts(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "—"
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["ts"] = _fmt_ts
+    env.globals["static"] = STATIC_PREFIX
+    return env
+
+
+ENV = environment()
+
+
+def page(template: str, status: int = 200, **context: Any) -> web.Response:
+    html = ENV.get_template(template).render(**context)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def _bind_host(container: Container, host: str | None) -> str:
+    return host or container.settings.host
+
+
+def _token(container: Container) -> str | None:
+    secret = container.settings.dashboard_token
+    return secret.get_secret_value() if secret is not None else None
+
+
+class DashboardMount:
+    """``/``, ``/systems``, ``/systems/{id}``, ``/raci``, ``/changes``, ``/changes/{number}``,
+    ``/metrics-page`` and ``/gaps``.  ``host`` is the address the host binds (default ``GOVBOT_HOST``)."""
+
+    def __init__(self, container: Container, *, host: str | None = None) -> None:
+        self.container = container
+        self.host = _bind_host(container, host)
+        # Refuse here already, so a misconfigured host never starts listening.
+        auth.required_token(self.host, _token(container))
+
+    def mount(self, app: web.Application) -> None:
+        auth.install(app, host=self.host, token=_token(self.container))
+        r = app.router
+        r.add_get("/", self.overview)
+        r.add_get("/systems", self.systems)
+        r.add_get("/systems/{id:\\d+}", self.system)
+        r.add_get("/raci", self.raci)
+        r.add_get("/changes", self.changes)
+        r.add_get("/changes/{number}", self.change)
+        r.add_get("/metrics-page", self.metrics_page)
+        r.add_get("/gaps", self.gaps)
+        if not any(getattr(res, "canonical", "") == STATIC_PREFIX for res in r.resources()):
+            r.add_static(STATIC_PREFIX, HERE / "static")
+
+    async def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def run() -> Any:
+            with self.container.unit_of_work() as session:
+                return fn(*args, session=session, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+    async def overview(self, request: web.Request) -> web.Response:
+        data = await self.read(queries.overview, now=self.container.clock())
+        return page("overview.html", nav="overview", **data)
+
+    async def systems(self, request: web.Request) -> web.Response:
+        q = request.query.get("q", "").strip()
+        gaps_only = request.query.get("gaps") == "1"
+        if q:
+            def search(*, session: Session) -> tuple[int | None, list[Any], str]:
+                resolved = catalog.resolve(q, session=session)
+                if resolved.system is not None:
+                    return resolved.system.id, [], resolved.resolution.status
+                return None, list(resolved.resolution.matches[:10]), resolved.resolution.status
+
+            found, candidates, status = await self.read(search)
+            if found is not None:
+                raise web.HTTPFound(f"/systems/{found}")
+            return page("search.html", nav="systems", q=q, candidates=candidates, status=status)
+        rows = await self.read(queries.systems_list, gaps_only=gaps_only)
+        return page("systems.html", nav="systems", rows=rows, gaps_only=gaps_only, q=q)
+
+    async def system(self, request: web.Request) -> web.Response:
+        data = await self.read(queries.system_detail, int(request.match_info["id"]),
+                               activity_id=request.query.get("activity") or None)
+        if data is None:
+            return page("not_found.html", status=404, nav="systems", what=f"system {request.match_info['id']}")
+        return page("system.html", nav="systems", **data)
+
+    async def raci(self, request: web.Request) -> web.Response:
+        def load(*, session: Session) -> dict[str, Any]:
+            sites = queries.sites(session=session)
+            site = request.query.get("site") or (sites[0].code if sites else None)
+            return {"sites": sites, "site": site, **queries.raci_matrix(site, session=session)}
+
+        return page("raci.html", nav="raci", **(await self.read(load)))
+
+    async def changes(self, request: web.Request) -> web.Response:
+        now = self.container.clock()
+        rows = await self.read(queries.open_changes, now=now)
+        return page("changes.html", nav="changes", rows=rows, now=now)
+
+    async def change(self, request: web.Request) -> web.Response:
+        data = await self.read(queries.change_detail, request.match_info["number"], now=self.container.clock())
+        if data is None:
+            return page("not_found.html", status=404, nav="changes", what=f"change {request.match_info['number']}")
+        return page("change.html", nav="changes", **data)
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        data = await self.read(queries.decision_metrics)
+        return page("metrics.html", nav="metrics", svg=Markup(queries.trend_svg(data["trend"])), **data)
+
+    async def gaps(self, request: web.Request) -> web.Response:
+        def load(*, session: Session) -> list[Any]:
+            _, report = queries.gap_counts(session=session)
+            return report.sorted()
+
+        return page("gaps.html", nav="gaps", findings=await self.read(load))
+
+
+# --------------------------------------------------------------------------- web chat
+
+
+class WebInbox:
+    """An outbound port that delivers to people using the web chat, kept in memory per person."""
+
+    platform = PLATFORM
+
+    def __init__(self) -> None:
+        self.messages: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._next = 0
+
+    def can_reach(self, recipient: outbox.Recipient) -> bool:
+        return recipient.person_id is not None
+
+    def send(self, recipient: outbox.Recipient, payload: dict[str, Any]) -> dict[str, Any]:
+        assert recipient.person_id is not None
+        self._next += 1
+        self.messages[recipient.person_id].append({"id": self._next, "payload": payload, "updated": False})
+        return {"person_id": recipient.person_id, "id": self._next}
+
+    def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        for msg in self.messages.get(int(ref["person_id"]), []):
+            if msg["id"] == ref["id"]:
+                msg["payload"] = payload
+                msg["updated"] = True
+        return ref
+
+
+def render_reply(reply: Reply, *, inbox_id: int | None = None) -> str:
+    return ENV.get_template("_reply.html").render(reply=reply, inbox_id=inbox_id)
+
+
+class ChatMount:
+    """``/chat`` and its JSON API: act as any person in the directory, see what govbot sent them."""
+
+    def __init__(self, container: Container, inbox: WebInbox | None = None, *, host: str | None = None) -> None:
+        self.container = container
+        self.inbox = inbox or WebInbox()
+        self.host = _bind_host(container, host)
+        auth.required_token(self.host, _token(container))
+
+    def mount(self, app: web.Application) -> None:
+        auth.install(app, host=self.host, token=_token(self.container))
+        self.registry = app.get(METRICS)
+        r = app.router
+        r.add_get("/chat", self.chat_page)
+        r.add_post("/chat/api/say", self.say)
+        r.add_post("/chat/api/click", self.click)
+        r.add_get("/chat/api/inbox", self.inbox_api)
+        if not any(getattr(res, "canonical", "") == STATIC_PREFIX for res in r.resources()):
+            r.add_static(STATIC_PREFIX, HERE / "static")
+
+    # -- helpers
+
+    def _actor(self, person_id: int, session: Session) -> Actor:
+        person = session.get(Person, person_id)
+        if person is None:
+            raise web.HTTPBadRequest(text=f"no person {person_id} in the directory")
+        return Actor(person_id=person.id, display_name=person.display_name, platform=PLATFORM, email=person.email)
+
+    def _answer(self, kind: str, person_id: int, text: str | None = None, action: tuple[str, str, dict[str, str]] |
+                None = None) -> Reply:
+        registry: Registry | None = getattr(self, "registry", None)
+        with self.container.unit_of_work() as session:
+            actor = self._actor(person_id, session)
+            now = self.container.clock()
+            if registry is not None:
+                with registry.answering(kind):
+                    reply = self._core(session, actor, now, text, action)
+            else:
+                reply = self._core(session, actor, now, text, action)
+        self.deliver()
+        return reply
+
+    @staticmethod
+    def _core(session: Session, actor: Actor, now: dt.datetime, text: str | None,
+              action: tuple[str, str, dict[str, str]] | None) -> Reply:
+        if action is not None:
+            action_id, value, inputs = action
+            return handle_action(Action(action_id, value, actor, inputs), session=session, now=now)
+        return handle_command(Command(text=text or "", actor=actor), session=session, now=now)
+
+    def deliver(self) -> None:
+        try:
+            outbox.dispatch(self.container.session_factory, [self.inbox], now=self.container.clock(), limit=500)
+        except Exception:  # noqa: BLE001 - the worker retries; the answer itself succeeded
+            log.warning("web inbox delivery failed; the worker will retry", exc_info=True)
+
+    @staticmethod
+    async def _json(request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="expected a JSON body") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="expected a JSON object")
+        try:
+            body["person_id"] = int(body.get("person_id"))
+        except (TypeError, ValueError):
+            raise web.HTTPBadRequest(text="person_id is required") from None
+        return body
+
+    @staticmethod
+    def _out(reply: Reply) -> web.Response:
+        return web.json_response({"reply": reply_to_dict(reply), "html": render_reply(reply)})
+
+    # -- routes
+
+    async def chat_page(self, request: web.Request) -> web.Response:
+        def load() -> list[tuple[int, str, str]]:
+            with self.container.unit_of_work() as session:
+                return [(p.id, p.display_name, p.title or "") for p in queries.people(session=session)]
+
+        people = await asyncio.to_thread(load)
+        wanted = request.query.get("person_id", "")
+        selected = int(wanted) if wanted.isdigit() else next(
+            (pid for pid, name, _ in people if name == "Luis Ortega"), people[0][0] if people else None)
+        return page("chat.html", nav="chat", people=people, selected=selected)
+
+    async def say(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        text = str(body.get("text", "")).strip()
+        if not text:
+            raise web.HTTPBadRequest(text="text is required")
+        reply = await asyncio.to_thread(self._answer, "command", body["person_id"], text)
+        return self._out(reply)
+
+    async def click(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        action_id = str(body.get("action_id", "")).strip()
+        if not action_id:
+            raise web.HTTPBadRequest(text="action_id is required")
+        inputs = body.get("inputs") or {}
+        if not isinstance(inputs, dict):
+            raise web.HTTPBadRequest(text="inputs must be an object")
+        action = (action_id, str(body.get("value", "")), {str(k): str(v) for k, v in inputs.items()})
+        reply = await asyncio.to_thread(self._answer, "action", body["person_id"], None, action)
+        return self._out(reply)
+
+    async def inbox_api(self, request: web.Request) -> web.Response:
+        try:
+            person_id = int(request.query.get("person_id", ""))
+        except ValueError:
+            raise web.HTTPBadRequest(text="person_id is required") from None
+        await asyncio.to_thread(self.deliver)
+        messages = []
+        for msg in reversed(self.inbox.messages.get(person_id, [])):
+            reply = reply_from_dict(msg["payload"])
+            messages.append({"id": msg["id"], "updated": bool(msg.get("updated")), "reply": msg["payload"],
+                             "html": render_reply(reply, inbox_id=msg["id"])})
+        return web.json_response({"person_id": person_id, "messages": messages})
