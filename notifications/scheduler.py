@@ -12,9 +12,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from governance_store.models import OutboxMessage, Timer
 from notifications import digest, outbox, sweep
 
 log = logging.getLogger(__name__)
@@ -85,3 +87,37 @@ class Worker:
     @property
     def alive(self) -> bool:
         return self.scheduler is not None and self.scheduler.running
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What is left for the worker: due now, or waiting to be retried."""
+
+    timers_due: int
+    messages_due: int
+    messages_retrying: int
+
+    @property
+    def due(self) -> bool:
+        return bool(self.timers_due or self.messages_due)
+
+    @property
+    def idle(self) -> bool:
+        return not (self.due or self.messages_retrying)
+
+
+def backlog(factory: sessionmaker[Session], *, now: dt.datetime) -> Backlog:
+    """Due timers, due messages, and messages that failed or were interrupted and will be retried.
+
+    Messages queued for a later time that were never tried do not count: they
+    are the future, not a backlog.
+    """
+    with factory() as session:
+        timers = session.scalar(sa.select(sa.func.count(Timer.id)).where(Timer.state == "pending", Timer.due_at <= now))
+        undelivered = OutboxMessage.status.in_(outbox.CLAIMABLE)
+        due = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(undelivered, OutboxMessage.next_attempt_at <= now))
+        retrying = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
+            undelivered, OutboxMessage.next_attempt_at > now,
+            sa.or_(OutboxMessage.attempts > 0, OutboxMessage.status == "sending"),
+        ))
+    return Backlog(timers or 0, due or 0, retrying or 0)
