@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from governance_store.lookup import Match, Resolution, SystemIndex
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from governance_store.lookup import Match, Resolution, SystemIndex
 from governance_store.models import ImportRun, System
 from handlers.reply import Choice
 

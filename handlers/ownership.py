@@ -4,6 +4,8 @@ and what a person or team owns."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
@@ -29,6 +31,7 @@ from handlers import catalog
 from handlers.parse import Intent
 from handlers.reply import Button, Choice, Field, Reply, Section
 
+SystemHandler = Callable[..., Reply]
 CRITICALITY = {1: "1 - most critical", 2: "2 - somewhat critical", 3: "3 - less critical", 4: "4 - not critical"}
 
 
@@ -89,6 +92,22 @@ def unresolved(intent: Intent, resolved: catalog.Resolved, verb: str) -> Reply:
         "Try its name, alias, hostname, IP address, serial or asset tag.",
         data=data,
     )
+
+
+def about_system(verb: str) -> Callable[[SystemHandler], Callable[..., Reply]]:
+    """Resolve the question's subject first: ambiguous or unknown subjects get choices or "did you mean"."""
+
+    def wrap(fn: SystemHandler) -> Callable[..., Reply]:
+        @functools.wraps(fn)
+        def handler(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
+            resolved = catalog.resolve(intent.subject, session=session)
+            if resolved.system is None:
+                return unresolved(intent, resolved, verb)
+            return fn(intent, resolved.system, session=session, now=now)
+
+        return handler
+
+    return wrap
 
 
 def _site(system: System, *, session: Session) -> Site | None:
@@ -176,11 +195,8 @@ def _header(system: System) -> str:
 # --------------------------------------------------------------------------- who owns X
 
 
-def who_owns(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
-    resolved = catalog.resolve(intent.subject, session=session)
-    if resolved.system is None:
-        return unresolved(intent, resolved, "who")
-    system = resolved.system
+@about_system("who")
+def who_owns(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
     site = _site(system, session=session)
     owner_line, owner_acting = _person_line(system.owner, session=session)
     tm_line, _ = _person_line(system.technical_manager, session=session)
@@ -303,12 +319,9 @@ def _raci_reply(intent: Intent, system: System, result: raci.RaciResult, alterna
     )
 
 
-def accountable(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
+@about_system("raci")
+def accountable(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
     """"Who is accountable / responsible for X", "who approves changes to X": the change activity."""
-    resolved = catalog.resolve(intent.subject, session=session)
-    if resolved.system is None:
-        return unresolved(intent, resolved, "raci")
-    system = resolved.system
     activity = raci.change_activity_for(system, session=session)
     if activity is None:
         data = _base_data(intent, "not_found")
@@ -326,11 +339,8 @@ def accountable(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
     return reply
 
 
-def steward(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
-    resolved = catalog.resolve(intent.subject, session=session)
-    if resolved.system is None:
-        return unresolved(intent, resolved, "steward")
-    system = resolved.system
+@about_system("steward")
+def steward(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
     hint = "quality LIMS data stewardship" if "lims" in f"{system.name} {system.class_name} {' '.join(system.aliases)}".lower() \
         else "data stewardship process data historian"
     activity, _ = raci.find_activity(hint, session=session, system=system)
@@ -350,11 +360,8 @@ def steward(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
 # --------------------------------------------------------------------------- who do I call
 
 
-def call(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
-    resolved = catalog.resolve(intent.subject, session=session)
-    if resolved.system is None:
-        return unresolved(intent, resolved, "call")
-    system = resolved.system
+@about_system("call")
+def call(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
     site = _site(system, session=session)
     fields: list[Field] = []
     warnings: list[str] = []
@@ -405,11 +412,8 @@ def call(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
 # --------------------------------------------------------------------------- SLA
 
 
-def sla(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
-    resolved = catalog.resolve(intent.subject, session=session)
-    if resolved.system is None:
-        return unresolved(intent, resolved, "sla")
-    system = resolved.system
+@about_system("sla")
+def sla(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
     data = _base_data(intent, "answered")
     data["system"] = system_json(system)
     if system.criticality is None:
@@ -455,11 +459,8 @@ def _minutes(m: int) -> str:
 # --------------------------------------------------------------------------- dependencies
 
 
-def deps(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
-    resolved = catalog.resolve(intent.subject, session=session)
-    if resolved.system is None:
-        return unresolved(intent, resolved, "deps")
-    system = resolved.system
+@about_system("deps")
+def deps(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
     upstream = session.scalars(
         select(System).join(SystemRelation, SystemRelation.depends_on_id == System.id)
         .where(SystemRelation.system_id == system.id).order_by(System.name)
