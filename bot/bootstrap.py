@@ -63,5 +63,9 @@ def settings_clock(settings: Settings) -> Clock | None:
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Container:
+    from governance_store.changes import configure_policies
+
     settings = settings or Settings()
+    if settings.change_policy:
+        configure_policies(settings.change_policy)
     return Container(settings=settings, clock=clock or settings_clock(settings) or utc_now)

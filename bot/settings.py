@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     dashboard_token: SecretStr | None = None
 
     sweep_interval_seconds: float = 15.0
+    # Quorum rules for change requests (JSON): see governance_store.changes.configure_policies.
+    change_policy: dict[str, Any] = Field(default_factory=dict)
     # Slack allows about one message per second per channel; the outbox paces each channel/DM to this.
     outbox_channel_interval_seconds: float = 1.0
     # How long a claimed outbox message may be in flight before another dispatcher checks on it

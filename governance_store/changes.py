@@ -62,6 +62,29 @@ class ChangePolicy:
 
 
 DEFAULT_POLICY = ChangePolicy()
+_policies: dict[str, ChangePolicy] = {}
+
+
+def configure_policies(config: dict[str, object]) -> None:
+    """Quorum rules from settings: top-level keys set the default, ``activities`` override per activity.
+
+    Example: ``{"change_manager_on_high_risk": true, "activities": {"ACT-03":
+    {"allow_self_approval_for_standard": true}}}``.
+    """
+    global DEFAULT_POLICY
+    fields = set(ChangePolicy.__dataclass_fields__)
+    base = {k: v for k, v in config.items() if k in fields}
+    unknown = set(config) - fields - {"activities"}
+    if unknown:
+        raise ValueError(f"unknown change policy keys: {', '.join(sorted(unknown))}")
+    DEFAULT_POLICY = ChangePolicy(**base)  # type: ignore[arg-type]
+    _policies.clear()
+    for activity, override in dict(config.get("activities") or {}).items():  # type: ignore[call-overload]
+        _policies[str(activity)] = ChangePolicy(**{**base, **override})
+
+
+def policy_for(activity_id: str | None) -> ChangePolicy:
+    return _policies.get(activity_id or "", DEFAULT_POLICY)
 
 
 @dataclass(frozen=True)
@@ -145,7 +168,7 @@ def _site(system: System, *, session: Session) -> Site | None:
 
 
 def route(draft: Draft, *, requester: Person, session: Session, now: dt.datetime,
-          policy: ChangePolicy = DEFAULT_POLICY) -> Routing:
+          policy: ChangePolicy | None = None) -> Routing:
     """Who must approve, be consulted and be informed, and what conflicts exist: nothing is written."""
     system = draft.system
     routing = Routing(activity=None, decision_right=None)
@@ -155,6 +178,7 @@ def route(draft: Draft, *, requester: Person, session: Session, now: dt.datetime
     if activity is None:
         routing.errors["system"] = f"No change activity in the RACI matrix covers {system.name}"
         return routing
+    policy = policy or policy_for(activity.activity_id)
     routing.decision_right = decision_right_for(activity, session=session)
     result = raci.resolve_activity(activity, system, session=session)
     routing.warnings.extend(w for w in result.warnings if "left the company" not in w)
@@ -341,7 +365,7 @@ def draft_of(cr: ChangeRequest) -> Draft:
 
 
 def submit_draft(change_id: int, *, actor: Person | None, session: Session, now: dt.datetime, platform: str,
-                 policy: ChangePolicy = DEFAULT_POLICY) -> tuple[ChangeRequest, Routing]:
+                 policy: ChangePolicy | None = None) -> tuple[ChangeRequest, Routing]:
     """Route a saved draft afresh and send it for decision."""
     cr = load_for_update(change_id, session=session)
     if actor is None or cr.requester_id != actor.id:
@@ -385,7 +409,7 @@ def submit_draft(change_id: int, *, actor: Person | None, session: Session, now:
 
 
 def submit(draft: Draft, *, requester: Person, session: Session, now: dt.datetime, platform: str,
-           policy: ChangePolicy = DEFAULT_POLICY) -> tuple[ChangeRequest, Routing]:
+           policy: ChangePolicy | None = None) -> tuple[ChangeRequest, Routing]:
     """Save and submit in one step (scripts and tests)."""
     routing = route(draft, requester=requester, session=session, now=now, policy=policy)
     if not routing.ok:
@@ -587,11 +611,12 @@ LIFECYCLE = {
 
 
 def advance(change_id: int, step: str, *, actor: Person | None, session: Session, now: dt.datetime, platform: str,
-            policy: ChangePolicy = DEFAULT_POLICY, business_days_from: object | None = None) -> Outcome:
+            policy: ChangePolicy | None = None) -> Outcome:
     """Lifecycle steps after the decision: schedule, implement, close; or withdraw / cancel."""
     if step not in LIFECYCLE:
         raise ChangeError(f"Unknown step {step!r}")
     cr = load_for_update(change_id, session=session)
+    policy = policy or policy_for(cr.activity_id)
     allowed_from, target = LIFECYCLE[step]
     is_requester = actor is not None and cr.requester_id == actor.id
     is_assignee = actor is not None and cr.assigned_to_id == actor.id

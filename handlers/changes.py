@@ -25,6 +25,7 @@ from governance_store.models import (
     ParticipantKind,
     Person,
     Site,
+    Timer,
 )
 from handlers import catalog
 from handlers.reply import Action, Button, Command, Field, Form, FormField, Reply, Section, reply_to_dict
@@ -272,6 +273,9 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
         fields.append(Field("MOC", cr.moc_reference or "missing"))
     if cr.retro_due_at:
         fields.append(Field("Retrospective approval due", _local(cr.retro_due_at, cr, session=session)))
+    timer = session.scalar(select(Timer).where(Timer.change_id == cr.id, Timer.kind == sla.APPROVAL))
+    if timer is not None and timer.target_at is not None:
+        fields.append(Field("SLA", _sla_text(timer, cr, session=session)))
     buttons: tuple[Button, ...] = ()
     pending = cr.state == ChangeState.SUBMITTED.value or (
         cr.change_type == "emergency" and cr.state == ChangeState.IMPLEMENTED.value and cr.decided_at is None
@@ -305,6 +309,25 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
         ephemeral=False,
         data=_status("card", change=cr.number, state=cr.state, role=role),
     )
+
+
+def _sla_text(timer: Timer, cr: ChangeRequest, *, session: Session) -> str:
+    target = _local(timer.target_at, cr, session=session)
+    text = f"{timer.data.get('policy', '')}: decision due {target}"
+    if timer.state == "paused":
+        text += " · paused while waiting on the requester"
+    if timer.level:
+        text += f" · escalated to level {timer.level}"
+        last = session.scalars(select(AuditEntry).where(
+            AuditEntry.object_key == cr.number, AuditEntry.action == "change.escalated"
+        ).order_by(AuditEntry.id.desc())).first()
+        if last is not None and last.data.get("text"):
+            text += f" ({last.data['text']})"
+    if timer.acknowledged_level is not None:
+        text += f" · acknowledged at level {timer.acknowledged_level}"
+    if timer.state == "stopped":
+        text += " · stopped"
+    return text
 
 
 def _card_role(msg: OutboxMessage) -> str | None:
@@ -488,7 +511,60 @@ def acknowledge_action(action: Action, *, session: Session, now: dt.datetime) ->
     return Reply(text=message, data=_status("acknowledged" if ok else "refused"))
 
 
+DELEGATE_USAGE = "delegate PERSON until YYYY-MM-DD [reason]  ·  delegate off  ·  delegate (show)"
+
+
+def delegate_command(command: Command, *, session: Session, now: dt.datetime) -> Reply:
+    """Out of office: name who approves in your place until a date."""
+    from governance_store import audit
+    from governance_store.models import Delegation
+    from handlers.ownership import find_person
+
+    actor = _person(command.actor.person_id, session=session)
+    if actor is None:
+        return _not_in_directory()
+    rest = command.text.strip()[len("delegate"):].strip()
+    active = session.scalars(select(Delegation).where(
+        Delegation.person_id == actor.id, Delegation.ends_at > now).order_by(Delegation.starts_at)).all()
+    if not rest:
+        if not active:
+            return Reply(text=f"You have no delegate. Usage: {DELEGATE_USAGE}", data=_status("answered"))
+        lines = [f"{d.delegate.display_name} from {d.starts_at:%Y-%m-%d} until {d.ends_at:%Y-%m-%d %H:%M} UTC"
+                 for d in active]
+        return Reply(text="Your delegates:\n" + "\n".join(lines), data=_status("answered"))
+    if rest.lower() == "off":
+        for d in active:
+            d.ends_at = max(now, d.starts_at)
+        audit.record(session, at=now, actor=actor, platform=command.actor.platform, action="delegation.ended",
+                     object_type="person", object_key=actor.email, data={})
+        return Reply(text="You approve your own requests again.", data=_status("answered"))
+    m = re.match(r"^(?P<who>.+?)\s+until\s+(?P<day>\d{4}-\d{2}-\d{2})(?:\s+(?P<reason>.*))?$", rest, re.I)
+    if not m:
+        return Reply(text=f"Usage: {DELEGATE_USAGE}", data=_status("usage"))
+    who = find_person(session, m["who"])
+    if who is None or not who.active:
+        return Reply(text=f"I don't know an active person called “{m['who']}” (use their name or e-mail).",
+                     data=_status("invalid"))
+    if who.id == actor.id:
+        return Reply(text="You cannot delegate to yourself.", data=_status("invalid"))
+    tz = ZoneInfo(actor.timezone or "UTC")
+    try:
+        until = dt.datetime.combine(dt.date.fromisoformat(m["day"]), dt.time(23, 59), tzinfo=tz).astimezone(dt.UTC)
+    except ValueError:
+        return Reply(text=f"“{m['day']}” is not a date. Usage: {DELEGATE_USAGE}", data=_status("usage"))
+    if until <= now:
+        return Reply(text="That date has passed.", data=_status("invalid"))
+    session.add(Delegation(person_id=actor.id, delegate_id=who.id, starts_at=now, ends_at=until,
+                           reason=(m["reason"] or None)))
+    audit.record(session, at=now, actor=actor, platform=command.actor.platform, action="delegation.set",
+                 object_type="person", object_key=actor.email,
+                 data={"delegate": who.email, "until": until.isoformat(), "reason": m["reason"]})
+    return Reply(text=f"Until {m['day']}, {who.display_name} approves in your place. New requests go to them.",
+                 data=_status("answered"))
+
+
 def register(router: Any) -> None:
+    router.EXTRA_COMMANDS["delegate"] = delegate_command
     router.ACTION_HANDLERS["esc.ack"] = acknowledge_action
     router.EXTRA_COMMANDS["change"] = change_command
     router.EXTRA_COMMANDS["approvals"] = approvals_command

@@ -1,34 +1,41 @@
-"""The sweep: claim due timers and advance them, one transaction per timer.
+"""The sweep: claim due timers and advance them, a batch of timers per transaction.
 
-On PostgreSQL due rows are claimed with ``FOR UPDATE SKIP LOCKED``, so any
-number of replicas can sweep at once and each timer is advanced by exactly one
-of them; the messages a step causes are outbox rows with unique keys written in
-the same transaction, so a crash before commit loses nothing and a crash after
-commit repeats nothing.
+On PostgreSQL due rows are claimed with ``FOR UPDATE SKIP LOCKED`` (``batch``
+rows at a time), so any number of replicas can sweep at once and each timer is
+advanced by exactly one of them; the messages a step causes are outbox rows
+with unique keys (``INSERT … ON CONFLICT DO NOTHING``) and the audit entries
+are appended in the same transaction, so a crash before commit loses nothing
+and a crash after commit repeats nothing.  Calendars, chain levels and the
+people a level reaches are looked up once per sweep, not once per timer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from governance_store import audit
 from governance_store.chains import resolve_level
 from governance_store.models import (
     Approval,
     ApprovalState,
+    AuditEntry,
     ChangeRequest,
     EscalationChain,
+    OutboxMessage,
     ParticipantKind,
     Person,
     Timer,
 )
 from handlers.reply import Button, Field, Reply, Section, reply_to_dict
-from notifications import outbox, sla
+from notifications import sla
 
 log = logging.getLogger(__name__)
 
@@ -41,36 +48,144 @@ class SweepResult:
     lateness: list[float] = field(default_factory=list)
 
 
-def _claim(session: Session, now: dt.datetime) -> Timer | None:
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Who one escalation level of one system reaches, as plain values."""
+
+    person_ids: tuple[int, ...]
+    channels: tuple[str, ...]
+    names: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+@dataclass
+class _Pass:
+    """One sweep's memory (plain values only) and one transaction's pending writes."""
+
+    lookups: sla.Lookups = field(default_factory=sla.Lookups)
+    targets: dict[tuple[str, int, int | None], _Targets | None] = field(default_factory=dict)
+    approvers: dict[int, list[Approval]] = field(default_factory=dict)
+    changes: dict[int, ChangeRequest] = field(default_factory=dict)  # keeps the batch's rows in the session
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    audits: list[tuple[dt.datetime, str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def enqueue(self, *, key: str, now: dt.datetime, payload: dict[str, Any], person_id: int | None = None,
+                channel: str | None = None, change_id: int | None = None) -> None:
+        self.messages.setdefault(key, {
+            "key": key, "kind": "message", "person_id": person_id, "channel": channel, "change_id": change_id,
+            "payload": payload, "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now,
+            "platform_ref": {},
+        })
+
+    def audit(self, *, at: dt.datetime, action: str, object_key: str, data: dict[str, Any]) -> None:
+        self.audits.append((at, action, object_key, data))
+
+    def flush(self, session: Session) -> None:
+        """Write the queued messages (an existing key is left alone) and append the audit entries."""
+        if self.messages:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            rows = list(self.messages.values())
+            session.connection().execute(
+                insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"]), rows)
+            self.messages.clear()
+        if self.audits:
+            _append_audit(session, self.audits)
+            self.audits.clear()
+        self.approvers.clear()
+        self.changes.clear()
+
+
+def _append_audit(session: Session, entries: list[tuple[dt.datetime, str, str, dict[str, Any]]]) -> None:
+    """Append system audit entries in order, the way ``audit.record`` does, with one look-up of the chain head."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._LOCK_KEY})  # noqa: SLF001 - same lock as every audit writer
+    session.flush()
+    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or audit.GENESIS
+    rows = []
+    for at, action, object_key, data in entries:
+        payload = json.loads(json.dumps(data or {}, default=str))
+        at = at.astimezone(dt.UTC)
+        digest = audit._digest(prev, at=at, actor="govbot", platform="system", action=action,  # noqa: SLF001 - same chain
+                               object_type="change", object_key=object_key, data=payload)
+        rows.append(AuditEntry(at=at, actor_id=None, actor="govbot", platform="system", action=action,
+                               object_type="change", object_key=object_key, data=payload, prev_hash=prev, hash=digest))
+        prev = digest
+    session.add_all(rows)
+    session.flush()
+
+
+def _claim(session: Session, now: dt.datetime, batch: int) -> list[Timer]:
     query = (
-        select(Timer).where(Timer.state == "pending", Timer.due_at <= now).order_by(Timer.due_at, Timer.id).limit(1)
+        select(Timer).where(Timer.state == "pending", Timer.due_at <= now).order_by(Timer.due_at, Timer.id).limit(batch)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return session.scalars(query).first()
+    return list(session.scalars(query).all())
 
 
-def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_000) -> SweepResult:
+def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_000, batch: int = BATCH) -> SweepResult:
     result = SweepResult()
-    for _ in range(limit):
-        with factory() as session, session.begin():
-            timer = _claim(session, now)
-            if timer is None:
-                break
-            result.timers += 1
-            advance(timer, session=session, now=now, result=result)
+    memo = _Pass()
+    while result.timers < limit:
+        attempt = SweepResult()
+        try:
+            with factory() as session, session.begin():
+                timers = _claim(session, now, min(batch, limit - result.timers))
+                if not timers:
+                    break
+                _prefetch(session, timers, memo)
+                for timer in timers:
+                    attempt.timers += 1
+                    advance(timer, session=session, now=now, result=attempt, memo=memo)
+                memo.flush(session)
+        except Exception:
+            if batch == 1:
+                raise
+            # One bad timer must not hold back its batch: sweep on one timer per transaction.
+            log.exception("a sweep batch failed; continuing one timer per transaction")
+            memo = _Pass()
+            batch = 1
+            continue
+        result.timers += attempt.timers
+        result.fired += attempt.fired
+        result.skipped += attempt.skipped
+        result.lateness += attempt.lateness
     return result
 
 
-def advance(timer: Timer, *, session: Session, now: dt.datetime, result: SweepResult | None = None) -> None:
+def _prefetch(session: Session, timers: list[Timer], memo: _Pass) -> None:
+    """Load the batch's change requests (with their systems) and pending approvers in two queries."""
+    ids = {t.change_id for t in timers if t.change_id}
+    if not ids:
+        return
+    memo.changes = {cr.id: cr for cr in session.scalars(
+        select(ChangeRequest).options(selectinload(ChangeRequest.system)).where(ChangeRequest.id.in_(ids))).all()}
+    memo.approvers = {i: [] for i in ids}
+    for a in session.scalars(select(Approval).where(
+        Approval.change_id.in_(ids), Approval.kind == ParticipantKind.APPROVER.value,
+        Approval.state == ApprovalState.REQUESTED.value,
+    ).order_by(Approval.id)).all():
+        memo.approvers[a.change_id].append(a)
+
+
+def advance(timer: Timer, *, session: Session, now: dt.datetime, result: SweepResult | None = None,
+            memo: _Pass | None = None) -> None:
     result = result or SweepResult()
-    cr = session.get(ChangeRequest, timer.change_id) if timer.change_id else None
+    own = memo is None
+    memo = memo or _Pass()
+    cr = memo.changes.get(timer.change_id) if timer.change_id else None
+    if cr is None and timer.change_id:
+        cr = session.get(ChangeRequest, timer.change_id)
     if cr is None or cr.state not in ("submitted",) and not (cr.change_type == "emergency" and cr.decided_at is None
                                                              and cr.state == "implemented"):
         timer.state = "stopped"
         timer.token += 1
         return
-    evs = sla.events(timer, cr, session=session)
+    evs = sla.events(timer, cr, session=session, lookups=memo.lookups)
     due = [e for e in evs[timer.step:] if e.at <= now]
     for i, ev in enumerate(due):
         later = due[i + 1:]
@@ -80,7 +195,7 @@ def advance(timer: Timer, *, session: Session, now: dt.datetime, result: SweepRe
         if superseded:
             result.skipped += 1
             continue
-        _fire(timer, cr, ev, session=session, now=now)
+        _fire(timer, cr, ev, session=session, now=now, memo=memo)
         result.fired += 1
         result.lateness.append((now - ev.at).total_seconds())
     timer.step += len(due)
@@ -90,17 +205,21 @@ def advance(timer: Timer, *, session: Session, now: dt.datetime, result: SweepRe
         timer.state = "done"
     else:
         timer.due_at = evs[timer.step].at
+    if own:
+        memo.flush(session)
 
 
-def _pending_approvers(cr: ChangeRequest, *, session: Session) -> list[Approval]:
+def _pending_approvers(cr: ChangeRequest, *, session: Session, memo: _Pass | None = None) -> list[Approval]:
+    if memo is not None and cr.id in memo.approvers:
+        return memo.approvers[cr.id]
     return list(session.scalars(select(Approval).where(
         Approval.change_id == cr.id, Approval.kind == ParticipantKind.APPROVER.value,
         Approval.state == ApprovalState.REQUESTED.value,
     )).all())
 
 
-def _local(ts: dt.datetime, timer: Timer, cr: ChangeRequest, *, session: Session) -> str:
-    calendar = sla._calendar(timer, cr, session=session)  # noqa: SLF001 - same package
+def _local(ts: dt.datetime, timer: Timer, cr: ChangeRequest, *, session: Session, memo: _Pass) -> str:
+    calendar = memo.lookups.calendar(timer, cr, session=session)
     return f"{ts.astimezone(calendar.tz):%H:%M %Z}"
 
 
@@ -114,28 +233,28 @@ def _reminder(cr: ChangeRequest, text: str, *, ref: str) -> dict[str, object]:
     ))
 
 
-def _fire(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, now: dt.datetime) -> None:
+def _fire(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, now: dt.datetime, memo: _Pass) -> None:
     base = f"cr:{cr.id}:sla:{ev.key}" if ev.kind in ("warn", "breach") else f"cr:{cr.id}:{ev.key}"
     ref = str(cr.id)
     target = int(timer.data.get("target_minutes", 0))
     if ev.kind == "warn":
-        for a in _pending_approvers(cr, session=session):
-            outbox.enqueue(session, key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, payload=_reminder(
+        for a in _pending_approvers(cr, session=session, memo=memo):
+            memo.enqueue(key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, payload=_reminder(
                 cr, f"Reminder: {cr.number} waits for your approval ({ev.pct}% of its {target}-minute response target used).",
                 ref=ref))
-        audit.record(session, at=now, action="change.sla_reminder", object_type="change", object_key=cr.number,
+        memo.audit(at=now, action="change.sla_reminder", object_key=cr.number,
                      data={"pct": ev.pct})
         return
     if ev.kind == "breach":
-        waiting = _pending_approvers(cr, session=session)
+        waiting = _pending_approvers(cr, session=session, memo=memo)
         for a in waiting:
-            outbox.enqueue(session, key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, payload=_reminder(
+            memo.enqueue(key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, payload=_reminder(
                 cr, f"{cr.number} has breached its {target}-minute response target and is being escalated.", ref=ref))
         if cr.requester_id:
-            outbox.enqueue(session, key=f"{base}:requester", now=now, person_id=cr.requester_id, payload=reply_to_dict(Reply(
+            memo.enqueue(key=f"{base}:requester", now=now, person_id=cr.requester_id, payload=reply_to_dict(Reply(
                 text=f"{cr.number} breached its response target; govbot is escalating it.", ephemeral=False,
                 data={"status": "breach", "change": cr.number})))
-        audit.record(session, at=now, action="change.sla_breached", object_type="change", object_key=cr.number,
+        memo.audit(at=now, action="change.sla_breached", object_key=cr.number,
                      data={"policy": timer.data.get("policy"), "waiting_on": [a.role_name for a in waiting]})
         return
     if ev.kind in ("consult_reminder", "consult_overdue"):
@@ -144,47 +263,64 @@ def _fire(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, n
             return
         base = f"cr:{cr.id}:{ev.key}:{a.id}"
         if ev.kind == "consult_reminder":
-            outbox.enqueue(session, key=base, now=now, person_id=a.person_id, payload=reply_to_dict(Reply(
+            memo.enqueue(key=base, now=now, person_id=a.person_id, payload=reply_to_dict(Reply(
                 text=f"Reminder: you are consulted on {cr.number} “{cr.title}”; please answer.",
                 buttons=(Button("No concerns", "cr.consult_ok", ref, "primary"), Button("Raise concern", "cr.consult_concern", ref)),
                 ephemeral=False, data={"status": "reminder", "change": cr.number})))
         else:
             who = a.person.display_name if a.person else "a consulted person"
             if cr.requester_id:
-                outbox.enqueue(session, key=f"{base}:requester", now=now, person_id=cr.requester_id, payload=reply_to_dict(Reply(
+                memo.enqueue(key=f"{base}:requester", now=now, person_id=cr.requester_id, payload=reply_to_dict(Reply(
                     text=f"{who} has not answered the consultation on {cr.number}.", ephemeral=False,
                     data={"status": "overdue", "change": cr.number})))
             manager = a.person.manager if a.person else None
             if manager is not None and manager.active:
-                outbox.enqueue(session, key=f"{base}:manager", now=now, person_id=manager.id,
+                memo.enqueue(key=f"{base}:manager", now=now, person_id=manager.id,
                                payload=reply_to_dict(Reply(
                                    text=f"{who} has not answered the consultation on {cr.number} “{cr.title}”.",
                                    ephemeral=False, data={"status": "overdue", "change": cr.number})))
-            audit.record(session, at=now, action="change.consult_overdue", object_type="change", object_key=cr.number,
+            memo.audit(at=now, action="change.consult_overdue", object_key=cr.number,
                          data={"consulted": who})
         return
-    _escalate(timer, cr, ev, session=session, now=now)
+    _escalate(timer, cr, ev, session=session, now=now, memo=memo)
 
 
-def _escalate(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, now: dt.datetime) -> None:
-    chain = session.scalar(select(EscalationChain).where(EscalationChain.chain_id == timer.data.get("chain")))
-    if chain is None:
+def _level_targets(chain_id: str, level_no: int, cr: ChangeRequest, *, session: Session, memo: _Pass) -> _Targets | None:
+    key = (chain_id, level_no, cr.system_id)
+    if key in memo.targets:
+        return memo.targets[key]
+    found = None
+    chain = session.scalar(select(EscalationChain).where(EscalationChain.chain_id == chain_id))
+    level = next((lvl for lvl in chain.levels if lvl.level == level_no), None) if chain else None
+    if level is not None:
+        targets = resolve_level(level, cr.system, session=session)
+        names = []
+        for h in targets.holders:
+            if h.person is not None and not h.person.active and h.acting is not None:
+                names.append(f"{h.acting.name} (acting for {h.person.name})")
+            elif h.team is not None:
+                names.append(h.team.name)
+            elif h.person is not None:
+                names.append(h.person.name)
+        channels = [c.split(":", 1)[1] for c in targets.channels if c.startswith("slack_channel:") and ":" in c]
+        for h in targets.holders:
+            if h.team is not None and h.team.channel:
+                channels.append(h.team.channel)
+        found = _Targets(tuple(p.id for p in targets.people()), tuple(dict.fromkeys(channels)), tuple(names),
+                         tuple(targets.problems))
+    memo.targets[key] = found
+    return found
+
+
+def _escalate(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, now: dt.datetime,
+              memo: _Pass) -> None:
+    chain_id = timer.data.get("chain")
+    targets = _level_targets(chain_id, ev.level, cr, session=session, memo=memo) if chain_id else None
+    if targets is None:
         return
-    level = next((lvl for lvl in chain.levels if lvl.level == ev.level), None)
-    if level is None:
-        return
-    targets = resolve_level(level, cr.system, session=session)
-    people = targets.people()
-    names = []
-    for h in targets.holders:
-        if h.person is not None and not h.person.active and h.acting is not None:
-            names.append(f"{h.acting.name} (acting for {h.person.name})")
-        elif h.team is not None:
-            names.append(h.team.name)
-        elif h.person is not None:
-            names.append(h.person.name)
+    names = list(targets.names)
     who = ", ".join(names) or "nobody"
-    at_local = _local(now, timer, cr, session=session)
+    at_local = _local(now, timer, cr, session=session, memo=memo)
     repeat = f" (reminder {ev.repeat})" if ev.kind == "repeat" else ""
     text = f"Escalation level {ev.level}{repeat}: {cr.number} “{cr.title}” is waiting for a decision."
     card = reply_to_dict(Reply(
@@ -192,7 +328,7 @@ def _escalate(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Sessio
         sections=(Section(title=f"{cr.number} · escalated to level {ev.level}", fields=(
             Field("System", cr.system_name or "—"),
             Field("Waiting since", f"{cr.submitted_at:%Y-%m-%d %H:%M} UTC" if cr.submitted_at else "—"),
-            Field("Escalation chain", f"{chain.chain_id} level {ev.level}: {who}"),
+            Field("Escalation chain", f"{chain_id} level {ev.level}: {who}"),
         )),),
         buttons=(Button("I'm on it", "esc.ack", f"{timer.id}:{ev.level}", "primary"),),
         warnings=targets.problems,
@@ -200,19 +336,15 @@ def _escalate(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Sessio
         data={"status": "escalation", "change": cr.number, "level": ev.level},
     ))
     base = f"cr:{cr.id}:{ev.key}"
-    for p in people:
-        outbox.enqueue(session, key=f"{base}:{p.id}", now=now, person_id=p.id, payload=card)
-    channels = [c.split(":", 1)[1] for c in targets.channels if c.startswith("slack_channel:") and ":" in c]
-    for h in targets.holders:
-        if h.team is not None and h.team.channel:
-            channels.append(h.team.channel)
-    for ch in dict.fromkeys(channels):
-        outbox.enqueue(session, key=f"{base}:ch:{ch}", now=now, channel=ch, payload=card)
+    for pid in targets.person_ids:
+        memo.enqueue(key=f"{base}:{pid}", now=now, person_id=pid, payload=card)
+    for ch in targets.channels:
+        memo.enqueue(key=f"{base}:ch:{ch}", now=now, channel=ch, payload=card)
     if ev.kind == "level":
         timer.level = ev.level
-        audit.record(session, at=now, action="change.escalated", object_type="change", object_key=cr.number,
-                     data={"level": ev.level, "chain": chain.chain_id, "to": names, "problems": list(targets.problems),
-                           "text": f"escalated to level {ev.level}: {who} at {at_local}"})
+        memo.audit(at=now, action="change.escalated", object_key=cr.number,
+                   data={"level": ev.level, "chain": chain_id, "to": names, "problems": list(targets.problems),
+                         "text": f"escalated to level {ev.level}: {who} at {at_local}"})
     else:
         timer.repeats += 1
 

@@ -111,3 +111,16 @@ def test_change_dialogue_approval_and_audit_from_the_console(db_url: str) -> Non
     assert verify.exit_code == 0 and "audit trail intact" in verify.output
     exported = json.loads(run(db_url, "audit", "export", "--format", "json").output)
     assert [e["action"] for e in exported if e["object_key"] == "GCR000001"][:2] == ["change.submitted", "change.approved"]
+
+
+def test_blackout_windows_from_the_cli_are_flagged_on_changes(db_url: str) -> None:
+    added = run(db_url, "blackout", "add", "--site", "US-FDL", "--from", "2025-07-01T00:00", "--to",
+                "2025-07-08T00:00", "--reason", "summer peak production")
+    assert added.exit_code == 0, added.output
+    assert "summer peak production" in run(db_url, "blackout", "list").output
+    result = run(db_url, "chat", "--as", "jessica.park@corvane.example",
+                 input='change PLC-MIX-01 "Recipe" window=2025-07-02T06:00/07:00\n/quit\n')
+    assert "blackout at US-FDL: summer peak production" in result.output
+    bad = run(db_url, "blackout", "add", "--site", "NOPE", "--from", "2025-07-01T00:00", "--to", "2025-07-02T00:00",
+              "--reason", "x")
+    assert bad.exit_code == 2

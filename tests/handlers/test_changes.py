@@ -315,3 +315,32 @@ def test_history_was_imported(org: sessionmaker[Session]) -> None:
         assert stalled.state == "submitted"
         assert {a.person.display_name for a in stalled.participants} == {"Gregory Maddox", "Hannah Kowalski", "Brian Caldwell"}
         assert s.scalar(sa.select(System.name).where(System.id == stalled.system_id)) == "PLC-FIL-L3-07"
+
+
+def test_delegate_command_routes_new_requests_to_the_delegate(org: sessionmaker[Session]) -> None:
+    assert "no delegate" in say(org, LUIS, "delegate").text
+    assert say(org, LUIS, "delegate Luis Ortega until 2025-06-20").data["status"] == "invalid"
+    assert say(org, LUIS, "delegate Gregory Maddox until 2025-06-20").data["status"] == "invalid", "he left"
+    assert say(org, LUIS, "delegate Brian whenever").data["status"] == "usage"
+    ok = say(org, LUIS, "delegate brian.caldwell@corvane.example until 2025-06-20 vacation")
+    assert ok.data["status"] == "answered" and "Brian Caldwell approves in your place" in ok.text
+    preview = say(org, JESSICA, 'change PLC-FIL-L3-07 "Firmware"')
+    assert preview.data["approvers"] == {"OT Engineering Lead": ["Brian Caldwell"]}
+    say(org, LUIS, "delegate off")
+    assert say(org, JESSICA, 'change PLC-FIL-L3-07 "Firmware"').data["approvers"] == {"OT Engineering Lead": ["Luis Ortega"]}
+
+
+def test_quorum_rules_are_configurable_per_activity(org: sessionmaker[Session]) -> None:
+    from governance_store import changes as core
+
+    try:
+        core.configure_policies({"change_manager_on_high_risk": False,
+                                 "activities": {"ACT-01": {"change_manager_on_high_risk": True}}})
+        ot = say(org, JESSICA, 'change PLC-FIL-L3-07 "Firmware" risk=high rollback="restore"')
+        assert "Change Manager (CAB Chair)" in ot.data["approvers"]
+        level3 = say(org, JESSICA, 'change MES Plant 1 Findlay "Upgrade" risk=high rollback="snapshot"')
+        assert "Change Manager (CAB Chair)" not in level3.data["approvers"]
+        with pytest.raises(ValueError, match="unknown change policy keys"):
+            core.configure_policies({"quorum": "majority"})
+    finally:
+        core.configure_policies({})
