@@ -78,7 +78,25 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def render(rows: Sequence[dict[str, Any]], info: dict[str, str], command: str) -> str:
+def earlier_rows(path: Path, replaced: set[str]) -> list[str]:
+    """Table lines of ``path`` for benchmarks not in ``replaced`` (kept when only some are rerun)."""
+    if not path.exists():
+        return []
+    kept, in_table = [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("|---"):
+            in_table = True
+        elif in_table and line.startswith("| "):
+            if line.split("|")[1].strip() not in replaced:
+                kept.append(line)
+        else:
+            in_table = False
+    return kept
+
+
+def render(
+    rows: Sequence[dict[str, Any]], info: dict[str, str], command: str, earlier: Sequence[str] = ()
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -116,6 +134,10 @@ def render(rows: Sequence[dict[str, Any]], info: dict[str, str], command: str) -
             )
             + " |"
         )
+    lines.extend(earlier)
+    if earlier:
+        names = sorted({line.split("|")[1].strip() for line in earlier})
+        lines += ["", f"Rows for {', '.join(f'`{n}`' for n in names)} are kept from an earlier run of `python -m bench`."]
     lines.append("")
     return "\n".join(lines)
 
@@ -161,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
 
     command = "python -m bench" + (" --quick" if args.quick else "") + "".join(f" --only {n}" for n in args.only)
+    # Rerunning some benchmarks keeps the other benchmarks' rows already in the table.
+    earlier = earlier_rows(args.out, set(wanted) | {str(r["benchmark"]) for r in rows}) if args.only else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(rows, machine(), command), encoding="utf-8")
+    args.out.write_text(render(rows, machine(), command, earlier), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
     return 1 if failed else 0
 

@@ -158,11 +158,13 @@ async def serve(
     core_threads: int = DEFAULT_CORE_THREADS,
     core_processes: int | None = None,
     run_worker: bool = True,
+    worker: Any = None,
 ) -> None:
     """Run the web host until ``stop`` is set (or SIGINT/SIGTERM); Socket Mode when an app token is set.
 
     The core answers in ``core_processes`` worker processes (default: one per CPU, at most four), or in
-    ``core_threads`` threads of this process when ``core_processes`` is 0.
+    ``core_threads`` threads of this process when ``core_processes`` is 0.  ``worker``: a ready
+    notification worker to run instead of the one built from settings (the demo delivers to its web inbox).
     """
     from bot.slack.socket_mode import GovbotSocketModeHandler
     from bot.slack.workers import default_processes
@@ -174,11 +176,11 @@ async def serve(
     processes = default_processes() if core_processes is None else core_processes
     slack = build_slack(container, core_threads=core_threads, core_processes=processes)
     socket_mode = bool(slack is not None and app_token)
-    worker = None
-    if run_worker:
+    if worker is None and run_worker:
         from bot.worker import build_worker
 
         worker = build_worker(container)
+    if worker is not None and not worker.alive:
         worker.start()
     app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts, worker=worker)
     runner = web.AppRunner(app, handle_signals=False)

@@ -47,6 +47,32 @@ def _digest(prev_hash: str, *, at: dt.datetime, actor: str, platform: str, actio
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
+def record_many(session: Session, entries: Iterable[tuple[dt.datetime, str, str, str, dict[str, Any]]], *,
+                actor_label: str = "govbot", platform: str = "system") -> None:
+    """Append several entries (at, action, object_type, object_key, data) by govbot itself, in order,
+    with one look-up of the chain head; used by sweeps that write many entries per transaction."""
+    _lock(session)
+    session.flush()
+    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
+    rows = []
+    for at, action, object_type, object_key, data in entries:
+        payload = json.loads(json.dumps(data or {}, default=str))
+        at = at.astimezone(dt.UTC)
+        digest = _digest(prev, at=at, actor=actor_label, platform=platform, action=action,
+                         object_type=object_type, object_key=object_key, data=payload)
+        rows.append(AuditEntry(at=at, actor_id=None, actor=actor_label, platform=platform, action=action,
+                               object_type=object_type, object_key=object_key, data=payload, prev_hash=prev,
+                               hash=digest))
+        prev = digest
+    session.add_all(rows)
+    session.flush()
+
+
 def record(
     session: Session,
     *,
@@ -60,8 +86,7 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    _lock(session)
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
     label = actor_label or (f"{actor.display_name} <{actor.email}>" if actor is not None else "govbot")
     payload = json.loads(json.dumps(data or {}, default=str))

@@ -29,7 +29,7 @@ phrase with a ``Resolution``:
     A system none of whose numbers agree with the query's is at most a
     suggestion unless its name is within one slip of the query (a character
     dropped, added, replaced or two swapped: ``SLIP`` = 2 insertions or
-    deletions in the loose form): ``PLC-FIL-L9-99`` is not found, with
+    deletions in either form): ``PLC-FIL-L9-99`` is not found, with
     ``PLC-FIL-L1-02`` and its kin offered; ``FU-LND-ETI-L105`` and
     ``EWS-AK-R02`` still find ``FU-LND-ETI-L1-05`` and ``EWS-AKR-02``.
 
@@ -87,7 +87,7 @@ trigrams over the loose keys (CSR ``int32`` postings weighted by inverse
 document frequency) plus a context score per distinct (site, location,
 class, context) profile.  Trigrams and context words shared by more than an
 eighth of all systems are left out of this coarse pass.  The ``SHORTLIST``
-(256) best are kept; ``FULL_SCORE`` (48) of them, plus the ``RESCUE`` (12)
+(160) best are kept; ``FULL_SCORE`` (32) of them, plus the ``RESCUE`` (12)
 others whose names are closest by edit distance, get the full score above.
 A long-running process should call ``gc.freeze()`` after building a large
 index so that collections do not walk it.
@@ -118,8 +118,8 @@ PLAUSIBLE_MIN = 65.0
 AMBIGUOUS_BAND = 15.0
 SUGGEST_MIN = 55.0
 SLIP = 2  # one character dropped, added, replaced or two swapped: at most two insertions/deletions
-SHORTLIST = 256
-FULL_SCORE = 48
+SHORTLIST = 160
+FULL_SCORE = 32
 RESCUE = 12
 
 Status = Literal["exact", "confident", "ambiguous", "not_found"]
@@ -414,6 +414,7 @@ class _Query:
     full_v: str
     strip_v: str
     tokens: tuple[Token, ...]
+    basic: str = ""  # the query casefolded with separators unified, "line 3" left as it is
     full_l: str = ""
     strip_l: str = ""
     words: dict[str, tuple[float, ...]] = field(default_factory=dict)
@@ -456,7 +457,9 @@ class _Query:
             rl = max(rl, fuzz.ratio(self.strip_l, kl))
         # Loose similarity, nudged by the verbatim one so "l3"/"l03" twins rank apart.
         name_sim = max(rv, rl) - 0.02 * (100.0 - rv)
-        slips = Indel.distance(self.strip_l, kl, score_cutoff=SLIP)
+        slips = min(
+            Indel.distance(self.strip_v, kv, score_cutoff=SLIP), Indel.distance(self.strip_l, kl, score_cutoff=SLIP)
+        )
         vec, covered, n = self._vector(_KEY_WORDS[kv])
         out = (name_sim, covered / n if n else 0.0, vec, slips)
         self.keys[kv] = out
@@ -691,7 +694,7 @@ class SystemIndex:
 
         full_v = verbatim(text)
         strip_v = without_stop_words(text)
-        q = _Query(full_v, strip_v, _words(strip_v, False))
+        q = _Query(full_v, strip_v, _words(strip_v, False), _basic(text))
         for form in dict.fromkeys(f for f in (full_v, strip_v) if f):
             found = self._lookup([("v", form)]) or self._lookup([("l", loose(form))])
             if found:
@@ -874,7 +877,12 @@ class SystemIndex:
         # number the query names (L3, 07, Plant 2) is the system's own.
         evidence = (k_cov > 0 or name_sim >= CONFIDENT_MIN) and all(numbers_agree)
         score, kind = (name_sim, name_kind) if name_sim >= blend else (blend, k_kind if k_cov > 0 else "context")
-        if numbers_agree and not any(numbers_agree) and slips > SLIP:
+        if (
+            numbers_agree
+            and not any(numbers_agree)
+            and slips > SLIP
+            and Indel.distance(q.basic, _basic(self._names[sid]), score_cutoff=SLIP) > SLIP
+        ):
             # Every number differs and the spelling is more than one slip away: another
             # system (PLC-FIL-L9-99 is not PLC-FIL-L1-02), offered only as "did you mean".
             score = min(score, PLAUSIBLE_MIN - 1.0)
@@ -885,15 +893,11 @@ class SystemIndex:
         shortlist = self._shortlist(q)
         head, rest = shortlist[:FULL_SCORE], shortlist[FULL_SCORE:]
         if rest:
-            keys: list[str] = []
-            owners: list[int] = []
-            for sid in rest:
-                for entry in self._keys[sid].split("\x1e"):
-                    keys.append(entry[1:])
-                    owners.append(sid)
-            for _, _, j in process.extract(q.full_v, keys, scorer=fuzz.ratio, limit=RESCUE):
-                head.append(owners[j])
-        return list(dict.fromkeys(head))
+            keys = self._keys
+            names = [keys[sid].partition("\x1e")[0][1:] for sid in rest]  # each system's name comes first
+            for _, _, j in process.extract(q.full_v, names, scorer=fuzz.ratio, limit=RESCUE):
+                head.append(rest[j])
+        return head
 
     def _fuzzy(self, q: _Query, limit: int) -> Resolution:
         scored = []

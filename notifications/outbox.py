@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 DEFAULT_LEASE_SECONDS = 120.0
+# Rows claimed per transaction: each is still sent and recorded on its own.
+CLAIM_BATCH = 20
 # Rows a dispatcher may take: due ones, and interrupted sends whose lease has run out.
 CLAIMABLE = ("pending", "sending")
 
@@ -179,76 +181,89 @@ class Dispatcher:
     """Delivers due outbox messages; keeps each channel under ``per_channel_interval`` seconds per message."""
 
     def __init__(self, factory: sessionmaker[Session], senders: Sequence[Sender], *,
-                 per_channel_interval: float = 1.0, lease: float = DEFAULT_LEASE_SECONDS) -> None:
+                 per_channel_interval: float = 1.0, lease: float = DEFAULT_LEASE_SECONDS,
+                 claim_batch: int = CLAIM_BATCH) -> None:
         self.factory = factory
         self.senders = list(senders)
         self.per_channel_interval = per_channel_interval
         self.lease = dt.timedelta(seconds=lease)
+        self.claim_batch = claim_batch
         self._last_sent: dict[str, dt.datetime] = {}
 
     def run(self, *, now: dt.datetime, limit: int = 100) -> DispatchResult:
         result = DispatchResult()
         deferred: set[int] = set()
-        for _ in range(limit):
-            claim = self._claim(now, deferred, result)
-            if claim is None:
+        handled = 0
+        while handled < limit:
+            claims, settled = self._claim(now, deferred, result, min(self.claim_batch, limit - handled))
+            if not claims and not settled:
                 break
-            if claim is False:
-                continue
-            self._deliver(claim.sender, claim, now, result)
+            handled += settled + len(claims)
+            for claim in claims:
+                self._deliver(claim.sender, claim, now, result)
         return result
 
     # -- step 1: claim (committed before anything is sent)
 
-    def _claim(self, now: dt.datetime, deferred: set[int], result: DispatchResult) -> _Claim | None | bool:
-        """The next due row, marked ``sending``; ``False`` when a row was settled without sending."""
+    def _claim(self, now: dt.datetime, deferred: set[int], result: DispatchResult,
+               batch: int) -> tuple[list[_Claim], int]:
+        """Up to ``batch`` due rows, marked ``sending``; and how many rows were settled without sending."""
+        claims: list[_Claim] = []
+        settled = 0
         with self.factory() as session, session.begin():
-            msg = self._claim_next(session, now, deferred)
-            if msg is None:
-                return None
-            recipient = _recipient(session, msg)
-            sender = next((s for s in self.senders if s.can_reach(recipient)), None)
-            if sender is None:
+            rows = self._claim_next(session, now, deferred, batch)
+            wanted = {m.person_id for m in rows if m.person_id is not None}
+            people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted)))} if wanted else {}
+            for msg in rows:
+                recipient = _recipient(session, msg, people)
+                sender = next((s for s in self.senders if s.can_reach(recipient)), None)
+                if sender is None:
+                    msg.attempts += 1
+                    msg.status = "undeliverable"
+                    msg.last_error = "no connected chat platform can reach this recipient"
+                    result.skipped += 1
+                    settled += 1
+                    continue
+                lane = f"{sender.platform}:{msg.channel or f'person:{msg.person_id}'}"
+                last = self._last_sent.get(lane)
+                if last is not None and (now - last).total_seconds() < self.per_channel_interval:
+                    msg.status = "pending"
+                    msg.next_attempt_at = last + dt.timedelta(seconds=self.per_channel_interval)
+                    deferred.add(msg.id)
+                    result.deferred += 1
+                    settled += 1
+                    continue
+                original_ref = None
+                if msg.kind == "update":
+                    original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
+                    if original is None or original.status != "sent" or original.platform != sender.platform:
+                        # The card was never delivered here: nothing to update, the original carries the news.
+                        msg.status = "superseded"
+                        settled += 1
+                        continue
+                    original_ref = dict(original.platform_ref or {})
+                if self.per_channel_interval > 0:
+                    self._last_sent[lane] = now  # the lane is taken for this round even if the send fails
+                interrupted = msg.status == "sending"
+                msg.status = "sending"
                 msg.attempts += 1
-                msg.status = "undeliverable"
-                msg.last_error = "no connected chat platform can reach this recipient"
-                result.skipped += 1
-                return False
-            lane = f"{sender.platform}:{msg.channel or f'person:{msg.person_id}'}"
-            last = self._last_sent.get(lane)
-            if last is not None and (now - last).total_seconds() < self.per_channel_interval:
-                msg.status = "pending"
-                msg.next_attempt_at = last + dt.timedelta(seconds=self.per_channel_interval)
-                deferred.add(msg.id)
-                result.deferred += 1
-                return False
-            original_ref = None
-            if msg.kind == "update":
-                original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
-                if original is None or original.status != "sent" or original.platform != sender.platform:
-                    # The card was never delivered here: nothing to update, the original carries the news.
-                    msg.status = "superseded"
-                    return False
-                original_ref = dict(original.platform_ref or {})
-            interrupted = msg.status == "sending"
-            msg.status = "sending"
-            msg.attempts += 1
-            msg.next_attempt_at = now + self.lease
-            return _Claim(msg.id, msg.key, msg.kind, msg.attempts, dict(msg.payload or {}), recipient, interrupted,
-                          lane, sender, original_ref)
+                msg.next_attempt_at = now + self.lease
+                claims.append(_Claim(msg.id, msg.key, msg.kind, msg.attempts, dict(msg.payload or {}), recipient,
+                                     interrupted, lane, sender, original_ref))
+        return claims, settled
 
-    def _claim_next(self, session: Session, now: dt.datetime, deferred: set[int]) -> OutboxMessage | None:
+    def _claim_next(self, session: Session, now: dt.datetime, deferred: set[int], batch: int) -> list[OutboxMessage]:
         query = (
             select(OutboxMessage)
             .where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(1)
+            .limit(batch)
         )
         if deferred:
             query = query.where(OutboxMessage.id.not_in(deferred))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return session.scalars(query).first()
+        return list(session.scalars(query).all())
 
     # -- step 2: send (no transaction open), step 3: record
 
@@ -276,35 +291,37 @@ class Dispatcher:
             error = exc
             if not isinstance(exc, DeliveryError):
                 log.exception("delivering outbox message %s failed", claim.key)
+        values: dict[str, Any]
+        if error is None:
+            values = {"status": "sent", "sent_at": now, "platform": sender.platform, "platform_ref": ref or {},
+                      "last_error": None}
+        elif isinstance(error, DeliveryError) and (error.permanent or claim.attempts >= MAX_ATTEMPTS):
+            values = {"status": "failed", "last_error": str(error)}
+        else:
+            retry_after = error.retry_after if isinstance(error, DeliveryError) else None
+            text = str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
+            values = {"status": "pending", "last_error": text,
+                      "next_attempt_at": now + backoff(claim.attempts, retry_after)}
         with self.factory() as session, session.begin():
-            msg = session.get(OutboxMessage, claim.id)
-            if msg is None:
-                return
-            if msg.status != "sending" or msg.attempts != claim.attempts:
-                # Our lease ran out and another dispatcher took the row over: its outcome stands.
-                log.warning("outbox message %s was reclaimed while being sent", claim.key)
-                return
-            if error is None:
-                self._last_sent[claim.lane] = now
-                msg.status = "sent"
-                msg.sent_at = now
-                msg.platform = sender.platform
-                msg.platform_ref = ref or {}
-                msg.last_error = None
-                result.sent += 1
-                result.recovered += recovered
-                return
-            msg.status = "pending"
-            if isinstance(error, DeliveryError):
-                msg.last_error = str(error)
-                if error.permanent or msg.attempts >= MAX_ATTEMPTS:
-                    msg.status = "failed"
-                    result.failed += 1
-                    return
-                msg.next_attempt_at = now + backoff(msg.attempts, error.retry_after)
-            else:
-                msg.last_error = f"{type(error).__name__}: {error}"
-                msg.next_attempt_at = now + backoff(msg.attempts, None)
+            # Only our own claim is settled: if the lease ran out and another dispatcher took the row
+            # over (status or attempts changed), its outcome stands.
+            done = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == claim.id, OutboxMessage.status == "sending",
+                       OutboxMessage.attempts == claim.attempts)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        if not done:
+            log.warning("outbox message %s was reclaimed while being sent", claim.key)
+            return
+        if values["status"] == "sent":
+            self._last_sent[claim.lane] = now
+            result.sent += 1
+            result.recovered += recovered
+        elif values["status"] == "failed":
+            result.failed += 1
+        else:
             result.retried += 1
 
 
@@ -314,9 +331,9 @@ def dispatch(factory: sessionmaker[Session], senders: Sequence[Sender], *, now: 
     return Dispatcher(factory, senders, per_channel_interval=0).run(now=now, limit=limit)
 
 
-def _recipient(session: Session, msg: OutboxMessage) -> Recipient:
+def _recipient(session: Session, msg: OutboxMessage, people: dict[int, Person] | None = None) -> Recipient:
     if msg.person_id is not None:
-        person = session.get(Person, msg.person_id)
+        person = (people or {}).get(msg.person_id) or session.get(Person, msg.person_id)
         if person is not None:
             return Recipient(person.id, None, person.email, person.display_name)
     return Recipient(None, msg.channel)

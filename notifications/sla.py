@@ -66,6 +66,33 @@ def _calendar(timer: Timer, cr: ChangeRequest, *, session: Session) -> cal.SiteC
     return cal.for_system(cr.system, session=session, always=timer.data.get("schedule") == "24x7")
 
 
+class Lookups:
+    """Calendars and chain levels remembered for one sweep (plain values, safe across transactions)."""
+
+    def __init__(self) -> None:
+        self._calendars: dict[tuple[str | None, bool], cal.SiteCalendar] = {}
+        self._levels: dict[str | None, list[tuple[int, str, int]] | None] = {}
+
+    def calendar(self, timer: Timer, cr: ChangeRequest, *, session: Session) -> cal.SiteCalendar:
+        key = (cr.system.site_code if cr.system else None, timer.data.get("schedule") == "24x7")
+        if key not in self._calendars:
+            self._calendars[key] = _calendar(timer, cr, session=session)
+        return self._calendars[key]
+
+    def levels(self, chain_id: str | None, *, session: Session) -> list[tuple[int, str, int]] | None:
+        """(level, hours, after_minutes) of a chain, in level order; None when there is no such chain."""
+        if chain_id not in self._levels:
+            self._levels[chain_id] = _chain_levels(chain_id, session=session)
+        return self._levels[chain_id]
+
+
+def _chain_levels(chain_id: str | None, *, session: Session) -> list[tuple[int, str, int]] | None:
+    chain = session.scalar(select(EscalationChain).where(EscalationChain.chain_id == chain_id)) if chain_id else None
+    if chain is None:
+        return None
+    return [(lvl.level, lvl.hours, lvl.after_minutes) for lvl in sorted(chain.levels, key=lambda lvl: lvl.level)]
+
+
 def start(cr: ChangeRequest, *, session: Session, now: dt.datetime) -> Timer | None:
     """Start the approval clock of a submitted change (and the consult clocks); idempotent."""
     policy = policy_for(cr, session=session)
@@ -113,9 +140,9 @@ def target_instant(timer: Timer, cr: ChangeRequest, *, session: Session) -> dt.d
     return calendar.add_business_time(timer.started_at, total)
 
 
-def events(timer: Timer, cr: ChangeRequest, *, session: Session) -> list[Event]:
+def events(timer: Timer, cr: ChangeRequest, *, session: Session, lookups: Lookups | None = None) -> list[Event]:
     """Every event of this clock, in order (deterministic for the same inputs)."""
-    calendar = _calendar(timer, cr, session=session)
+    calendar = lookups.calendar(timer, cr, session=session) if lookups else _calendar(timer, cr, session=session)
     target = dt.timedelta(minutes=int(timer.data["target_minutes"]))
     paused = dt.timedelta(seconds=int(timer.data.get("paused_seconds", 0)))
     out: list[Event] = []
@@ -129,15 +156,14 @@ def events(timer: Timer, cr: ChangeRequest, *, session: Session) -> list[Event]:
     breach = calendar.add_business_time(timer.started_at, target + paused)
     out.append(Event("breach", breach))
     chain_id = timer.data.get("chain")
-    chain = session.scalar(select(EscalationChain).where(EscalationChain.chain_id == chain_id)) if chain_id else None
-    if chain is None:
+    levels = lookups.levels(chain_id, session=session) if lookups else _chain_levels(chain_id, session=session)
+    if levels is None:
         return out
-    levels = sorted(chain.levels, key=lambda lvl: lvl.level)
     repeat = dt.timedelta(minutes=int(timer.data.get("repeat_minutes", DEFAULT_REPEAT_MINUTES)))
     starts = []
-    for lvl in levels:
-        level_cal = calendar if lvl.hours == "business" else cal.SiteCalendar(calendar.timezone, cal.ALWAYS)
-        starts.append((lvl.level, level_cal.add_business_time(breach, dt.timedelta(minutes=lvl.after_minutes))))
+    for number, hours, after_minutes in levels:
+        level_cal = calendar if hours == "business" else cal.SiteCalendar(calendar.timezone, cal.ALWAYS)
+        starts.append((number, level_cal.add_business_time(breach, dt.timedelta(minutes=after_minutes))))
     for i, (level, at) in enumerate(starts):
         out.append(Event("level", at, level=level))
         until = starts[i + 1][1] if i + 1 < len(starts) else None

@@ -12,12 +12,11 @@ people a level reaches are looked up once per sweep, not once per timer.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -26,7 +25,6 @@ from governance_store.chains import resolve_level
 from governance_store.models import (
     Approval,
     ApprovalState,
-    AuditEntry,
     ChangeRequest,
     EscalationChain,
     OutboxMessage,
@@ -100,22 +98,7 @@ class _Pass:
 
 
 def _append_audit(session: Session, entries: list[tuple[dt.datetime, str, str, dict[str, Any]]]) -> None:
-    """Append system audit entries in order, the way ``audit.record`` does, with one look-up of the chain head."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._LOCK_KEY})  # noqa: SLF001 - same lock as every audit writer
-    session.flush()
-    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or audit.GENESIS
-    rows = []
-    for at, action, object_key, data in entries:
-        payload = json.loads(json.dumps(data or {}, default=str))
-        at = at.astimezone(dt.UTC)
-        digest = audit._digest(prev, at=at, actor="govbot", platform="system", action=action,  # noqa: SLF001 - same chain
-                               object_type="change", object_key=object_key, data=payload)
-        rows.append(AuditEntry(at=at, actor_id=None, actor="govbot", platform="system", action=action,
-                               object_type="change", object_key=object_key, data=payload, prev_hash=prev, hash=digest))
-        prev = digest
-    session.add_all(rows)
-    session.flush()
+    audit.record_many(session, [(at, action, "change", key, data) for at, action, key, data in entries])
 
 
 def _claim(session: Session, now: dt.datetime, batch: int) -> list[Timer]:

@@ -30,6 +30,23 @@ def test_quick_resolve_benchmark_writes_the_table(tmp_path: Path) -> None:
         assert "agreement" in cells[8]
 
 
+def test_rerunning_one_benchmark_keeps_the_others_rows(tmp_path: Path) -> None:
+    from bench.__main__ import earlier_rows, render
+
+    table = tmp_path / "benchmarks.md"
+    old_rows = ["| import | sqlite | 100,000 | 41 s | - | < 60 s (met) | naive | 700 | x |",
+                "| resolve | in-memory | 1,000 | 2 ms | 5 ms | - | naive | 41 | y |"]  # fmt: skip
+    table.write_text("# Benchmarks\n\n| benchmark | b |\n|---|---|\n" + "\n".join(old_rows) + "\n", encoding="utf-8")
+    kept = earlier_rows(table, {"resolve"})
+    assert kept == old_rows[:1]
+    row = {"benchmark": "resolve", "backend": "in-memory", "size": 2_000, "p50_ms": 1.0, "p99_ms": 2.0,
+           "peak_rss_mb": 40, "goal": "-", "baseline": "naive", "notes": "z"}  # fmt: skip
+    text = render([row], {"date": "d", "cpus": "2", "cpu": "c", "memory": "m", "python": "p", "platform": "x",
+                          "libraries": "l"}, "python -m bench --only resolve", kept)  # fmt: skip
+    assert "| resolve | in-memory | 2,000 |" in text and old_rows[0] in text and "| 1,000 |" not in text
+    assert "kept from an earlier run" in text
+
+
 def test_unknown_benchmark_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--only", "nope", "--out", str(tmp_path / "x.md")],

@@ -18,15 +18,28 @@ def register(main: click.Group) -> None:
                   help="Threads answering questions when --core-processes is 0 (default 1).")
     @click.option("--worker/--no-worker", default=True, show_default=True,
                   help="Run the notification worker (SLA sweep, digests, outbox delivery) in this process.")
+    @click.option("--dashboard/--no-dashboard", default=None,
+                  help="Serve the dashboard and /metrics (default: on loopback, or when "
+                       "GOVBOT_DASHBOARD_TOKEN is set).")
     @click.option("--log-level", default="INFO", show_default=True,
                   type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
     @click.pass_obj
     def serve_cmd(state, host: str | None, port: int | None, core_processes: int | None,  # type: ignore[no-untyped-def]
-                  core_threads: int | None, worker: bool, log_level: str) -> None:
-        """Serve Slack (HTTP at /slack/events, or Socket Mode when GOVBOT_SLACK_APP_TOKEN is set) and /healthz."""
+                  core_threads: int | None, worker: bool, dashboard: bool | None, log_level: str) -> None:
+        """Serve Slack (HTTP at /slack/events, or Socket Mode when GOVBOT_SLACK_APP_TOKEN is set), Teams at /api/messages and /healthz."""
         from bot.slack.app import DEFAULT_CORE_THREADS
+        from bot.teams.app import teams_mount_from_settings
         from bot.web import serve
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        teams = teams_mount_from_settings(state.container)
+        from bot.dashboard.app import dashboard_mounts
+        from bot.dashboard.auth import DashboardAuthError
+
+        try:
+            web_mounts = dashboard_mounts(state.container, host=host, wanted=dashboard)
+        except DashboardAuthError as exc:
+            raise click.ClickException(str(exc)) from None
         asyncio.run(serve(state.container, host=host, port=port, core_processes=core_processes,
-                          core_threads=core_threads or DEFAULT_CORE_THREADS, run_worker=worker))
+                          core_threads=core_threads or DEFAULT_CORE_THREADS, run_worker=worker,
+                          mounts=([teams] if teams is not None else []) + web_mounts))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ class DashboardMount:
             found, candidates, status = await self.read(search)
             if found is not None:
                 raise web.HTTPFound(f"/systems/{found}")
-            return page("search.html", nav="systems", q=q, candidates=candidates, status=status)
+            return page("search.html", nav="systems", q=q, candidates=candidates, match_status=status)
         rows = await self.read(queries.systems_list, gaps_only=gaps_only)
         return page("systems.html", nav="systems", rows=rows, gaps_only=gaps_only, q=q)
 
@@ -165,22 +166,31 @@ class WebInbox:
     def __init__(self) -> None:
         self.messages: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self._next = 0
+        # The worker's scheduler thread and the chat's request threads deliver concurrently.
+        self._lock = threading.Lock()
 
     def can_reach(self, recipient: outbox.Recipient) -> bool:
         return recipient.person_id is not None
 
     def send(self, recipient: outbox.Recipient, payload: dict[str, Any]) -> dict[str, Any]:
         assert recipient.person_id is not None
-        self._next += 1
-        self.messages[recipient.person_id].append({"id": self._next, "payload": payload, "updated": False})
-        return {"person_id": recipient.person_id, "id": self._next}
+        with self._lock:
+            self._next += 1
+            self.messages[recipient.person_id].append({"id": self._next, "payload": payload, "updated": False})
+            return {"person_id": recipient.person_id, "id": self._next}
 
     def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
-        for msg in self.messages.get(int(ref["person_id"]), []):
-            if msg["id"] == ref["id"]:
-                msg["payload"] = payload
-                msg["updated"] = True
+        with self._lock:
+            for msg in self.messages.get(int(ref["person_id"]), []):
+                if msg["id"] == ref["id"]:
+                    msg["payload"] = payload
+                    msg["updated"] = True
         return ref
+
+    def for_person(self, person_id: int) -> list[dict[str, Any]]:
+        """A snapshot of one person's deliveries, newest first."""
+        with self._lock:
+            return [dict(m) for m in reversed(self.messages.get(person_id, []))]
 
 
 def render_reply(reply: Reply, *, inbox_id: int | None = None) -> str:
@@ -245,6 +255,9 @@ class ChatMount:
 
     @staticmethod
     async def _json(request: web.Request) -> dict[str, Any]:
+        # JSON only: a cross-site HTML form cannot send it without a CORS preflight, which is never granted.
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(text="send application/json")
         try:
             body = await request.json()
         except ValueError:
@@ -301,8 +314,28 @@ class ChatMount:
             raise web.HTTPBadRequest(text="person_id is required") from None
         await asyncio.to_thread(self.deliver)
         messages = []
-        for msg in reversed(self.inbox.messages.get(person_id, [])):
+        for msg in self.inbox.for_person(person_id):
             reply = reply_from_dict(msg["payload"])
             messages.append({"id": msg["id"], "updated": bool(msg.get("updated")), "reply": msg["payload"],
                              "html": render_reply(reply, inbox_id=msg["id"])})
         return web.json_response({"person_id": person_id, "messages": messages})
+
+
+def dashboard_mounts(container: Container, *, host: str | None = None, wanted: bool | None = None) -> list[Any]:
+    """The dashboard and ``/metrics`` for ``govbot serve`` (the web chat is for the local demo only:
+    its inbox would take deliveries meant for Slack and Teams).
+
+    ``wanted=None`` (the default) serves them on loopback, or anywhere when a dashboard token is set,
+    and leaves them out with a warning otherwise; ``wanted=True`` on a network address without a
+    token raises :class:`~bot.dashboard.auth.DashboardAuthError`, so the host never starts open.
+    """
+    from bot.dashboard.metrics import MetricsMount
+
+    where = _bind_host(container, host)
+    if wanted is False:
+        return []
+    if wanted is None and not auth.is_loopback(where) and not _token(container):
+        log.warning("the dashboard and /metrics are off: %s is not a loopback address and "
+                    "GOVBOT_DASHBOARD_TOKEN is not set", where)
+        return []
+    return [MetricsMount(container, host=where), DashboardMount(container, host=where)]

@@ -72,8 +72,7 @@ def middleware(token: str, prefixes: Iterable[str]) -> Callable[..., Awaitable[w
     guarded = tuple(prefixes)
 
     def protects(path: str) -> bool:
-        return path == "/" or any(path == p or path.startswith(p.rstrip("/") + "/") or path.startswith(p)
-                                  for p in guarded)
+        return path == "/" or path.startswith(guarded)
 
     @web.middleware
     async def dashboard_auth(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -167,7 +167,8 @@ class MetricsMount:
             "govbot_pending_approvals": ("gauge", "Approvals waiting for a decision.", pending),
             "govbot_outbox_pending": ("gauge", "Outbox messages waiting to be delivered.", depth),
             "govbot_escalations_fired_total": (
-                "counter", "Escalations fired (this worker since start; the audit log overall).", fired),
+                "counter", "SLA steps (reminders, breaches, escalation levels) fired by this process's worker "
+                "since start (source=worker); escalations recorded in the audit log (source=audit_log).", fired),
             "govbot_digest_runs_total": ("counter", "Weekly digest runs recorded.", digests),
             "govbot_scheduler_alive": ("gauge", "1 when the notification scheduler runs in this process.", alive),
         }

@@ -28,6 +28,7 @@ from governance_store.models import (
     Timer,
     Zone,
 )
+from notifications import sla
 
 OPEN_STATES = ("draft", "submitted", "approved", "scheduled")
 LETTERS = ("R", "A", "C", "I")
@@ -98,7 +99,10 @@ def system_detail(system_id: int, *, session: Session, activity_id: str | None =
         changes.append({"number": cr.number, "title": cr.title, "state": cr.state, "created": cr.created_at,
                         "trail": [_audit_line(e) for e in audit.history(session, object_type="change",
                                                                         object_key=cr.number)]})
+    zone = session.scalar(select(Zone).where(Zone.zone_id == s.zone_id)) if s.zone_id else None
     return {
+        "zone": f"{zone.zone_id} {zone.name}" + (f", SL-T {zone.sl_target}" if zone.sl_target else "")
+        if zone else (s.zone_id or "—"),
         "system": s, "owner": _name(s.owner), "technical_manager": _name(s.technical_manager),
         "support_group": s.support_group_name or (s.support_team.name if s.support_team else "—"),
         "activities": [(a.activity_id, a.name) for a in activities],
@@ -140,7 +144,7 @@ def raci_matrix(site: str | None, *, session: Session) -> dict[str, Any]:
 
 
 def _timer(cr: ChangeRequest, *, session: Session) -> Timer | None:
-    return session.scalar(select(Timer).where(Timer.change_id == cr.id, Timer.kind == "approval"))
+    return session.scalar(select(Timer).where(Timer.change_id == cr.id, Timer.kind == sla.APPROVAL))
 
 
 def sla_state(cr: ChangeRequest, *, session: Session, now: dt.datetime) -> dict[str, Any]:
@@ -188,7 +192,7 @@ def decision_metrics(*, session: Session) -> dict[str, Any]:
         if td is not None and cr.decided_at is not None:
             weeks[_week(cr.decided_at)].append(td.total_seconds() / 3600)
     trend = [(w, sum(v) / len(v), len(v)) for w, v in sorted(weeks.items())]
-    timers = session.scalars(select(Timer).where(Timer.kind == "approval")).all()
+    timers = session.scalars(select(Timer).where(Timer.kind == sla.APPROVAL)).all()
     met = breached = 0
     for t in timers:
         cr = session.get(ChangeRequest, t.change_id) if t.change_id else None

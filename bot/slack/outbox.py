@@ -50,6 +50,8 @@ METADATA_EVENT = "govbot_outbox"
 HISTORY_LIMIT = 200
 # How long a failed e-mail look-up is remembered, so an unknown address is not asked for every message.
 MISS_TTL_SECONDS = 3600.0
+# How long a person's Slack user id is remembered between ``can_reach`` and ``send`` (and the next messages).
+HIT_TTL_SECONDS = 30.0
 
 
 class SlackOutboxSender:
@@ -59,6 +61,7 @@ class SlackOutboxSender:
         self.factory = factory
         self.client = client
         self._misses: dict[str, float] = {}
+        self._hits: dict[tuple[int, str | None], tuple[str, float]] = {}
 
     @classmethod
     def from_settings(cls, factory: sessionmaker[Session], *, token: str, base_url: str) -> SlackOutboxSender:
@@ -70,6 +73,10 @@ class SlackOutboxSender:
     def _slack_user(self, recipient: Recipient) -> str | None:
         if recipient.person_id is None:
             return None
+        cache_key = (recipient.person_id, recipient.email)
+        hit = self._hits.get(cache_key)
+        if hit is not None and time.monotonic() - hit[1] < HIT_TTL_SECONDS:
+            return hit[0]
         with self.factory() as session:
             user = session.scalars(
                 select(ChatIdentity.external_id).where(
@@ -78,9 +85,11 @@ class SlackOutboxSender:
                     ChatIdentity.deleted.is_(False),
                 )
             ).first()
-        if user or not recipient.email:
-            return user
-        return self._by_email(recipient)
+        if not user and recipient.email:
+            user = self._by_email(recipient)
+        if user:
+            self._hits[cache_key] = (user, time.monotonic())
+        return user
 
     def _by_email(self, recipient: Recipient) -> str | None:
         email = (recipient.email or "").lower()

@@ -161,7 +161,7 @@ class GovbotTeamsBot(ActivityHandler):
                 return reply
             email = await self._member_email(context)
             if email:
-                reply = await asyncio.to_thread(self._run_sync, activity, _user(activity, email), work, False)
+                reply = await asyncio.to_thread(self._run_sync, activity, _user(activity, email), work, True)
                 if reply is not None:
                     return reply
             log.info("Teams user %s is not in the directory (e-mail %s)", _user(activity).user_id, email)
@@ -297,7 +297,10 @@ class TeamsMount:
         try:
             auth = await self.adapter.bot_framework_authentication.authenticate_request(activity, auth_header)
         except Exception as exc:  # noqa: BLE001 - a missing, malformed or forged token alike
-            log.info("Teams: refused an unauthenticated request (%s)", type(exc).__name__)
+            # PermissionError is the SDK's "not authorised"; anything else (an unreadable token, the
+            # signing keys out of reach) is still no proof of who sent the request.
+            level = logging.INFO if isinstance(exc, PermissionError) else logging.WARNING
+            log.log(level, "Teams: refused an unauthenticated request (%s)", type(exc).__name__)
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
             invoke = await self.adapter.process_activity(auth, activity, self.bot.on_turn)

@@ -140,22 +140,3 @@ def render_reply(reply: Reply) -> list[Card]:
     cards.append(_card(body, actions))
     return cards
 
-
-def card_text(card: Card) -> str:
-    """Every visible string of a card (for logs, fallbacks and tests)."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("text", "title", "value", "label"):
-                if isinstance(node.get(key), str):
-                    out.append(node[key])
-            for key, value in node.items():
-                if key not in ("data",):
-                    walk(value) if isinstance(value, dict | list) else None
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return "\n".join(out)

@@ -17,6 +17,10 @@ _AT = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass(frozen=True)
 class Click:
     action_id: str
@@ -52,9 +56,8 @@ def _inputs(data: dict[str, Any]) -> dict[str, str]:
 
 def invoke_click(activity: Activity) -> Click | None:
     """An ``adaptiveCard/action`` invoke (``Action.Execute``): verb and ``value.action.data``."""
-    value = activity.value if isinstance(activity.value, dict) else {}
-    act = value.get("action") if isinstance(value.get("action"), dict) else {}
-    data = act.get("data") if isinstance(act.get("data"), dict) else {}
+    act = _dict(_dict(activity.value).get("action"))
+    data = _dict(act.get("data"))
     verb = act.get("verb") or data.get(DATA_ACTION_KEY)
     if not verb:
         return None
@@ -86,23 +89,22 @@ def base_conversation_id(conversation_id: str) -> str:
 
 
 def channel_name(activity: Activity) -> str | None:
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    channel = data.get("channel") if isinstance(data.get("channel"), dict) else {}
+    channel = _dict(_dict(activity.channel_data).get("channel"))
     conv = activity.conversation
     return channel.get("name") or (conv.name if conv is not None else None) or None
 
 
 def tenant_id(activity: Activity) -> str | None:
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    tenant = data.get("tenant") if isinstance(data.get("tenant"), dict) else {}
+    tenant = _dict(_dict(activity.channel_data).get("tenant"))
     conv = activity.conversation
     return tenant.get("id") or (conv.tenant_id if conv is not None else None) or None
 
 
 def stored_reference(reference: ConversationReference, *, kind: str) -> dict[str, Any]:
-    """The reference as JSON; for a channel, the channel itself (a proactive post starts a new thread)."""
+    """The reference as JSON, for new posts: no activity to reply to, and for a channel the channel
+    itself rather than the thread (a proactive post starts a new thread)."""
     data = reference.serialize()
+    data.pop("activityId", None)
     if kind == "channel":
         data["conversation"]["id"] = base_conversation_id(data["conversation"]["id"])
-        data.pop("activityId", None)
     return data

@@ -64,7 +64,7 @@ def _custom_fields(text: str) -> dict[str, Any] | str:
         return {}
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return f"custom_fields: not valid JSON ({exc.msg})"
     return value if isinstance(value, dict) else "custom_fields: expected a JSON object"
 

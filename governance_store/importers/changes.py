@@ -154,6 +154,7 @@ def import_approvals(run: Run, f: CsvFile) -> None:
         decided = row.parse(parse_datetime, "sys_updated_on", tz) if row["sys_updated_on"] else None
         if first_seen(seen, sys_id, row, "sys_id") or row.bad:
             continue
+        assert change is not None and approver is not None and approval_state is not None
         if approval_state not in (ApprovalState.APPROVED, ApprovalState.REJECTED):
             decided = None
         by_external[sys_id] = state.upsert(

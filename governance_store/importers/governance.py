@@ -196,8 +196,8 @@ def import_role_assignments(run: Run, f: CsvFile) -> None:
                 row.fail(f"holder: unknown team {holder_name!r}")
         if row.bad:
             continue
-        assert scope is not None
-        holder = ("person", person.id) if person is not None else ("team", team.id)
+        assert scope is not None and (person is not None or team is not None)
+        holder = ("person", person.id) if person is not None else ("team", team.id)  # type: ignore[union-attr]
         if first_seen(seen, f"{fold(role_name)}|{scope[0]}|{scope[1]}|{holder[0]}|{holder[1]}", row,
                       "role assignment"):
             continue

@@ -159,20 +159,20 @@ def finish_managers(run: Run) -> None:
         candidates: list[tuple[str, tuple[str, int] | None]] = []
         for source, key in (("entra", "manager_upn"), ("servicenow", "manager")):
             if source in by_source:
-                ref, where = by_source[source]
-                candidates.append((ref, where))
+                candidates.append(by_source[source])
             elif (sources.get(source) or {}).get(key):
                 candidates.append((sources[source][key], None))
-        chosen = next(((ref, where) for ref, where in candidates if ref), None)
+        chosen: tuple[str, tuple[str, int] | None] | None = next(
+            ((ref, where) for ref, where in candidates if ref), None)
         if chosen is None:
             if candidates:
                 person.manager_id = None
             continue
-        ref, where = chosen
+        ref, at = chosen
         manager, problem = people.find(ref)
         if manager is None:
-            if where is not None:
-                run.errors.append(RowError(where[0], where[1], f"manager: {problem}"))
+            if at is not None:
+                run.errors.append(RowError(at[0], at[1], f"manager: {problem}"))
             continue
         if manager is not person:
             person.manager_id = manager.id

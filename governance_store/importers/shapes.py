@@ -10,7 +10,7 @@ changes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from governance_store.importers import assets, changes, cmdb, governance, netbox, org, people, teams
 from governance_store.importers.context import Run
@@ -27,8 +27,8 @@ class Shape:
     handler: Handler
     # Every column beyond the fixed ones carries meaning (the RACI matrix's role columns).
     open_columns: bool = False
+    # Decides the final kind (display or raw ServiceNow export) from the header and a sample.
     sniff: Callable[[CsvFile], str] | None = None
-    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def _cols(text: str) -> frozenset[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +32,56 @@ def _dump_json(value: Any) -> str | None:
     if not value:
         return "[]" if isinstance(value, list) else "{}"
     return json.dumps(value)
+
+
+class _Sharer:
+    """One object for every distinct value (values are never edited in place, only replaced)."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.lists: dict[tuple[Any, ...], list[Any]] = {}
+        self.dicts: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def __call__(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.strings.setdefault(value, value)
+        if kind is list:
+            return self._list(value)
+        if kind is dict:
+            return self._dict(value)
+        return value
+
+    def _list(self, value: list[Any]) -> list[Any]:
+        strings = self.strings
+        flat = True
+        items = []
+        for v in value:
+            kind = type(v)
+            if kind is str:
+                v = strings.setdefault(v, v)
+            elif kind is list or kind is dict:
+                v = self(v)
+                flat = False
+            items.append(v)
+        return self.lists.setdefault(tuple(items), items) if flat else items
+
+    def _dict(self, value: dict[str, Any]) -> dict[str, Any]:
+        strings = self.strings
+        flat = True
+        shared: dict[str, Any] = {}
+        for k, v in value.items():
+            kind = type(v)
+            if kind is str:
+                v = strings.setdefault(v, v)
+            elif kind is list:
+                v = self._list(v)
+                flat = False
+            elif kind is dict:
+                v = self._dict(v)
+                flat = False
+            shared[strings.setdefault(k, k)] = v
+        return self.dicts.setdefault(tuple(shared.items()), shared) if flat else shared
 
 
 class Record:
@@ -65,10 +115,11 @@ class TableState:
             default = col.default
             if default is None or col.name == "id":
                 continue
+            arg = getattr(default, "arg", None)
             if getattr(default, "is_callable", False):
-                self.defaults[col.name] = default.arg  # called per record
+                self.defaults[col.name] = arg  # called per record
             else:
-                self.defaults[col.name] = ("value", default.arg)  # type: ignore[union-attr]
+                self.defaults[col.name] = ("value", arg)
         self._static = {n: (d[1] if isinstance(d, tuple) else None) for n in self.cols
                         for d in [self.defaults.get(n)] if not callable(d)}
         self._factories = {n: d for n, d in self.defaults.items() if callable(d)}
@@ -119,15 +170,29 @@ class TableState:
     # ------------------------------------------------------------------ loading
 
     def load(self) -> None:
+        """Every row of the table, once.  Equal values are shared between rows (strings,
+        and lists and objects from JSON columns): a re-import of a large export holds
+        the whole table, and most of its values repeat."""
         cls = self.rec_cls
         names = ["id", *self.cols]
         columns = [self.table.c[n] for n in names]
-        result = self.session.execute(sa.select(*columns))
+        json_pos = [i for i, n in enumerate(names) if n in self.json_cols]
+        str_pos = [i for i, c in enumerate(columns) if isinstance(c.type, sa.String)]
+        share = _Sharer()
+        strings = share.strings
+        result = self.session.execute(sa.select(*columns)).yield_per(5000)
         for row in result:
-            rec = cls.__new__(cls)
-            for name, value in zip(names, row, strict=True):
+            values = list(row)
+            for i in str_pos:
+                v = values[i]
+                if v is not None:
+                    values[i] = strings.setdefault(v, v)
+            for i in json_pos:
+                values[i] = share(values[i])
+            rec = object.__new__(cls)
+            for name, value in zip(names, values, strict=True):
                 setattr(rec, name, value)
-            rec._orig = tuple(row[1:])
+            rec._orig = tuple(values[1:])
             rec._touched = False
             rec._removed = False
             rec._where = None
@@ -136,7 +201,7 @@ class TableState:
     # ------------------------------------------------------------------ editing
 
     def new(self, where: tuple[str, int] | None = None, **values: Any) -> Any:
-        rec = self.rec_cls.__new__(self.rec_cls)
+        rec = object.__new__(self.rec_cls)
         self._temp -= 1
         rec.id = self._temp
         self._init(rec, values)
@@ -358,7 +423,7 @@ class Writer:
             self.session.execute(sa.insert(state.table), rows)
         return later
 
-    def _update(self, state: TableState, items: list[tuple[Any, list[str] | None]],
+    def _update(self, state: TableState, items: Sequence[tuple[Any, list[str] | None]],
                 only: list[str] | None = None) -> None:
         table = state.table
         cols = only or state.cols

@@ -232,3 +232,10 @@ def test_references_resolve_against_the_store(session: Session, tmp_path: Path, 
     assert report.counts["sites"] == {"added": 0, "changed": 1, "removed": 0, "unchanged": 0}
     assert session.scalars(sa.select(Zone)).one().site_code == "US-FDL"
     assert session.scalars(sa.select(Site).where(Site.code == "US-FDL")).one().psm_covered
+
+
+def test_unknown_manager_is_reported_on_its_line(session: Session, tmp_path: Path, corvane_dir: Path) -> None:
+    lines = (corvane_dir / "entra_users.csv").read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5].rsplit(",", 1)[0] + ',"ghost@corvane.example"'
+    f = write(tmp_path / "entra.csv", *lines)
+    assert failure([f], session) == [f"{f}:6: manager: unknown person 'ghost@corvane.example'"]

@@ -276,12 +276,17 @@ def test_not_found_offers_nearest_names(index: SystemIndex, query: str) -> None:
 
 
 def test_a_slip_inside_a_number_still_resolves() -> None:
-    small = SystemIndex.build(
-        [SystemRecord(1, "FU-LND-ETI-L1-05"), SystemRecord(2, "FU-LND-ETI-L10-05"), SystemRecord(3, "EWS-AKR-02")]
-    )
-    assert top(small.resolve("FU-LND-ETI-L105")) == "FU-LND-ETI-L1-05"
-    assert top(small.resolve("EWS-AK-R02")) == "EWS-AKR-02"
-    assert small.resolve("EWS-AK-R02").status != "not_found"
+    names_ = ["FU-LND-ETI-L1-05", "FU-LND-ETI-L10-05", "EWS-AKR-02", "PLC-FDL-BLM-L1-03", "LT-FDL-BLM-L1-103",
+              "PT-RGB-BLM-L3-106", "FU-RGB-BLM-L3-06"]  # fmt: skip
+    small = SystemIndex.build([SystemRecord(i, name) for i, name in enumerate(names_, start=1)])
+    for query, expected in [
+        ("FU-LND-ETI-L105", "FU-LND-ETI-L1-05"),  # separator dropped
+        ("EWS-AK-R02", "EWS-AKR-02"),  # separator swapped with a letter
+        ("PLC-FDL-BLM-L-103", "PLC-FDL-BLM-L1-03"),  # ... with a digit: other numbers
+        ("PT-RGB-BLM-L31-06", "PT-RGB-BLM-L3-106"),
+    ]:
+        res = small.resolve(query)
+        assert res.status != "not_found" and top(res) == expected, (query, res)
 
 
 def test_matches_carry_site_location_and_class(index: SystemIndex) -> None:
