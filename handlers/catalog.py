@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ def index_for(session: Session) -> SystemIndex:
         if hit is not None and hit[0] == fp:
             return hit[1]
     index = SystemIndex.from_session(session)
+    # A large index is long-lived: keep the garbage collector from walking it on every collection.
+    gc.freeze()
     with _lock:
         _cache[key] = (fp, index)
     return index
