@@ -196,7 +196,8 @@ async def test_kill_9_mid_sweep_and_mid_send_then_restart_delivers_each_ping_onc
     fake.release()
 
     # 3. Restarted: the interrupted send is looked up (its lease has run out), not repeated; the rest is sent.
-    third = await Worker.start(store, fake, tmp_path, "third", now=now)
+    # Its own lease is long, so a slow, loaded machine cannot make it reclaim rows it is still sending.
+    third = await Worker.start(store, fake, tmp_path, "third", now=now, lease=60.0)
     assert await third.wait(120) == 0, third.text()[-3000:]
 
     rows = assert_exactly_once(store, fake)
