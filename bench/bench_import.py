@@ -97,16 +97,9 @@ class Store:
 
 
 def postgres_problem() -> str | None:
-    try:
-        import sqlalchemy as sa
+    from governance_store.db import connection_problem
 
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return connection_problem(PG_URL)
 
 
 # --------------------------------------------------------------------------- child process

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from bot.bootstrap import Container, build
@@ -65,6 +63,3 @@ def _register() -> None:
 
 _register()
 
-
-def run() -> None:  # pragma: no cover - console entry helper
-    sys.exit(main())

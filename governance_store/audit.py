@@ -61,16 +61,24 @@ def record_many(session: Session, entries: Iterable[tuple[dt.datetime, str, str,
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
     rows = []
     for at, action, object_type, object_key, data in entries:
-        payload = json.loads(json.dumps(data or {}, default=str))
-        at = at.astimezone(dt.UTC)
-        digest = _digest(prev, at=at, actor=actor_label, platform=platform, action=action,
-                         object_type=object_type, object_key=object_key, data=payload)
-        rows.append(AuditEntry(at=at, actor_id=None, actor=actor_label, platform=platform, action=action,
-                               object_type=object_type, object_key=object_key, data=payload, prev_hash=prev,
-                               hash=digest))
-        prev = digest
+        entry = _entry(prev, at=at, actor_id=None, actor=actor_label, platform=platform, action=action,
+                       object_type=object_type, object_key=object_key, data=data)
+        rows.append(entry)
+        prev = entry.hash
     session.add_all(rows)
     session.flush()
+
+
+def _entry(prev: str, *, at: dt.datetime, actor_id: int | None, actor: str, platform: str, action: str,
+           object_type: str, object_key: str, data: dict[str, Any] | None) -> AuditEntry:
+    payload = json.loads(json.dumps(data or {}, default=str))
+    at = at.astimezone(dt.UTC)
+    return AuditEntry(
+        at=at, actor_id=actor_id, actor=actor, platform=platform, action=action, object_type=object_type,
+        object_key=object_key, data=payload, prev_hash=prev,
+        hash=_digest(prev, at=at, actor=actor, platform=platform, action=action, object_type=object_type,
+                     object_key=object_key, data=payload),
+    )
 
 
 def record(
@@ -89,21 +97,8 @@ def record(
     _lock(session)
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
     label = actor_label or (f"{actor.display_name} <{actor.email}>" if actor is not None else "govbot")
-    payload = json.loads(json.dumps(data or {}, default=str))
-    at = at.astimezone(dt.UTC)
-    entry = AuditEntry(
-        at=at,
-        actor_id=actor.id if actor is not None else None,
-        actor=label,
-        platform=platform,
-        action=action,
-        object_type=object_type,
-        object_key=object_key,
-        data=payload,
-        prev_hash=prev,
-        hash=_digest(prev, at=at, actor=label, platform=platform, action=action, object_type=object_type,
-                     object_key=object_key, data=payload),
-    )
+    entry = _entry(prev, at=at, actor_id=actor.id if actor is not None else None, actor=label, platform=platform,
+                   action=action, object_type=object_type, object_key=object_key, data=data)
     session.add(entry)
     session.flush()
     return entry

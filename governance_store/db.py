@@ -48,6 +48,19 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False, **kw
     return engine
 
 
+def connection_problem(url: str, *, timeout: int = 3) -> str | None:
+    """None when the database at ``url`` answers, else a one-line reason."""
+    connect_args = {"connect_timeout": timeout} if url.startswith("postgresql") else {}
+    try:
+        engine = create_engine(url, connect_args=connect_args)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, future=True)
 

@@ -28,20 +28,9 @@ PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgr
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _pg_reachable() -> str | None:
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-
-
 @pytest.fixture(scope="session")
 def pg_schema() -> Iterator[str]:
-    problem = _pg_reachable()
+    problem = db.connection_problem(PG_URL)
     if problem:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {PG_URL} is unreachable in CI: {problem}", pytrace=False)
