@@ -260,7 +260,8 @@ def _lateness_row(backend: str, store: tuple[Any, sessionmaker[Session], tuple[s
     worker.start()
     deadline = time.monotonic() + 2 + window + 2 * interval + 30
     try:
-        while time.monotonic() < deadline and len(sender.sent) < count:
+        # Only the level-2 escalations count: the cloned change's own submission pings are delivered too.
+        while time.monotonic() < deadline and sum(":escalate:L2:" in k for k in list(sender.sent)) < count:
             time.sleep(0.2)
     finally:
         worker.stop()

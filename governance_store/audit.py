@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from governance_store.models import AuditEntry, Person
@@ -55,30 +55,33 @@ def _lock(session: Session) -> None:
 def record_many(session: Session, entries: Iterable[tuple[dt.datetime, str, str, str, dict[str, Any]]], *,
                 actor_label: str = "govbot", platform: str = "system") -> None:
     """Append several entries (at, action, object_type, object_key, data) by govbot itself, in order,
-    with one look-up of the chain head; used by sweeps that write many entries per transaction."""
-    _lock(session)
+    with one look-up of the chain head and one multi-row insert; used by sweeps that write many entries
+    per transaction.  Pending ORM changes are flushed before the lock is taken, so the lock is held
+    only for the head look-up and the insert (and until commit)."""
     session.flush()
+    _lock(session)
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
     rows = []
     for at, action, object_type, object_key, data in entries:
-        entry = _entry(prev, at=at, actor_id=None, actor=actor_label, platform=platform, action=action,
-                       object_type=object_type, object_key=object_key, data=data)
-        rows.append(entry)
-        prev = entry.hash
-    session.add_all(rows)
-    session.flush()
+        row = _entry(prev, at=at, actor_id=None, actor=actor_label, platform=platform, action=action,
+                     object_type=object_type, object_key=object_key, data=data)
+        rows.append(row)
+        prev = row["hash"]
+    if rows:
+        session.connection().execute(insert(AuditEntry.__table__), rows)
 
 
 def _entry(prev: str, *, at: dt.datetime, actor_id: int | None, actor: str, platform: str, action: str,
-           object_type: str, object_key: str, data: dict[str, Any] | None) -> AuditEntry:
+           object_type: str, object_key: str, data: dict[str, Any] | None) -> dict[str, Any]:
+    """The column values of one chained entry."""
     payload = json.loads(json.dumps(data or {}, default=str))
     at = at.astimezone(dt.UTC)
-    return AuditEntry(
-        at=at, actor_id=actor_id, actor=actor, platform=platform, action=action, object_type=object_type,
-        object_key=object_key, data=payload, prev_hash=prev,
-        hash=_digest(prev, at=at, actor=actor, platform=platform, action=action, object_type=object_type,
-                     object_key=object_key, data=payload),
-    )
+    return {
+        "at": at, "actor_id": actor_id, "actor": actor, "platform": platform, "action": action,
+        "object_type": object_type, "object_key": object_key, "data": payload, "prev_hash": prev,
+        "hash": _digest(prev, at=at, actor=actor, platform=platform, action=action, object_type=object_type,
+                        object_key=object_key, data=payload),
+    }
 
 
 def record(
@@ -97,8 +100,9 @@ def record(
     _lock(session)
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
     label = actor_label or (f"{actor.display_name} <{actor.email}>" if actor is not None else "govbot")
-    entry = _entry(prev, at=at, actor_id=actor.id if actor is not None else None, actor=label, platform=platform,
-                   action=action, object_type=object_type, object_key=object_key, data=data)
+    entry = AuditEntry(**_entry(prev, at=at, actor_id=actor.id if actor is not None else None, actor=label,
+                                platform=platform, action=action, object_type=object_type, object_key=object_key,
+                                data=data))
     session.add(entry)
     session.flush()
     return entry

@@ -7,7 +7,7 @@ Kit, an Adaptive Card or console text.  Nothing here knows about a platform.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 ButtonStyle = Literal["primary", "danger"] | None
@@ -118,11 +118,26 @@ class Reply:
         return str(self.data.get("status", "answered"))
 
 
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for these types, without its generic deep copy (sweeps build thousands of cards)."""
+    names = _FIELDS.get(type(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, tuple | list):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls)) for cls in (Reply, Section, Field, Button, Choice, Form, FormField)
+}
+
+
 def reply_to_dict(reply: Reply) -> dict[str, Any]:
     """A JSON-safe copy of a reply (the outbox stores cards this way)."""
-    from dataclasses import asdict
-
-    return asdict(reply)
+    return _plain(reply)
 
 
 def reply_from_dict(data: dict[str, Any]) -> Reply:
