@@ -12,9 +12,10 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, defer, selectinload
 
 from governance_store.models import (
     Activity,
@@ -27,11 +28,13 @@ from governance_store.models import (
     RaciEntry,
     RoleAssignment,
     System,
+    SystemSource,
     Team,
 )
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OPEN_CHANGE_STATES = ("draft", "submitted", "approved", "scheduled")
+NETWORK_SOURCES = ("nozomi", "netbox")  # sources that see devices on the network
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,22 @@ def _acting_text(person: Person, acting: dict[int, Person]) -> str:
 def run_lint(*, session: Session) -> LintReport:
     report = LintReport()
     systems = session.scalars(
-        select(System).options(
-            selectinload(System.owner), selectinload(System.technical_manager), selectinload(System.sources)
-        )
+        select(System).options(selectinload(System.owner), selectinload(System.technical_manager),
+                               defer(System.aliases), defer(System.macs), defer(System.hostnames))
     ).all()
+    # Which sources saw each system, as plain pairs (at 100k systems, loading every sighting's attributes
+    # as objects costs more than the rest of the lint together); attributes only where a finding quotes them.
+    sources: dict[int, set[str]] = defaultdict(set)
+    for system_id, source in session.execute(select(SystemSource.system_id, SystemSource.source)):
+        sources[system_id].add(source)
+    first_seen: dict[int, dict[str, Any]] = {}
+    for system_id, attributes in session.execute(
+        select(SystemSource.system_id, SystemSource.attributes).join(System)
+        .where(SystemSource.source.in_(NETWORK_SOURCES),
+               or_(System.in_cmdb.is_(False), func.lower(System.install_status) == "retired"))
+        .order_by(SystemSource.source, SystemSource.id)
+    ):
+        first_seen.setdefault(system_id, attributes or {})
     people = {p.id: p for p in session.scalars(select(Person)).all()}
     acting: dict[int, Person] = {}
     for ra in session.scalars(select(RoleAssignment).where(RoleAssignment.acting_for_id.is_not(None))).all():
@@ -251,7 +266,7 @@ def run_lint(*, session: Session) -> LintReport:
     for group, reasons in groups.values():
         ordered = sorted(group, key=lambda s: (not s.ips, s.name))
         sparse = [s.name for s in ordered[1:] if not s.ips and not s.zone_id]
-        evidence = ["; ".join(reasons)] + [f"{s.name}: source {', '.join(sorted({x.source for x in s.sources})) or 'none'}" for s in ordered]
+        evidence = ["; ".join(reasons)] + [f"{s.name}: source {', '.join(sorted(sources[s.id])) or 'none'}" for s in ordered]
         if sparse:
             evidence.append("no IP, zone or Purdue level on " + ", ".join(sparse))
         report.add(
@@ -261,21 +276,21 @@ def run_lint(*, session: Session) -> LintReport:
 
     # Seen by OT monitoring but missing from the CMDB; retired but still seen.
     for s in systems:
-        seen = [src for src in s.sources if src.source in ("nozomi", "netbox")]
+        seen = sorted(sources[s.id] & set(NETWORK_SOURCES))
         if not s.in_cmdb and seen:
-            attrs = seen[0].attributes or {}
+            attrs = first_seen.get(s.id, {})
             what = " ".join(str(x) for x in (attrs.get("vendor"), attrs.get("product_name")) if x) or s.name
             report.add(
                 "NOT_IN_CMDB", "high", "Asset seen on the network but missing from the CMDB",
                 f"{', '.join(s.ips) or s.name}",
                 f"{what} at {s.site_code or 'unknown site'} in zone {s.zone_id or '?'}",
                 "protocols: " + str(attrs.get("protocols") or "?"),
-                f"reported by {', '.join(sorted({x.source for x in seen}))}", system_ids=(s.id,),
+                f"reported by {', '.join(seen)}", system_ids=(s.id,),
             )
         if s.retired and seen:
             report.add(
                 "RETIRED_BUT_SEEN", "high", "Retired in the CMDB but still seen on the network",
-                s.name, f"install status {s.install_status}", f"seen by {', '.join(sorted({x.source for x in seen}))} at {', '.join(s.ips)}",
+                s.name, f"install status {s.install_status}", f"seen by {', '.join(seen)} at {', '.join(s.ips)}",
                 system_ids=(s.id,),
             )
 

@@ -6,8 +6,11 @@ import configparser
 import json
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
+from yamllint import linter
+from yamllint.config import YamlLintConfig
 
 from tests.deploy.helm_render import Unsupported, render_chart
 
@@ -39,6 +42,46 @@ def test_helm_chart_values_change_the_output() -> None:
     assert yaml.safe_load(rendered["deployment.yaml"])["spec"]["replicas"] == 4
     ingress = yaml.safe_load(rendered["ingress.yaml"])
     assert ingress["spec"]["rules"][0]["host"] == "govbot.plant.example"
+
+
+INGRESS_ON = {"ingress": {"enabled": True, "className": "nginx", "host": "govbot.plant.example",
+                          "tls": [{"secretName": "govbot-tls", "hosts": ["govbot.plant.example"]}]}}
+
+
+@pytest.mark.parametrize("values", [{}, INGRESS_ON, {"replicaCount": 3, **INGRESS_ON}], ids=["defaults", "ingress", "3-replicas"])
+def test_rendered_chart_passes_the_kubernetes_schemas(values: dict[str, object]) -> None:
+    """Each object the chart renders validates, strictly (no unknown fields), against the Kubernetes API schemas."""
+    version = kubernetes_validate.latest_version()
+    kinds = []
+    for text in render_chart(DEPLOY / "helm" / "govbot", values).values():
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                kubernetes_validate.validate(doc, version, strict=True)  # raises with the offending path
+                kinds.append(doc["kind"])
+    assert {"Deployment", "Service"} <= set(kinds)
+
+
+def test_schema_check_catches_a_broken_object() -> None:
+    deployment = yaml.safe_load(render_chart(DEPLOY / "helm" / "govbot")["deployment.yaml"])
+    deployment["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, kubernetes_validate.latest_version(), strict=True)
+    deployment["spec"]["replicas"] = 2
+    deployment["spec"]["template"]["spec"]["containers"][0]["healthcheck"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, kubernetes_validate.latest_version(), strict=True)
+
+
+YAMLLINT = YamlLintConfig("extends: default\nrules:\n  line-length: {max: 140}\n  document-start: disable\n"
+                          "  truthy: {check-keys: false}\n  comments: {min-spaces-from-content: 1}\n")
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(DEPLOY).as_posix() for p in DEPLOY.rglob("*")
+                                         if p.suffix in (".yaml", ".yml") and "templates" not in p.parts))
+def test_yaml_files_pass_yamllint(path: str) -> None:
+    problems = [f"{path}:{p.line}:{p.column} {p.desc} ({p.rule})"
+                for p in linter.run((DEPLOY / path).read_text(), YAMLLINT) if p.level == "error"]
+    assert not problems, "\n".join(problems)
 
 
 def test_renderer_refuses_what_it_does_not_understand(tmp_path: Path) -> None:
