@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
 from governance_store import db
+from handlers.dashboard import LINKS_KEY, DashboardLinks
 
 Clock = Callable[[], dt.datetime]
 
@@ -38,8 +40,22 @@ class Container:
     def upgrade_database(self) -> None:
         db.upgrade(self.settings.database_url, schema=self.settings.database_schema, engine=self.engine)
 
-    def unit_of_work(self):  # type: ignore[no-untyped-def]
-        return db.unit_of_work(self.session_factory)
+    @cached_property
+    def dashboard_links(self) -> DashboardLinks:
+        """Where chat links to the dashboard point, and the key that signs personal passes."""
+        return dashboard_links(self.settings)
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        with db.unit_of_work(self.session_factory) as session:
+            session.info[LINKS_KEY] = self.dashboard_links
+            yield session
+
+
+def dashboard_links(settings: Settings) -> DashboardLinks:
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token is not None else None
+    return DashboardLinks.configure(settings.dashboard_url(), token=token,
+                                    lifetime=dt.timedelta(hours=settings.dashboard_link_hours))
 
 
 def settings_clock(settings: Settings) -> Clock | None:

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     teams_allow_unauthenticated: bool = False
 
     dashboard_token: SecretStr | None = None
+    # Where people reach the web host (behind a proxy: its public https URL); chat links to the dashboard
+    # start here.  Default: http://HOST:PORT (127.0.0.1 when HOST is a wildcard address).
+    public_url: str | None = None
+    # How long a personal dashboard link from the chat ``dashboard`` command signs its holder in.
+    dashboard_link_hours: float = Field(default=12.0, gt=0)
 
     sweep_interval_seconds: float = 15.0
     # Quorum rules for change requests (JSON): see governance_store.changes.configure_policies.
@@ -74,6 +79,27 @@ class Settings(BaseSettings):
         if value.startswith("postgres://"):
             return "postgresql+psycopg://" + value[len("postgres://") :]
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("GOVBOT_PUBLIC_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    def dashboard_url(self) -> str:
+        """The dashboard's address as people reach it: ``public_url``, else this host's own URL."""
+        if self.public_url:
+            return self.public_url + "/"
+        host = self.host.strip().strip("[]") or "127.0.0.1"
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -35,7 +35,7 @@ def senders_from_settings(container: Container) -> list[Sender]:
 
 
 def build_worker(container: Container, senders: list[Sender] | None = None) -> Worker:
-    return Worker(
+    worker = Worker(
         container.session_factory,
         senders if senders is not None else senders_from_settings(container),
         clock=container.clock,
@@ -43,3 +43,5 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
         per_channel_interval=container.settings.outbox_channel_interval_seconds,
         lease=container.settings.outbox_send_lease_seconds,
     )
+    worker.dashboard_links = container.dashboard_links
+    return worker

@@ -464,11 +464,18 @@ def already_decided(cr: ChangeRequest, *, session: Session) -> str:
     return f"{cr.number} was already {cr.state}{who}{when}"
 
 
-def decide(change_id: int, *, actor: Person | None, approve: bool, reason: str | None, session: Session,
-           now: dt.datetime, platform: str) -> Outcome:
-    """Record one approver's decision; exactly one transition happens however many click at once."""
+def may_decide(change_id: int, *, actor: Person | None, approve: bool, session: Session, now: dt.datetime,
+               platform: str) -> ChangeRequest:
+    """Check, without deciding, that ``actor`` may approve or reject now (before asking a reason, say);
+    raises :class:`NotAllowed` (audited) when not."""
     cr = load_for_update(change_id, session=session)
-    verb = "approve" if approve else "reject"
+    _pending_decisions(cr, actor, "approve" if approve else "reject", session=session, now=now, platform=platform)
+    return cr
+
+
+def _pending_decisions(cr: ChangeRequest, actor: Person | None, verb: str, *, session: Session, now: dt.datetime,
+                       platform: str) -> list[Approval]:
+    """The approvals ``actor`` may give on ``cr`` now; raises :class:`NotAllowed` (audited) when none."""
     if actor is None:
         raise _refuse(cr, None, verb, "You are not in the directory, so you cannot decide on changes",
                       session=session, now=now, platform=platform)
@@ -492,6 +499,16 @@ def decide(change_id: int, *, actor: Person | None, approve: bool, reason: str |
         raise _refuse(cr, actor, verb, f"You already {done.state} {cr.number}"
                       + (f" at {done.decided_at:%Y-%m-%d %H:%M} UTC" if done.decided_at else ""),
                       session=session, now=now, platform=platform)
+    return pending
+
+
+def decide(change_id: int, *, actor: Person | None, approve: bool, reason: str | None, session: Session,
+           now: dt.datetime, platform: str) -> Outcome:
+    """Record one approver's decision; exactly one transition happens however many click at once."""
+    cr = load_for_update(change_id, session=session)
+    verb = "approve" if approve else "reject"
+    pending = _pending_decisions(cr, actor, verb, session=session, now=now, platform=platform)
+    assert actor is not None
     if not approve and not (reason or "").strip():
         raise ChangeError("A rejection needs a reason")
     for a in pending:
@@ -499,7 +516,8 @@ def decide(change_id: int, *, actor: Person | None, approve: bool, reason: str |
         a.decided_at = now
         a.comment = reason
     session.flush()
-    audit.record(session, at=now, actor=actor, platform=platform, action=f"change.{verb}d", object_type="change",
+    decided = "change.approved" if approve else "change.rejected"
+    audit.record(session, at=now, actor=actor, platform=platform, action=decided, object_type="change",
                  object_key=cr.number, data={"roles": sorted({a.role_name or "" for a in pending}), "reason": reason})
     approvals = session.scalars(
         select(Approval).where(Approval.change_id == cr.id, Approval.kind == ParticipantKind.APPROVER.value)

@@ -406,8 +406,8 @@ def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
         if step in ("approve", "reject"):
             reason = action.inputs.get("reason", "").strip()
             if step == "reject" and not reason:
-                if cr.state != ChangeState.SUBMITTED.value:
-                    raise core.NotAllowed(core.already_decided(cr, session=session))
+                # Only someone who may reject is asked why (a refusal is audited like any other).
+                core.may_decide(cr.id, actor=actor, approve=False, session=session, now=now, platform=platform)
                 return Reply(text=f"Why do you reject {cr.number}?", form=Form(
                     title=f"Reject {cr.number}", submit_action_id="cr.reject", value=str(cr.id), submit_label="Reject",
                     fields=(FormField("reason", "Reason", "textarea", True),)), data=_status("form"))

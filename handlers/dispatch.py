@@ -19,3 +19,10 @@ def handle_action(action: Action, *, session: Session, now: dt.datetime) -> Repl
     from handlers import router
 
     return router.route_action(action, session=session, now=now)
+
+
+def handle_unknown(request: Command | Action, *, session: Session, now: dt.datetime) -> Reply | None:
+    """Someone who is not in the directory asked or clicked: refuse (and audit) what needs a person."""
+    from handlers import router
+
+    return router.refuse_unknown(request, session=session, now=now)

@@ -11,6 +11,7 @@ COMMANDS = (
     ("deps SYSTEM", "what depends on the system and what it depends on"),
     ("call SYSTEM", "support group, escalation chain and local time at the site"),
     ("owns PERSON-or-TEAM", "systems and roles someone holds"),
+    ("dashboard", "your personal sign-in link to the web dashboard"),
     ("help", "this help"),
 )
 EXAMPLES = (

@@ -31,6 +31,9 @@ class Command:
     actor: Actor
     # Set when the text came from a slash command (``/govbot who X``) rather than chat.
     slash: bool = False
+    # Set when everyone in the conversation will see the answer (a Teams channel or group chat), so
+    # nothing personal (a sign-in link) may be in it.
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,19 @@ class Action:
     inputs: dict[str, str] = field(default_factory=dict)
 
 
+LINK = "link"  # a button with this action id opens ``value``, a URL, instead of calling govbot
+
+
 @dataclass(frozen=True)
 class Button:
     label: str
     action_id: str
     value: str
     style: ButtonStyle = None
+
+    @property
+    def is_link(self) -> bool:
+        return self.action_id == LINK
 
 
 @dataclass(frozen=True)

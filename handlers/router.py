@@ -89,12 +89,52 @@ def route_action(action: Action, *, session: Session, now: dt.datetime) -> Reply
         return _error_reply(exc)
 
 
+class _NotRefused(Exception):
+    """A use case did not refuse someone outside the directory: undo whatever it did."""
+
+
+def refuse_unknown(request: Command | Action, *, session: Session, now: dt.datetime) -> Reply | None:
+    """What the core says to a chat user who is not in the directory (``request.actor.person_id`` is None).
+
+    The adapters tell such a user that they are unknown and run nothing for them; they call this so that
+    what the user tried (a click, or a command such as ``dashboard`` or ``change``) is refused and audited
+    by the use case that owns the rule, like every other refusal.  Questions (``who``, ``raci`` ...) are
+    not use cases with rules and get ``None``.  Anything a use case did not refuse is rolled back.
+    """
+    if request.actor.person_id is not None:
+        raise ValueError("refuse_unknown is for people outside the directory")
+    handler: Callable[..., Reply] | None
+    if isinstance(request, Action):
+        if request.action_id in ("govbot.run", "govbot.choose"):
+            return refuse_unknown(Command(text=request.value, actor=request.actor), session=session, now=now)
+        handler = ACTION_HANDLERS.get(request.action_id)
+    else:
+        text = request.text.strip()
+        handler = EXTRA_COMMANDS.get(text.split(" ", 1)[0].lower() if text else "")
+    if handler is None:
+        return None
+    try:
+        with session.begin_nested():
+            reply = handler(request, session=session, now=now)
+            if reply.status != "refused":
+                raise _NotRefused(reply.status)
+    except _NotRefused as exc:
+        log.info("%s was not refused to someone outside the directory (%s); nothing was kept",
+                    getattr(request, "action_id", None) or "a command", exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 - the adapter's answer does not depend on this; the savepoint is undone
+        _error_reply(exc)
+        return None
+    return reply
+
+
 def _register_use_cases() -> None:
     import sys
 
-    from handlers import changes
+    from handlers import changes, dashboard
 
     changes.register(sys.modules[__name__])
+    dashboard.register(sys.modules[__name__])
 
 
 _register_use_cases()

@@ -9,6 +9,7 @@ bot that was down at 08:00 sends it when it comes back, marked as delayed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import statistics
 from collections import Counter
@@ -33,7 +34,8 @@ from governance_store.models import (
     Site,
     System,
 )
-from handlers.reply import Button, Field, Reply, Section, reply_to_dict
+from handlers.dashboard import DashboardLinks
+from handlers.reply import LINK, Button, Field, Reply, Section, reply_to_dict
 from notifications import outbox
 
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -264,6 +266,14 @@ def _fmt_h(h: float | None) -> str:
     return f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} d"
 
 
+DASHBOARD_PAGES = (("Open changes", "changes"), ("Metrics", "metrics-page"), ("Gaps", "gaps"))
+
+
+def _links(base: str, suffix: str = "") -> tuple[Button, ...]:
+    base = base.rstrip("/")
+    return tuple(Button(label, LINK, f"{base}/{path}{suffix}") for label, path in DASHBOARD_PAGES)
+
+
 def render(data: DigestData, scope: DigestScope, *, delayed: bool = False) -> Reply:
     if data.empty:
         return Reply(text=f"Nothing to report for {scope.name} in {data.week}.", data={"status": "empty", "scope": scope.name})
@@ -292,11 +302,7 @@ def render(data: DigestData, scope: DigestScope, *, delayed: bool = False) -> Re
         fields.append(Field(f"Resolved gaps ({len(data.resolved_gaps)})", "\n".join(data.resolved_gaps[:8])))
     if data.no_owner:
         fields.append(Field("Systems without an Accountable owner", ", ".join(data.no_owner[:10])))
-    buttons: tuple[Button, ...] = ()
-    if scope.public_url:
-        base = scope.public_url.rstrip("/")
-        buttons = (Button("Open changes", "link", f"{base}/changes"), Button("Metrics", "link", f"{base}/metrics-page"),
-                   Button("Gaps", "link", f"{base}/systems?gaps=1"))
+    buttons = _links(scope.public_url) if scope.public_url else ()
     note = " (delayed: govbot was not running at the scheduled time)" if delayed else ""
     return Reply(
         text=f"Weekly governance digest {data.week} — {scope.name}{note}",
@@ -317,8 +323,12 @@ def preview(scope: DigestScope, *, session: Session, now: dt.datetime) -> Reply:
     return render(collect(scope, session=session, now=now, week_start=monday.astimezone(dt.UTC)), scope)
 
 
-def run_due(factory: sessionmaker[Session], scopes: list[DigestScope] | None, *, now: dt.datetime) -> list[DigestRun]:
-    """Send every digest that is due and not yet sent for its ISO week; safe to call often and from many replicas."""
+def run_due(factory: sessionmaker[Session], scopes: list[DigestScope] | None, *, now: dt.datetime,
+            links: DashboardLinks | None = None) -> list[DigestRun]:
+    """Send every digest that is due and not yet sent for its ISO week; safe to call often and from many replicas.
+
+    With ``links`` each recipient's digest carries buttons to the dashboard that sign them in (their
+    personal pass; a channel gets plain links)."""
     sent: list[DigestRun] = []
     with factory() as session:
         active = scopes if scopes is not None else default_scopes(session=session)
@@ -353,9 +363,22 @@ def run_due(factory: sessionmaker[Session], scopes: list[DigestScope] | None, *,
                     pid = session.scalar(select(Person.id).where(func.lower(Person.email) == email.lower()))
                     if pid is not None:
                         outbox.enqueue(session, key=f"digest:{scope.name}:{week}:{pid}", now=now, person_id=pid,
-                                       payload=payload)
+                                       payload=_with_links(reply, links, person_id=pid, now=now) or payload)
                 if scope.channel:
                     outbox.enqueue(session, key=f"digest:{scope.name}:{week}:ch:{scope.channel}", now=now,
-                                   channel=scope.channel, payload=payload)
+                                   channel=scope.channel, payload=_with_links(reply, links, now=now) or payload)
             sent.append(run)
     return sent
+
+
+def _with_links(reply: Reply, links: DashboardLinks | None, *, now: dt.datetime,
+                person_id: int | None = None) -> dict[str, object] | None:
+    """The digest with dashboard buttons: signed for one person, plain for a channel; ``None`` without links."""
+    if links is None or reply.buttons:
+        return None
+    if person_id is None or links.key is None:
+        buttons = _links(links.base_url)
+    else:
+        url, _expires = links.link(person_id, now=now)
+        buttons = _links(links.base_url, "?" + url.split("?", 1)[1])
+    return reply_to_dict(dataclasses.replace(reply, buttons=buttons))

@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import OutboxMessage, Timer
+from handlers.dashboard import DashboardLinks
 from notifications import digest, outbox, sweep
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,13 @@ class Worker:
         self.scheduler: BackgroundScheduler | None = None
         self.extra_jobs: list[tuple[Callable[[], object], dict[str, object]]] = []
         self.digest_scopes: list[digest.DigestScope] | None = None  # None: derived from role assignments
+        self.dashboard_links: DashboardLinks | None = None  # dashboard buttons in digests
 
     def cycle(self) -> tuple[sweep.SweepResult, outbox.DispatchResult]:
         now = self.clock()
         try:
             swept = sweep.sweep(self.factory, now=now)
-            digest.run_due(self.factory, self.digest_scopes, now=now)
+            digest.run_due(self.factory, self.digest_scopes, now=now, links=self.dashboard_links)
             sent = self.dispatcher.run(now=self.clock(), limit=500)
         except Exception:
             self.heartbeat.errors += 1

@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from bot.bootstrap import Container
 from bot.slack.app import Core
-from bot.slack.outbox import SlackOutboxSender
-from bot.teams.app import build_adapter
-from bot.teams.sender import TeamsOutboxSender
-from governance_store.models import ChangeRequest, OutboxMessage, Person
+from governance_store.models import OutboxMessage, Person
 from handlers import dispatch, home
-from handlers.reply import Action, Actor, Command, Reply
+from handlers.reply import Action, Actor, Command
 from notifications import outbox
 from notifications.sweep import sweep
+from tests.drivers import Recorder, SlackDriver, TeamsDriver, button, change_state
 from tests.slack import conftest as slack_rig
-from tests.slack import seed
-from tests.slack.conftest import BOT_TOKEN, FROZEN_NOW
+from tests.slack.conftest import FROZEN_NOW
 from tests.teams import conftest as teams_rig
 from tests.teams.conftest import JESSICA, LUIS, MIKE, seed_aad
 
@@ -45,132 +39,12 @@ connector = teams_rig.connector
 make_teams_host = teams_rig.make_teams_host
 teams_payload = teams_rig.teams_payload
 
-SLACK_IDS = {LUIS: seed.LUIS, JESSICA: seed.JESSICA, MIKE: "U0B00359A23"}
 NAMES = ("Gregory Maddox", "Luis Ortega", "Jessica Park", "Elena Petrova", "Brian Caldwell", "Olivia Grant")
 PLANT1, PLANT2 = "Historian (AVEVA PI) Plant 1", "Historian (AVEVA PI) Plant 2"
 
 
 def named(text: str) -> list[str]:
     return sorted(n for n in NAMES if n in text)
-
-
-@dataclass
-class Recorder:
-    """The real core, remembering the status of every reply it gave."""
-
-    replies: list[Reply] = field(default_factory=list)
-
-    @property
-    def statuses(self) -> list[str]:
-        return [r.status for r in self.replies]
-
-    def handle_command(self, command: Command, **kw: Any) -> Reply:
-        reply = dispatch.handle_command(command, **kw)
-        self.replies.append(reply)
-        return reply
-
-    def handle_action(self, action: Action, **kw: Any) -> Reply:
-        reply = dispatch.handle_action(action, **kw)
-        self.replies.append(reply)
-        return reply
-
-
-@dataclass
-class Step:
-    """What one chat step delivered: visible text, offered buttons (label, action id, value), replaced card."""
-
-    text: str
-    buttons: list[tuple[str, str, str]]
-    replaced: bool
-
-
-class SlackDriver:
-    platform = "slack"
-
-    def __init__(self, host: Any) -> None:
-        self.host = host
-
-    async def _new_calls(self, act: Callable[[], Any]) -> list[Any]:
-        before = len(self.host.fake.posted())
-        await act()
-        deadline = asyncio.get_running_loop().time() + 5
-        while len(self.host.fake.posted()) == before and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
-        await self.host.fake.settle(quiet=0.3)
-        return self.host.fake.posted()[before:]
-
-    @staticmethod
-    def _step(calls: list[Any]) -> Step:
-        from bot.slack.translate import decode_action_id
-
-        buttons = [(str((b.get("text") or {}).get("text", "")), decode_action_id(b["action_id"]), str(b.get("value", "")))
-                   for c in calls for b in c.buttons()]
-        return Step("\n".join(c.all_text() for c in calls), buttons, any(c.method == "chat.update" for c in calls))
-
-    async def say(self, email: str, text: str) -> Step:
-        payload = self.host.direct_message(text, user=SLACK_IDS[email])
-        return self._step(await self._new_calls(lambda: self.host.event(payload)))
-
-    async def click(self, email: str, button: tuple[str, str, str]) -> Step:
-        _, action_id, value = button
-        payload = self.host.button_click(action_id=action_id, value=value, user=SLACK_IDS[email])
-        return self._step(await self._new_calls(lambda: self.host.click(payload)))
-
-    def sender(self, box: Container) -> Any:
-        return SlackOutboxSender.from_settings(box.session_factory, token=BOT_TOKEN,
-                                               base_url=self.host.fake.api_url)
-
-
-class TeamsDriver:
-    platform = "teams"
-
-    def __init__(self, host: Any) -> None:
-        self.host = host
-
-    @staticmethod
-    def _buttons(cards: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-        out: list[tuple[str, str, str]] = []
-
-        def walk(node: Any) -> None:
-            if isinstance(node, dict):
-                if node.get("type") == "Action.Execute":
-                    out.append((node["title"], node["verb"], node["data"]["value"]))
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for item in node:
-                    walk(item)
-
-        walk(cards)
-        return out
-
-    async def say(self, email: str, text: str) -> Step:
-        before = len(self.host.fake.posted())
-        await self.host.post(self.host.personal(text, email=email))
-        calls = self.host.fake.posted()[before:]
-        cards = [card for c in calls for card in c.cards()]
-        return Step("\n".join(c.all_text() for c in calls), self._buttons(cards), False)
-
-    async def click(self, email: str, button: tuple[str, str, str]) -> Step:
-        _, action_id, value = button
-        status, body = await self.host.post(self.host.invoke(action_id, value, email=email))
-        assert status == 200, body
-        if body["type"] == "application/vnd.microsoft.card.adaptive":
-            return Step(json.dumps(body["value"], ensure_ascii=False), self._buttons([body["value"]]), True)
-        return Step(str(body["value"]), [], False)
-
-    def sender(self, box: Container) -> Any:
-        return TeamsOutboxSender(box.session_factory, adapter_factory=lambda: build_adapter(box.settings),
-                                 app_id=None, clock=box.clock)
-
-
-def _button(step: Step, action_id: str, label: str | None = None) -> tuple[str, str, str]:
-    return next(b for b in step.buttons if b[1] == action_id and (label is None or label in b[0]))
-
-
-def _state(box: Container, cid: int) -> str:
-    with box.session_factory() as s:
-        return s.get(ChangeRequest, cid).state
 
 
 async def journeys(driver: Any, recorder: Recorder, box: Container) -> dict[str, Any]:
@@ -197,18 +71,18 @@ async def journeys(driver: Any, recorder: Recorder, box: Container) -> dict[str,
     step = await driver.say(JESSICA, 'change PLC-FIL-L3-07 "Firmware"')
     out["preview"] = {"status": status(), "names": named(step.text),
                       "buttons": sorted(b[1] for b in step.buttons)}
-    submit = _button(step, "cr.submit")
+    submit = button(step, "cr.submit")
     cid = int(submit[2])
     step = await driver.click(JESSICA, submit)
-    out["submit"] = {"status": status(), "state": _state(box, cid), "names": named(step.text)}
+    out["submit"] = {"status": status(), "state": change_state(box, cid), "names": named(step.text)}
 
     # A stranger's click is refused and the shared card stays; then the approver approves.
     approve = ("Approve", "cr.approve", str(cid))
     step = await driver.click(MIKE, approve)
-    out["stranger"] = {"status": status(), "state": _state(box, cid), "replaced": step.replaced,
+    out["stranger"] = {"status": status(), "state": change_state(box, cid), "replaced": step.replaced,
                        "says_not_approver": "not an approver" in step.text}
     step = await driver.click(LUIS, approve)
-    out["approve"] = {"status": status(), "state": _state(box, cid), "replaced": step.replaced,
+    out["approve"] = {"status": status(), "state": change_state(box, cid), "replaced": step.replaced,
                       "names": named(step.text)}
 
     # Escalation: an unanswered change breaches its SLA; the level-2 ping reaches the acting holder.

@@ -10,7 +10,7 @@ from handlers.reply import Button, Reply
 def clickables(reply: Reply) -> list[tuple[str, str, str]]:
     """Everything a user can pick, numbered in display order: (label, action_id, value)."""
     items = [(f"{c.label}" + (f"  ({c.detail})" if c.detail else ""), "govbot.choose", c.value) for c in reply.choices]
-    items += [(b.label, b.action_id, b.value) for b in reply.buttons]
+    items += [(b.label, b.action_id, b.value) for b in reply.buttons if not b.is_link]
     return items
 
 
@@ -35,10 +35,12 @@ def render(reply: Reply, *, width: int = 100) -> str:
         lines.append("")
         lines.extend(f"⚠ {w}" for w in reply.warnings)
     items = clickables(reply)
-    if items:
+    links = [b for b in reply.buttons if b.is_link]
+    if items or links:
         lines.append("")
         for i, (label, _aid, _value) in enumerate(items, 1):
             lines.append(f"  [{i}] {label}")
+        lines.extend(f"  {b.label}: {b.value}" for b in links)
     return "\n".join(lines)
 
 

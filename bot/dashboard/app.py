@@ -65,6 +65,34 @@ def _token(container: Container) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
+def _still_allowed(container: Container) -> auth.StillAllowed:
+    """A pass holder may view while they are an active person in the directory."""
+    async def allowed(person_id: int) -> bool:
+        def check() -> bool:
+            with container.unit_of_work() as session:
+                person = session.get(Person, person_id)
+                return person is not None and bool(person.active)
+
+        return await asyncio.to_thread(check)
+
+    return allowed
+
+
+def _as_viewer(request: web.Request, person_id: int) -> int:
+    """Someone signed in with a personal link talks as themselves only; token holders may pick anyone."""
+    viewer = request.get(auth.VIEWER)
+    if viewer is not None and person_id != viewer:
+        raise web.HTTPForbidden(text="You are signed in with your own link: you can only talk to govbot as yourself.")
+    return person_id
+
+
+def _page_number(request: web.Request) -> int:
+    try:
+        return max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        return 1
+
+
 class DashboardMount:
     """``/``, ``/systems``, ``/systems/{id}``, ``/raci``, ``/changes``, ``/changes/{number}``,
     ``/metrics-page`` and ``/gaps``.  ``host`` is the address the host binds (default ``GOVBOT_HOST``)."""
@@ -74,9 +102,11 @@ class DashboardMount:
         self.host = _bind_host(container, host)
         # Refuse here already, so a misconfigured host never starts listening.
         auth.required_token(self.host, _token(container))
+        self.lint = queries.LintCache()
 
     def mount(self, app: web.Application) -> None:
-        auth.install(app, host=self.host, token=_token(self.container))
+        auth.install(app, host=self.host, token=_token(self.container), clock=self.container.clock,
+                     still_allowed=_still_allowed(self.container))
         r = app.router
         r.add_get("/", self.overview)
         r.add_get("/systems", self.systems)
@@ -97,8 +127,11 @@ class DashboardMount:
         return await asyncio.to_thread(run)
 
     async def overview(self, request: web.Request) -> web.Response:
-        data = await self.read(queries.overview, now=self.container.clock())
-        return page("overview.html", nav="overview", **data)
+        def load(*, session: Session) -> dict[str, Any]:
+            counts, report, as_of = self.lint.get(session=session)
+            return {**queries.overview(counts, report, session=session, now=self.container.clock()), "as_of": as_of}
+
+        return page("overview.html", nav="overview", **(await self.read(load)))
 
     async def systems(self, request: web.Request) -> web.Response:
         q = request.query.get("q", "").strip()
@@ -114,8 +147,15 @@ class DashboardMount:
             if found is not None:
                 raise web.HTTPFound(f"/systems/{found}")
             return page("search.html", nav="systems", q=q, candidates=candidates, match_status=status)
-        rows = await self.read(queries.systems_list, gaps_only=gaps_only)
-        return page("systems.html", nav="systems", rows=rows, gaps_only=gaps_only, q=q)
+        site = request.query.get("site", "").strip() or None
+
+        def load(*, session: Session) -> dict[str, Any]:
+            counts, _report, as_of = self.lint.get(session=session)
+            listing = queries.systems_page(counts, session=session, gaps_only=gaps_only, site=site,
+                                           page=_page_number(request))
+            return {**listing, "as_of": as_of}
+
+        return page("systems.html", nav="systems", gaps_only=gaps_only, site=site or "", q=q, **(await self.read(load)))
 
     async def system(self, request: web.Request) -> web.Response:
         data = await self.read(queries.system_detail, int(request.match_info["id"]),
@@ -148,11 +188,13 @@ class DashboardMount:
         return page("metrics.html", nav="metrics", svg=Markup(queries.trend_svg(data["trend"])), **data)
 
     async def gaps(self, request: web.Request) -> web.Response:
-        def load(*, session: Session) -> list[Any]:
-            _, report = queries.gap_counts(session=session)
-            return report.sorted()
+        def load(*, session: Session) -> dict[str, Any]:
+            _counts, report, as_of = self.lint.get(session=session)
+            listing = queries.findings_page(report, severity=request.query.get("severity") or None,
+                                            code=request.query.get("code") or None, page=_page_number(request))
+            return {**listing, "as_of": as_of}
 
-        return page("gaps.html", nav="gaps", findings=await self.read(load))
+        return page("gaps.html", nav="gaps", **(await self.read(load)))
 
 
 # --------------------------------------------------------------------------- web chat
@@ -207,7 +249,8 @@ class ChatMount:
         auth.required_token(self.host, _token(container))
 
     def mount(self, app: web.Application) -> None:
-        auth.install(app, host=self.host, token=_token(self.container))
+        auth.install(app, host=self.host, token=_token(self.container), clock=self.container.clock,
+                     still_allowed=_still_allowed(self.container))
         self.registry = app.get(METRICS)
         r = app.router
         r.add_get("/chat", self.chat_page)
@@ -282,8 +325,11 @@ class ChatMount:
                 return [(p.id, p.display_name, p.title or "") for p in queries.people(session=session)]
 
         people = await asyncio.to_thread(load)
+        viewer = request.get(auth.VIEWER)
+        if viewer is not None:
+            people = [p for p in people if p[0] == viewer]
         wanted = request.query.get("person_id", "")
-        selected = int(wanted) if wanted.isdigit() else next(
+        selected = viewer if viewer is not None else int(wanted) if wanted.isdigit() else next(
             (pid for pid, name, _ in people if name == "Luis Ortega"), people[0][0] if people else None)
         return page("chat.html", nav="chat", people=people, selected=selected)
 
@@ -292,7 +338,7 @@ class ChatMount:
         text = str(body.get("text", "")).strip()
         if not text:
             raise web.HTTPBadRequest(text="text is required")
-        reply = await asyncio.to_thread(self._answer, "command", body["person_id"], text)
+        reply = await asyncio.to_thread(self._answer, "command", _as_viewer(request, body["person_id"]), text)
         return self._out(reply)
 
     async def click(self, request: web.Request) -> web.Response:
@@ -304,12 +350,12 @@ class ChatMount:
         if not isinstance(inputs, dict):
             raise web.HTTPBadRequest(text="inputs must be an object")
         action = (action_id, str(body.get("value", "")), {str(k): str(v) for k, v in inputs.items()})
-        reply = await asyncio.to_thread(self._answer, "action", body["person_id"], None, action)
+        reply = await asyncio.to_thread(self._answer, "action", _as_viewer(request, body["person_id"]), None, action)
         return self._out(reply)
 
     async def inbox_api(self, request: web.Request) -> web.Response:
         try:
-            person_id = int(request.query.get("person_id", ""))
+            person_id = _as_viewer(request, int(request.query.get("person_id", "")))
         except ValueError:
             raise web.HTTPBadRequest(text="person_id is required") from None
         await asyncio.to_thread(self.deliver)

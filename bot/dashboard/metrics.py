@@ -147,7 +147,7 @@ class MetricsMount:
     def mount(self, app: web.Application) -> None:
         from bot.dashboard import auth
 
-        auth.install(app, host=self.host, token=self.token)
+        auth.install(app, host=self.host, token=self.token, clock=self.container.clock)
         app[METRICS] = self.registry
         app.middlewares.append(timing_middleware(self.registry))
         app.router.add_get("/metrics", self.metrics)

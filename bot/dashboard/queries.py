@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -40,6 +43,36 @@ def _name(person: Person | None) -> str:
     return person.display_name if person.active else f"{person.display_name} (left)"
 
 
+PER_PAGE = 100
+
+
+class LintCache:
+    """The governance lint behind the overview, systems and gaps pages.
+
+    On a small organisation every page runs the lint afresh.  Once one pass
+    takes longer than ``slow`` seconds (tens of thousands of systems), its
+    report is reused for ``ttl`` seconds, and the pages say how old it is.
+    """
+
+    def __init__(self, *, ttl: float = 60.0, slow: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.slow, self.clock = ttl, slow, clock
+        self._lock = threading.Lock()
+        self._kept: tuple[float, dict[int, int], lint.LintReport, dt.datetime] | None = None
+
+    def get(self, *, session: Session) -> tuple[dict[int, int], lint.LintReport, dt.datetime | None]:
+        """Gap counts per system id, the report, and when it was made (``None``: just now)."""
+        with self._lock:
+            kept = self._kept
+            if kept is not None and self.clock() < kept[0]:
+                return kept[1], kept[2], kept[3]
+            started = self.clock()
+            counts, report = gap_counts(session=session)
+            took = self.clock() - started
+            self._kept = (self.clock() + self.ttl, counts, report, dt.datetime.now(dt.UTC)) if took > self.slow else None
+            return counts, report, None
+
+
 def gap_counts(*, session: Session) -> tuple[dict[int, int], lint.LintReport]:
     report = lint.run_lint(session=session)
     counts: dict[int, int] = defaultdict(int)
@@ -49,20 +82,55 @@ def gap_counts(*, session: Session) -> tuple[dict[int, int], lint.LintReport]:
     return counts, report
 
 
-def systems_list(*, session: Session, gaps_only: bool = False) -> list[dict[str, Any]]:
-    counts, _ = gap_counts(session=session)
+def _page_of(total: int, page: int, per_page: int) -> tuple[int, int]:
+    """(page, pages) with ``page`` clamped into range."""
+    pages = max(1, -(-total // per_page))
+    return min(max(page, 1), pages), pages
+
+
+def systems_page(counts: dict[int, int], *, session: Session, gaps_only: bool = False, site: str | None = None,
+                 page: int = 1, per_page: int | None = None) -> dict[str, Any]:
+    """One page of the systems list, by name, optionally only one site or only systems with gaps."""
+    per_page = per_page or PER_PAGE
+    query = select(System.id).order_by(System.name, System.id)
+    if site:
+        query = query.where(System.site_code == site)
+    ids = list(session.scalars(query).all())
+    if gaps_only:
+        ids = [i for i in ids if counts.get(i)]
+    page, pages = _page_of(len(ids), page, per_page)
+    wanted = ids[(page - 1) * per_page:page * per_page]
     zones = {z.zone_id: z.name for z in session.scalars(select(Zone)).all()}
+    loaded = {s.id: s for s in session.scalars(
+        select(System).options(selectinload(System.owner)).where(System.id.in_(wanted))).all()} if wanted else {}
     rows = []
-    for s in session.scalars(select(System).options(selectinload(System.owner)).order_by(System.name)).all():
-        n = counts.get(s.id, 0)
-        if gaps_only and n == 0:
-            continue
+    for sid in wanted:
+        s = loaded[sid]
         rows.append({
             "id": s.id, "name": s.name, "class_name": s.class_name or "", "site": s.site_code or "",
             "owner": _name(s.owner), "purdue": s.purdue_level or "—",
-            "zone": f"{s.zone_id} {zones.get(s.zone_id, '')}".strip() if s.zone_id else "—", "gaps": n,
+            "zone": f"{s.zone_id} {zones.get(s.zone_id, '')}".strip() if s.zone_id else "—", "gaps": counts.get(s.id, 0),
         })
-    return rows
+    site_codes = [c for c in session.scalars(select(System.site_code).distinct().order_by(System.site_code)).all() if c]
+    return {"rows": rows, "total": len(ids), "page": page, "pages": pages, "per_page": per_page,
+            "first": (page - 1) * per_page + 1 if rows else 0, "last": (page - 1) * per_page + len(rows),
+            "site_codes": site_codes}
+
+
+def findings_page(report: lint.LintReport, *, severity: str | None = None, code: str | None = None, page: int = 1,
+                  per_page: int | None = None) -> dict[str, Any]:
+    """One page of the lint findings (most severe first), optionally one severity or one code."""
+    per_page = per_page or 2 * PER_PAGE
+    every = report.sorted()
+    by_code: dict[str, int] = defaultdict(int)
+    for f in every:
+        by_code[f.code] += 1
+    chosen = [f for f in every if (not severity or f.severity == severity) and (not code or f.code == code)]
+    page, pages = _page_of(len(chosen), page, per_page)
+    shown = chosen[(page - 1) * per_page:page * per_page]
+    return {"findings": shown, "total": len(chosen), "all": len(every), "page": page, "pages": pages,
+            "first": (page - 1) * per_page + 1 if shown else 0, "last": (page - 1) * per_page + len(shown),
+            "codes": sorted(by_code.items()), "severity": severity or "", "code": code or ""}
 
 
 def system_detail(system_id: int, *, session: Session, activity_id: str | None = None) -> dict[str, Any] | None:
@@ -233,8 +301,7 @@ def trend_svg(trend: list[tuple[str, float, int]], *, width: int = 640, height: 
     return "".join(parts)
 
 
-def overview(*, session: Session, now: dt.datetime) -> dict[str, Any]:
-    counts, report = gap_counts(session=session)
+def overview(counts: dict[int, int], report: lint.LintReport, *, session: Session, now: dt.datetime) -> dict[str, Any]:
     return {
         "systems": session.scalar(select(func.count(System.id))) or 0,
         "people": session.scalar(select(func.count(Person.id)).where(Person.active.is_(True))) or 0,

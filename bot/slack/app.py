@@ -6,7 +6,9 @@ Every entry point follows the same shape:
    (an empty or unknown ``/govbot`` subcommand is answered right in the ack);
 2. **background**: resolve the Slack user to a person and run the synchronous
    core (``handlers.dispatch``) off the event loop, in worker processes or a thread
-   (:mod:`bot.slack.workers`), one unit of work per question;
+   (:mod:`bot.slack.workers`), one unit of work per question; a user who is not in
+   the directory is told so, and what they tried goes to the core only to be refused
+   and audited (``dispatch.handle_unknown``);
 3. **deliver** the rendered answer: ``response_url`` for slash commands and
    ephemeral cards, ``chat.postMessage`` in the thread for mentions and DMs,
    ``chat.update`` / ``replace_original`` so a clicked card changes in place,
@@ -40,7 +42,7 @@ from bot.slack.sender import SlackSender, web_client
 from bot.slack.translate import RERUN_ACTIONS, SHARE_ACTION, ClickOrigin
 from bot.slack.verify import install_verifier, signature_verifier
 from bot.slack.workers import CoreRunner, Job, check_process_mode
-from handlers.reply import Button, Reply
+from handlers.reply import LINK, Button, Reply
 
 if TYPE_CHECKING:
     from bot.bootstrap import Container
@@ -48,8 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Replies about the asker rather than an answer (an error, "you are not in the directory", "already
-# approved by …"): shown only to them, never shared, and never replacing a card others can see.
-PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid"})
+# approved by …", their personal dashboard link): shown only to them, never shared, and never replacing
+# a card others can see.
+PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid", "link"})
 
 # How long a modal submission may wait for the core before the modal closes and the answer comes later.
 FORM_ANSWER_SECONDS = 2.0
@@ -64,17 +67,22 @@ class SlackNotConfigured(RuntimeError):
 
 @dataclass(frozen=True)
 class Core:
-    """The three core entry points the adapter calls (swappable in tests)."""
+    """The core entry points the adapter calls (swappable in tests).
+
+    ``handle_unknown`` hears what a Slack user who is not in the directory tried, so that the core refuses
+    and audits it; the user is told they are unknown either way."""
 
     handle_command: Callable[..., Reply]
     handle_action: Callable[..., Reply]
     home_for: Callable[..., Reply]
+    handle_unknown: Callable[..., Reply | None] | None = None
 
 
 def default_core() -> Core:
     from handlers import dispatch, home
 
-    return Core(handle_command=dispatch.handle_command, handle_action=dispatch.handle_action, home_for=home.home_for)
+    return Core(handle_command=dispatch.handle_command, handle_action=dispatch.handle_action, home_for=home.home_for,
+                handle_unknown=dispatch.handle_unknown)
 
 
 def new_error_id() -> str:
@@ -192,6 +200,11 @@ class SlackAdapter:
                     return reply
             email = profile.email if profile else None
             log.info("Slack user %s is not in the directory (e-mail %s)", job.user_id, email)
+            try:
+                await self.runner.refuse(job, profile)
+            except Exception:
+                log.exception("error_id=%s while recording what unknown Slack user %s tried", new_error_id(),
+                              job.user_id)
             return texts.not_in_directory(email=email)
         except Exception:
             error_id = new_error_id()
@@ -357,6 +370,8 @@ class SlackAdapter:
         if action_id == SHARE_ACTION:
             await self._share(user, team, origin, value)
             return
+        if action_id == LINK:
+            return  # a link button: the browser opened its URL; nothing for govbot to do
         rerun = action_id in RERUN_ACTIONS
         if rerun:
             job = Job("command", user, team, text=value)

@@ -203,6 +203,10 @@ def _button_blocks(buttons: Iterable[Button]) -> Iterator[Block]:
             log.warning("button %r skipped: action id or value longer than Slack allows", b.label)
             continue
         seen[b.action_id] = repeat + 1
+        if b.is_link:  # opens the URL in the browser; Slack still reports the click, which is ignored
+            elements.append(ButtonElement(text=clip_label(b.label, BUTTON_LABEL), action_id=action_id, url=b.value,
+                                          style=b.style))
+            continue
         elements.append(
             ButtonElement(text=clip_label(b.label, BUTTON_LABEL), action_id=action_id, value=b.value, style=b.style)
         )

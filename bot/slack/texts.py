@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "steward": ("steward SYSTEM", "who is the data steward"),
     "change": ("change ...", "raise or look up a change request"),
     "approvals": ("approvals", "change requests waiting for your decision"),
+    "dashboard": ("dashboard", "your personal sign-in link to the web dashboard"),
     "help": ("help", "what govbot can answer"),
 }
 

@@ -21,12 +21,14 @@ import contextlib
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.slack import translate
 from bot.slack.sender import SlackProfile
 from governance_store import identity
+from handlers.dashboard import DashboardLinks
 from handlers.reply import Action, Actor, Command, Reply
 
 if TYPE_CHECKING:
@@ -93,13 +95,34 @@ def answer(container: Container, core: Core, job: Job, profile: SlackProfile | N
         return core.handle_command(Command(text=text, actor=actor, slash=job.slash), session=session, now=now)
 
 
+def refuse(container: Container, core: Core, job: Job, profile: SlackProfile | None = None) -> None:
+    """``job`` came from a Slack user who is not in the directory: let the core refuse and audit what
+    they tried (nothing else runs for them).  Home tab views need no refusal."""
+    if core.handle_unknown is None or job.kind == "home":
+        return
+    name = (profile.real_name or profile.display_name) if profile is not None else None
+    actor = Actor(person_id=None, display_name=f"{name} ({job.user_id})" if name else job.user_id,
+                  platform=PLATFORM, email=profile.email if profile is not None else None)
+    request: Command | Action
+    if job.kind == "action":
+        request = Action(action_id=job.action_id, value=job.value, actor=actor, inputs=dict(job.inputs))
+    else:
+        text = job.text
+        if job.kind == "message":
+            text = translate.message_text(text, bot_user_id=job.bot_user_id)
+        request = Command(text=text, actor=actor, slash=job.slash)
+    with container.unit_of_work() as session:
+        core.handle_unknown(request, session=session, now=container.clock())
+
+
 # --------------------------------------------------------------------------- worker processes
 
 _worker_container: Container | None = None
 _worker_core: Core | None = None
 
 
-def _start_worker(database_url: str, database_schema: str | None, nice: int) -> None:
+def _start_worker(database_url: str, database_schema: str | None, nice: int,
+                  links: DashboardLinks | None = None) -> None:
     """Runs once in each worker process: its own engine, the core, a warm catalog index."""
     global _worker_container, _worker_core
     from bot.bootstrap import build
@@ -110,6 +133,9 @@ def _start_worker(database_url: str, database_schema: str | None, nice: int) -> 
         os.nice(nice)
     settings = Settings(database_url=database_url, database_schema=database_schema)
     _worker_container = build(settings)
+    if links is not None:
+        # The same dashboard links as the parent's settings, which may not all come from the environment.
+        _worker_container.dashboard_links = links  # type: ignore[misc]
     _worker_core = default_core()
     try:
         from handlers import catalog
@@ -123,6 +149,11 @@ def _start_worker(database_url: str, database_schema: str | None, nice: int) -> 
 def _answer_in_worker(job: Job, profile: SlackProfile | None) -> Reply | None:
     assert _worker_container is not None and _worker_core is not None, "worker not started"
     return answer(_worker_container, _worker_core, job, profile)
+
+
+def _refuse_in_worker(job: Job, profile: SlackProfile | None) -> None:
+    assert _worker_container is not None and _worker_core is not None, "worker not started"
+    refuse(_worker_container, _worker_core, job, profile)
 
 
 class CoreRunner:
@@ -145,7 +176,8 @@ class CoreRunner:
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(settings.database_url, settings.database_schema, self._nice),
+                initargs=(settings.database_url, settings.database_schema, self._nice,
+                          self.container.dashboard_links),
             )
         return self._pool
 
@@ -157,17 +189,30 @@ class CoreRunner:
                 pool.submit(os.getpid)
 
     async def run(self, job: Job, profile: SlackProfile | None = None) -> Reply | None:
-        loop = asyncio.get_running_loop()
         if not self.processes:
+            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._threads, answer, self.container, self.core, job, profile)
+        return await self._in_worker(_answer_in_worker, job, profile)
+
+    async def refuse(self, job: Job, profile: SlackProfile | None = None) -> None:
+        """Run :func:`refuse` for a user who is not in the directory."""
+        if not self.processes:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._threads, refuse, self.container, self.core, job, profile)
+            return
+        await self._in_worker(_refuse_in_worker, job, profile)
+
+    async def _in_worker(self, fn: Callable[[Job, SlackProfile | None], Any], job: Job,
+                         profile: SlackProfile | None) -> Any:
+        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._process_pool(), _answer_in_worker, job, profile)
+            return await loop.run_in_executor(self._process_pool(), fn, job, profile)
         except concurrent.futures.process.BrokenProcessPool:
             log.error("a core worker process died; starting a new pool and trying once more")
             broken, self._pool = self._pool, None
             if broken is not None:
                 broken.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(self._process_pool(), _answer_in_worker, job, profile)
+            return await loop.run_in_executor(self._process_pool(), fn, job, profile)
 
     def close(self) -> None:
         self._threads.shutdown(wait=False)

@@ -9,7 +9,9 @@ Every turn follows the same shape:
 3. **answer**: the synchronous core (``handlers.dispatch``) runs in a worker thread, one unit of work
    per turn, and the reply is rendered as Adaptive Cards.  A click on an ``Action.Execute`` button is
    an ``adaptiveCard/action`` invoke whose response is the refreshed card (shown in place to the
-   clicker); a refusal is a message for the clicker only and leaves the shared card alone.
+   clicker); a refusal is a message for the clicker only and leaves the shared card alone.  Someone
+   who is not in the directory is told so, and what they tried goes to the core only to be refused
+   and audited (``dispatch.handle_unknown``).
 
 Any exception becomes a friendly "Something went wrong (error id …)" with the id logged next to
 the traceback.
@@ -50,8 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MESSAGES_PATH = "/api/messages"
-# Replies about the asker rather than an answer: never replace a card others can see.
-PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid"})
+# Replies about the asker rather than an answer (or their personal dashboard link): never replace a card
+# others can see.
+PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid", "link"})
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 
 
@@ -127,6 +130,20 @@ def _where(activity: Activity) -> Where | None:
                  channel_name=translate.channel_name(activity) if kind == "channel" else None, reference=reference)
 
 
+@dataclass(frozen=True)
+class Work:
+    """What a turn asks of the core: a command or a click, made for whoever the Teams user turns out to be."""
+
+    core: Any
+    request: Callable[[Actor], Command | Action]
+
+    def __call__(self, actor: Actor, session: Any, now: Any) -> Reply:
+        request = self.request(actor)
+        if isinstance(request, Action):
+            return self.core.handle_action(request, session=session, now=now)
+        return self.core.handle_command(request, session=session, now=now)
+
+
 class GovbotTeamsBot(ActivityHandler):
     """Turn logic: messages and clicks to the core, conversation references to the store."""
 
@@ -138,7 +155,7 @@ class GovbotTeamsBot(ActivityHandler):
 
     # ------------------------------------------------------------------ store and core (worker thread)
 
-    def _run_sync(self, activity: Activity, user: TeamsUser, work: Callable[..., Reply] | None,
+    def _run_sync(self, activity: Activity, user: TeamsUser, work: Work | None,
                   remember: bool) -> Reply | None:
         """One unit of work: map the person, store the reference, run ``work``; ``None`` when unknown."""
         now = self.container.clock()
@@ -152,7 +169,17 @@ class GovbotTeamsBot(ActivityHandler):
             actor = Actor(person.id, person.display_name, texts.PLATFORM, person.email)
             return work(actor, session, now)
 
-    async def _turn(self, context: TurnContext, work: Callable[..., Reply]) -> Reply:
+    def _refuse_sync(self, user: TeamsUser, work: Work) -> None:
+        """Someone who is not in the directory: the core refuses and audits what they tried."""
+        handle_unknown = getattr(self.core, "handle_unknown", None)
+        if handle_unknown is None:
+            return
+        name = f"{user.name} ({user.user_id})" if user.name else user.user_id
+        actor = Actor(None, name, texts.PLATFORM, user.email)
+        with self.container.unit_of_work() as session:
+            handle_unknown(work.request(actor), session=session, now=self.container.clock())
+
+    async def _turn(self, context: TurnContext, work: Work) -> Reply:
         """Answer as the person behind the Teams account; never raises."""
         activity = context.activity
         try:
@@ -165,6 +192,10 @@ class GovbotTeamsBot(ActivityHandler):
                 if reply is not None:
                     return reply
             log.info("Teams user %s is not in the directory (e-mail %s)", _user(activity).user_id, email)
+            try:
+                await asyncio.to_thread(self._refuse_sync, _user(activity, email), work)
+            except Exception:
+                log.exception("error_id=%s while recording what an unknown Teams user tried", new_error_id())
             return texts.not_in_directory(email=email)
         except Exception:
             error_id = new_error_id()
@@ -183,18 +214,11 @@ class GovbotTeamsBot(ActivityHandler):
             return None
         return (getattr(member, "email", None) or getattr(member, "user_principal_name", None)) or None
 
-    def _command(self, text: str) -> Callable[..., Reply]:
-        def work(actor: Actor, session: Any, now: Any) -> Reply:
-            return self.core.handle_command(Command(text=text, actor=actor), session=session, now=now)
+    def _command(self, text: str, *, public: bool = False) -> Work:
+        return Work(self.core, lambda actor: Command(text=text, actor=actor, public=public))
 
-        return work
-
-    def _action(self, click: Click) -> Callable[..., Reply]:
-        def work(actor: Actor, session: Any, now: Any) -> Reply:
-            action = Action(click.action_id, click.value, actor, dict(click.inputs))
-            return self.core.handle_action(action, session=session, now=now)
-
-        return work
+    def _action(self, click: Click) -> Work:
+        return Work(self.core, lambda actor: Action(click.action_id, click.value, actor, dict(click.inputs)))
 
     async def _remember(self, context: TurnContext) -> None:
         try:
@@ -214,7 +238,8 @@ class GovbotTeamsBot(ActivityHandler):
             work = self._action(click)
         else:
             text = translate.message_text(activity)
-            work = self._command(text or "help")
+            # In a channel or group chat everyone sees the answer, so the core keeps personal things out of it.
+            work = self._command(text or "help", public=translate.conversation_kind(activity) != "personal")
         await self._send(turn_context, await self._turn(turn_context, work))
 
     async def _send(self, context: TurnContext, reply: Reply) -> None:

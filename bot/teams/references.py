@@ -20,6 +20,10 @@ from bot.teams.texts import PLATFORM
 from governance_store.identity import link_chat_identity, person_by_email, person_for_chat
 from governance_store.models import ConversationReference, Person
 
+# ``ChatIdentity.display_name`` keeps 200 characters; Entra display names may have 256, and PostgreSQL
+# refuses a longer value rather than cut it.
+DISPLAY_NAME_MAX = 200
+
 
 @dataclass(frozen=True)
 class TeamsUser:
@@ -53,7 +57,7 @@ def find_person(session: Session, user: TeamsUser) -> Person | None:
         person = person_by_email(session, user.email)
     if person is not None and linked is None and user.user_id:
         link_chat_identity(session, platform=PLATFORM, external_id=user.user_id, person=person,
-                           email=user.email, display_name=user.name)
+                           email=user.email, display_name=user.name[:DISPLAY_NAME_MAX] if user.name else None)
     return person
 
 

@@ -9,7 +9,8 @@
   ``Action.Execute`` with the form's submit action id.
 
 Teams refuses messages above about 28 KB, so content is split over several cards kept under
-:data:`MAX_CARD_BYTES`, and single texts are clipped to :data:`MAX_TEXT`.
+:data:`MAX_CARD_BYTES`, and single texts are clipped to :data:`MAX_TEXT`.  A form cannot be split: the values
+it is prefilled with (what the user typed, shown again next to the errors) are shortened instead.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def action(label: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def _button(b: Button) -> dict[str, Any]:
+    if b.is_link:
+        return {"type": "Action.OpenUrl", "title": clip(b.label, 80), "url": b.value}
     return action(b.label, b.action_id, b.value, b.style)
 
 
@@ -104,7 +107,24 @@ def render_form(form: Form, *, intro: str | None = None) -> Card:
         body.append(_text(intro))
     for f in form.fields:
         body.extend(_input(f))
-    return _card(body, [action(form.submit_label, form.submit_action_id, form.value, "primary")])
+    return _fit_inputs(_card(body, [action(form.submit_label, form.submit_action_id, form.value, "primary")]))
+
+
+def _fit_inputs(card: Card) -> Card:
+    """Shorten the longest prefilled values until the form fits in one Teams message, and say so."""
+    inputs = [e for e in card["body"] if e["type"] in ("Input.Text", "Input.ChoiceSet")]
+    shortened = False
+    while (excess := size(card) - MAX_CARD_BYTES) > 0:
+        longest = max(inputs, key=lambda e: len(e["value"].encode()), default=None)
+        if longest is None or not longest["value"]:
+            break
+        value = longest["value"]
+        # Drops ``excess`` characters (as many bytes at least), at most half the value; then the next longest.
+        longest["value"] = value[: max(len(value) - excess, len(value) // 2)]
+        if not shortened:
+            shortened = True
+            card["body"].insert(1, _text(texts.SHORTENED, color="Attention"))
+    return card
 
 
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> Card:

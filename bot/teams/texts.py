@@ -8,6 +8,7 @@ PLATFORM = "teams"
 
 CONTINUED = "(continued)"
 NO_TEXT = "Ask me something, e.g. “who owns PLC-FIL-L3-07?” or type `help`."
+SHORTENED = "Some of what you typed was too long to show here and was shortened: check it before you send the form."
 
 
 def not_in_directory(*, email: str | None) -> Reply:

@@ -21,6 +21,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 @dataclass(frozen=True)
 class Click:
     action_id: str
@@ -91,13 +95,13 @@ def base_conversation_id(conversation_id: str) -> str:
 def channel_name(activity: Activity) -> str | None:
     channel = _dict(_dict(activity.channel_data).get("channel"))
     conv = activity.conversation
-    return channel.get("name") or (conv.name if conv is not None else None) or None
+    return _str(channel.get("name")) or (conv.name if conv is not None else None) or None
 
 
 def tenant_id(activity: Activity) -> str | None:
     tenant = _dict(_dict(activity.channel_data).get("tenant"))
     conv = activity.conversation
-    return tenant.get("id") or (conv.tenant_id if conv is not None else None) or None
+    return _str(tenant.get("id")) or (conv.tenant_id if conv is not None else None) or None
 
 
 def stored_reference(reference: ConversationReference, *, kind: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from bot.bootstrap import Container
 from bot.dashboard import ChatMount, DashboardAuthError, DashboardMount, MetricsMount, WebInbox
 from bot.dashboard.auth import is_loopback
 from bot.web import create_app
-from governance_store.models import ChangeRequest, System
+from governance_store.models import ChangeRequest, Person, System
 from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command
 from notifications import sweep
@@ -292,6 +292,75 @@ async def test_token_required_when_bound_elsewhere(org: sessionmaker[Session], c
         assert r.status == 200
 
 
+def _dashboard_link(container: Container, email: str) -> str:
+    """The link the chat ``dashboard`` command gives ``email``, issued by the core as in any chat turn."""
+    with container.unit_of_work() as s:
+        person = s.scalar(sa.select(Person).where(Person.email == email))
+        actor = Actor(person.id, person.display_name, "test", person.email)
+        reply = handle_command(Command(text="dashboard", actor=actor), session=s, now=container.clock())
+    assert reply.status == "link", reply.text
+    return next(word for word in reply.text.split() if word.startswith("http"))
+
+
+async def test_a_personal_link_signs_its_holder_in_until_it_expires(org: sessionmaker[Session],
+                                                                   clock: FakeClock) -> None:
+    token = "s3cret-dashboard-token"
+    container = container_on(org, clock, host="0.0.0.0", dashboard_token=token,
+                             public_url="https://govbot.plant.example")
+    link = _dashboard_link(container, LUIS)
+    assert link.startswith("https://govbot.plant.example/?pass=")
+    path = link.removeprefix("https://govbot.plant.example")
+    app = create_app(container, slack=None, mounts=[MetricsMount(container), DashboardMount(container)])
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        assert (await c.get("/", allow_redirects=False)).status == 401
+        r = await c.get(path, allow_redirects=False)
+        assert r.status == 302 and r.headers["Location"] == "/"
+        cookie = r.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=43200" in cookie
+        assert token not in cookie
+        assert (await c.get("/changes")).status == 200  # the cookie jar carries the session
+        r = await c.get(f"/systems?gaps=1&{path.removeprefix('/?')}", allow_redirects=False)
+        assert r.status == 302 and r.headers["Location"] == "/systems?gaps=1"
+        r = await c.get(path)  # followed as a browser would
+        assert r.status == 200 and "Overview" in await r.text()
+        clock.advance(hours=12)  # the pass, and the session it opened, end together
+        assert (await c.get("/changes", allow_redirects=False)).status == 401
+        assert (await c.get(path, allow_redirects=False)).status == 401
+        # The token still works alongside.
+        assert (await c.get("/", headers={"Authorization": f"Bearer {token}"})).status == 200
+
+
+async def test_a_forged_or_tampered_link_does_not_open_the_dashboard(org: sessionmaker[Session],
+                                                                    clock: FakeClock) -> None:
+    from handlers import dashboard_pass
+
+    token = "s3cret-dashboard-token"
+    container = container_on(org, clock, host="0.0.0.0", dashboard_token=token)
+    value = _dashboard_link(container, LUIS).split("?pass=", 1)[1]
+    payload, signature = value.split(".")
+    someone_else = base64.urlsafe_b64encode(f"{person_id(org, JESSICA)}:9999999999".encode()).rstrip(b"=").decode()
+    other_key = dashboard_pass.derive_key("not-the-dashboard-token")
+    forged = dashboard_pass.issue(person_id(org, LUIS), key=other_key, expires_at=clock() + dt.timedelta(hours=1))
+    app = create_app(container, slack=None, mounts=[DashboardMount(container)])
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        for bad in (forged, f"{someone_else}.{signature}", f"{payload}.{signature[:-2]}AA", value[:-1], "",
+                    token, "x" * 300):
+            r = await c.get(f"/?pass={bad}", allow_redirects=False)
+            assert r.status == 401, bad
+            assert "Set-Cookie" not in r.headers
+            assert "expired or is not valid" in await r.text()
+        c.session.cookie_jar.update_cookies({"govbot_dashboard": forged})
+        assert (await c.get("/", allow_redirects=False)).status == 401  # nor as a cookie
+        c.session.cookie_jar.update_cookies({"govbot_dashboard": value})
+        assert (await c.get("/", allow_redirects=False)).status == 200  # (where the real one works)
+
+
+async def test_without_a_token_the_link_is_the_plain_local_url(client: TestClient, container: Container) -> None:
+    link = _dashboard_link(container, LUIS)
+    assert link == "http://127.0.0.1:3000/"
+    assert (await client.get("/")).status == 200
+
+
 async def test_loopback_needs_no_token(client: TestClient) -> None:
     assert (await client.get("/")).status == 200
     assert (await client.get("/metrics")).status == 200
@@ -315,3 +384,54 @@ async def test_chat_api_accepts_json_only(client: TestClient, org: sessionmaker[
     body = json.dumps({"person_id": person_id(org, LUIS), "text": "help"})
     r = await client.post("/chat/api/say", data=body, headers={"Content-Type": "text/plain"})
     assert r.status == 415
+
+
+async def test_a_holder_who_leaves_loses_the_dashboard_at_once(org: sessionmaker[Session], clock: FakeClock) -> None:
+    container = container_on(org, clock, host="0.0.0.0", dashboard_token="s3cret-dashboard-token")
+    path = "/" + _dashboard_link(container, LUIS).split("/", 3)[3]
+    app = create_app(container, slack=None, mounts=[DashboardMount(container)])
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        assert (await c.get(path)).status == 200
+        assert (await c.get("/changes")).status == 200
+        with org() as s, s.begin():
+            s.scalar(sa.select(Person).where(Person.email == LUIS)).active = False  # the directory import says so
+        r = await c.get("/changes", allow_redirects=False)
+        assert r.status == 401 and "no longer active" in await r.text()
+        assert 'govbot_dashboard=""' in r.headers.get("Set-Cookie", "")  # the session cookie is cleared
+        r = await c.get(path, allow_redirects=False)  # nor does the link open it again
+        assert r.status == 401 and "may no longer view" in await r.text()
+
+
+async def test_without_credentials_the_dashboard_says_how_to_sign_in(org: sessionmaker[Session],
+                                                                    clock: FakeClock) -> None:
+    container = container_on(org, clock, host="0.0.0.0", dashboard_token="s3cret-dashboard-token")
+    app = create_app(container, slack=None, mounts=[DashboardMount(container)])
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        r = await c.get("/gaps")
+        assert r.status == 401 and "/govbot dashboard" in await r.text()
+
+
+async def test_a_personal_link_talks_in_the_web_chat_only_as_its_holder(org: sessionmaker[Session],
+                                                                       clock: FakeClock) -> None:
+    token = "s3cret-dashboard-token"
+    container = container_on(org, clock, host="0.0.0.0", dashboard_token=token)
+    luis, jessica = person_id(org, LUIS), person_id(org, JESSICA)
+    path = "/" + _dashboard_link(container, LUIS).split("/", 3)[3]
+    app = create_app(container, slack=None, mounts=[DashboardMount(container), ChatMount(container, WebInbox())])
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        assert (await c.get(path)).status == 200
+        page_html = await (await c.get("/chat")).text()
+        assert f'value="{luis}"' in page_html and f'value="{jessica}"' not in page_html
+        as_self = await c.post("/chat/api/say", json={"person_id": luis, "text": "who owns PLC-FIL-L3-07"})
+        assert as_self.status == 200
+        for call in (c.post("/chat/api/say", json={"person_id": jessica, "text": "approvals"}),
+                     c.post("/chat/api/click", json={"person_id": jessica, "action_id": "cr.approve", "value": "1"}),
+                     c.get(f"/chat/api/inbox?person_id={jessica}")):
+            r = await call
+            assert r.status == 403 and "only talk to govbot as yourself" in await r.text()
+    # A token holder (the operator) may still pick anyone.
+    app = create_app(container, slack=None, mounts=[DashboardMount(container), ChatMount(container, WebInbox())])
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        r = await c.post("/chat/api/say", json={"person_id": jessica, "text": "help"},
+                         headers={"Authorization": f"Bearer {token}"})
+        assert r.status == 200

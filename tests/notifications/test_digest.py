@@ -98,3 +98,29 @@ def test_default_scopes_follow_role_assignments(org: sessionmaker[Session]) -> N
     assert scopes["site:DE-RGB"] == ("stefan.huber@corvane.example",)
     assert scopes["security"] == ("daniel.okafor@corvane.example",)
     assert set(scopes["ot"]) == {"luis.ortega@corvane.example", "johanna.weber@corvane.example"}
+
+
+def test_each_recipient_gets_buttons_that_sign_them_in_and_a_channel_plain_ones(org: sessionmaker[Session]) -> None:
+    from handlers import dashboard_pass
+    from handlers.dashboard import DashboardLinks
+
+    change(org, "x", dt.datetime(2025, 6, 3, 13, 0, tzinfo=dt.UTC), dt.timedelta(hours=1))
+    links = DashboardLinks.configure("https://govbot.plant.example", token="s3cret-dashboard-token")
+    scope = digest.DigestScope("site:US-FDL", (LUIS, JESSICA), channel="C0PLANTMGMT")
+    assert digest.run_due(org, [scope], now=MONDAY_8, links=links)
+    with org() as s:
+        ids = {e: s.scalar(sa.select(Person.id).where(Person.email == e)) for e in (LUIS, JESSICA)}
+        by_key = {m.key: m.payload for m in s.scalars(sa.select(OutboxMessage).where(OutboxMessage.key.like("digest:%")))}
+    assert len(by_key) == 3, sorted(by_key)
+    for email, pid in ids.items():
+        buttons = by_key[f"digest:site:US-FDL:2025-W24:{pid}"]["buttons"]
+        assert [b["label"] for b in buttons] == ["Open changes", "Metrics", "Gaps"]
+        assert all(b["action_id"] == "link" for b in buttons)
+        for b in buttons:
+            assert b["value"].startswith("https://govbot.plant.example/")
+            signed = b["value"].split("?pass=", 1)[1]
+            assert dashboard_pass.verify(signed, key=links.key, now=MONDAY_8).person_id == pid, email
+    channel = by_key["digest:site:US-FDL:2025-W24:ch:C0PLANTMGMT"]["buttons"]
+    assert [b["value"] for b in channel] == ["https://govbot.plant.example/changes",
+                                            "https://govbot.plant.example/metrics-page",
+                                            "https://govbot.plant.example/gaps"]  # nobody's pass in a channel

@@ -7,6 +7,7 @@ and the current time; only user ids and the ``response_url`` are replaced.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import hmac
@@ -33,7 +34,7 @@ from governance_store import db
 from governance_store.models import Base
 from tests.conftest import CORVANE, PG_URL
 from tests.slack import seed
-from tests.slack.fake_slack import FakeSlack
+from tests.slack.fake_slack import Call, FakeSlack
 
 FROZEN_NOW = dt.datetime(2025, 6, 2, 14, 0, tzinfo=dt.UTC)
 SIGNING_SECRET = "5e2b9a0f41c87d36be09d1f4a7c3e8b2"
@@ -209,6 +210,31 @@ class SlackHost:
         payload["response_url"] = response_url or self.fake.hook_url("actions")
         payload["actions"][0].update({"action_id": action_id, "value": value})
         return payload
+
+
+def submission(host: SlackHost, opened: Call, values: dict[str, Any], *, user: str = seed.LUIS) -> dict[str, Any]:
+    """Slack's view_submission payload for the modal govbot opened, filled in with ``values``."""
+    payload = copy.deepcopy(host.payload("view_submission.json"))
+    view = opened.view()
+    payload["user"]["id"] = user
+    payload["view"].update({"callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
+                            "blocks": view["blocks"]})
+    state: dict[str, Any] = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        name, element = block["block_id"], block["element"]
+        value = values.get(name)
+        if element["type"] == "static_select":
+            entry = {"type": "static_select",
+                     "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value} if value else None}
+        elif element["type"] == "checkboxes":
+            entry = {"type": "checkboxes", "selected_options": [{"value": "yes"}] if value else []}
+        else:
+            entry = {"type": "plain_text_input", "value": value}
+        state[name] = {element["action_id"]: entry}
+    payload["view"]["state"] = {"values": state}
+    return payload
 
 
 HostFactory = Callable[..., Awaitable[SlackHost]]

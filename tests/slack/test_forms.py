@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from typing import Any
 
 import pytest
 
 from bot.slack import app as slack_app
 from tests.slack import seed
-from tests.slack.conftest import SlackHost
-from tests.slack.fake_slack import Call
+from tests.slack.conftest import SlackHost, submission
 from tests.slack.stub_core import StubCore
-
-
-def submission(host: SlackHost, opened: Call, values: dict[str, Any], *, user: str = seed.LUIS) -> dict[str, Any]:
-    """Slack's view_submission payload for the modal govbot opened, filled in with ``values``."""
-    payload = copy.deepcopy(host.payload("view_submission.json"))
-    view = opened.view()
-    payload["user"]["id"] = user
-    payload["view"].update({"callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
-                            "blocks": view["blocks"]})
-    state: dict[str, Any] = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
-            continue
-        name, element = block["block_id"], block["element"]
-        value = values.get(name)
-        if element["type"] == "static_select":
-            entry = {"type": "static_select",
-                     "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value} if value else None}
-        elif element["type"] == "checkboxes":
-            entry = {"type": "checkboxes", "selected_options": [{"value": "yes"}] if value else []}
-        else:
-            entry = {"type": "plain_text_input", "value": value}
-        state[name] = {element["action_id"]: entry}
-    payload["view"]["state"] = {"values": state}
-    return payload
 
 
 @pytest.fixture

@@ -128,8 +128,8 @@ class TeamsHost:
         activity["conversation"]["tenantId"] = TENANT
         return activity
 
-    def channel(self, text: str, *, email: str = LUIS) -> dict[str, Any]:
-        activity = self._base("message_channel_mention.json", email=email)
+    def channel(self, text: str, *, email: str = LUIS, aad: str | None = None) -> dict[str, Any]:
+        activity = self._base("message_channel_mention.json", email=email, aad=aad)
         activity["text"] = f"<at>{BOT_NAME}</at> {text}"
         mention = activity["entities"][0]
         mention["mentioned"] = {"id": BOT_ID, "name": BOT_NAME}
@@ -137,8 +137,8 @@ class TeamsHost:
         return activity
 
     def invoke(self, verb: str, value: str, *, email: str = LUIS, inputs: dict[str, str] | None = None,
-               conversation: str | None = None) -> dict[str, Any]:
-        activity = self._base("invoke_adaptive_card_action_with_verb_ADAPTED.json", email=email)
+               conversation: str | None = None, aad: str | None = None) -> dict[str, Any]:
+        activity = self._base("invoke_adaptive_card_action_with_verb_ADAPTED.json", email=email, aad=aad)
         activity["conversation"]["id"] = conversation or personal_conversation(email)
         activity["value"]["action"].update({"verb": verb, "data": {"value": value, "action_id": verb, **(inputs or {})}})
         return activity
@@ -155,8 +155,8 @@ async def make_teams_host(connector: FakeConnector, teams_payload: Callable[[str
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def start(container: Container, *, core: Any = None) -> TeamsHost:
-        mount = TeamsMount(container, bot=GovbotTeamsBot(container, core=core))
+    async def start(container: Container, *, core: Any = None, adapter: Any = None) -> TeamsHost:
+        mount = TeamsMount(container, adapter=adapter, bot=GovbotTeamsBot(container, core=core))
         runner = web.AppRunner(create_app(container, slack=None, mounts=[mount]), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -33,7 +33,7 @@ def test_manifest_declares_the_bot_in_every_scope_with_its_commands() -> None:
     [bot] = manifest["bots"]
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
     titles = [c["title"] for cl in bot["commandLists"] for c in cl["commands"]]
-    assert titles == ["who", "raci", "sla", "deps", "owns", "change", "approvals", "help"]
+    assert titles == ["who", "raci", "sla", "deps", "owns", "change", "approvals", "dashboard", "help"]
     assert manifest["validDomains"]
     assert manifest["icons"] == {"outline": "outline.png", "color": "color.png"}
 
