@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -111,7 +112,7 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     """Hand the request to bolt and its answer back (bolt checks the signature first)."""
     adapter = request.app[SLACK]
     timestamp = request.headers.get("X-Slack-Request-Timestamp", "0").strip()
-    if not timestamp.lstrip("-").isdigit():
+    if not re.fullmatch(r"-?[0-9]{1,12}", timestamp):
         return web.json_response({"error": "invalid request"}, status=401)
     bolt_request = await to_bolt_request(request)
     try:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from governance_store.lookup import Match, Resolution, SystemIndex
 from governance_store.models import ImportRun, System
-from handlers.reply import Choice
+from handlers.reply import Choice, row_id
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[tuple[object, ...], SystemIndex]] = {}
@@ -57,8 +57,9 @@ class Resolved:
 def resolve(query: str, *, session: Session) -> Resolved:
     """Resolve free text to one system.  ``#ID`` (what choice buttons carry) picks a system directly."""
     ref = query.strip()
-    if ref.startswith("#") and ref[1:].isdigit():
-        system = session.get(System, int(ref[1:]))
+    system_id = row_id(ref[1:]) if ref.startswith("#") else None
+    if system_id is not None:
+        system = session.get(System, system_id)
         if system is not None:
             match = Match(system.id, system.name, system.site_code, system.location, system.class_name, 100.0, "id")
             return Resolved(system, Resolution("exact", (match,)))

@@ -28,7 +28,18 @@ from governance_store.models import (
     Timer,
 )
 from handlers import catalog
-from handlers.reply import Action, Button, Command, Field, Form, FormField, Reply, Section, reply_to_dict
+from handlers.reply import (
+    Action,
+    Button,
+    Command,
+    Field,
+    Form,
+    FormField,
+    Reply,
+    Section,
+    reply_to_dict,
+    row_id,
+)
 from notifications import outbox, sla
 
 USAGE = (
@@ -374,9 +385,8 @@ def notify(cr: ChangeRequest, *, event: str, session: Session, now: dt.datetime)
 
 
 def _change(action: Action, *, session: Session) -> ChangeRequest | None:
-    if not action.value.isdigit():
-        return None
-    return session.get(ChangeRequest, int(action.value))
+    change_id = row_id(action.value)
+    return session.get(ChangeRequest, change_id) if change_id is not None else None
 
 
 def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
@@ -501,11 +511,12 @@ def approvals_command(command: Command, *, session: Session, now: dt.datetime) -
 def acknowledge_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
     from notifications.sweep import acknowledge
 
-    timer_id, _, level = action.value.partition(":")
-    if not (timer_id.isdigit() and level.isdigit()):
+    timer_text, _, level_text = action.value.partition(":")
+    timer_id, level = row_id(timer_text), row_id(level_text)
+    if timer_id is None or level is None:
         return Reply(text="That escalation no longer exists.", data=_status("refused"))
     actor = _person(action.actor.person_id, session=session)
-    message = acknowledge(int(timer_id), int(level), person=actor, session=session, now=now,
+    message = acknowledge(timer_id, level, person=actor, session=session, now=now,
                           platform=action.actor.platform)
     ok = message.startswith("Thanks")
     return Reply(text=message, data=_status("acknowledged" if ok else "refused"))

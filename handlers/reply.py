@@ -7,6 +7,7 @@ Kit, an Adaptive Card or console text.  Nothing here knows about a platform.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -126,6 +127,19 @@ class Reply:
     @property
     def status(self) -> str:
         return str(self.data.get("status", "answered"))
+
+
+_ROW_ID = re.compile(r"[0-9]{1,10}")
+MAX_ROW_ID = 2**31 - 1  # the id columns are 32-bit integers
+
+
+def row_id(text: str) -> int | None:
+    """A database id from a button value, or ``None`` for anything else (signs, spaces, non-ASCII digits,
+    numbers too large for an id column)."""
+    if not _ROW_ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ROW_ID else None
 
 
 def _plain(value: Any) -> Any:

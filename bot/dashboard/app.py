@@ -26,7 +26,7 @@ from bot.dashboard.metrics import METRICS, Registry
 from governance_store.models import Person
 from handlers import catalog
 from handlers.dispatch import handle_action, handle_command
-from handlers.reply import Action, Actor, Command, Reply, reply_from_dict, reply_to_dict
+from handlers.reply import Action, Actor, Command, Reply, reply_from_dict, reply_to_dict, row_id
 from notifications import outbox
 
 log = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ class ChatMount:
         if viewer is not None:
             people = [p for p in people if p[0] == viewer]
         wanted = request.query.get("person_id", "")
-        selected = viewer if viewer is not None else int(wanted) if wanted.isdigit() else next(
+        selected = viewer if viewer is not None else row_id(wanted) if row_id(wanted) else next(
             (pid for pid, name, _ in people if name == "Luis Ortega"), people[0][0] if people else None)
         return page("chat.html", nav="chat", people=people, selected=selected)
 

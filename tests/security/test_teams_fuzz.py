@@ -21,11 +21,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from botbuilder.schema import Activity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.teams import render, texts, translate
+from bot.teams import render, texts
 from bot.teams.app import MESSAGE_RESPONSE
 from bot.teams.references import DISPLAY_NAME_MAX
 from bot.teams.render import CONTENT_TYPE
@@ -80,31 +79,9 @@ async def _post(host: TeamsHost, activity: dict[str, Any]) -> tuple[int, Any, li
     return status, body, host.fake.records[before:]
 
 
-def known_core_issue(host: TeamsHost, activity: dict[str, Any]) -> bool:
-    """Inputs the core answers with its own "Something went wrong (error id …)" rather than a refusal.
-
-    A click value it takes for an id it cannot read (``CORE_MISREADS``), and a NUL character that reaches
-    PostgreSQL (``test_nul_in_what_was_typed_is_answered``).  Those are the core's, not the adapter's, and each
-    is pinned by its own strict xfail test; everywhere else an error id is a failure.
-    """
-    if "\\u0000" in json.dumps(activity) and host.container.engine.dialect.name == "postgresql":
-        return True
-    try:
-        parsed = Activity().deserialize(activity)
-    except Exception:  # noqa: BLE001 - the host answers 400 to what cannot be read
-        return False
-    click = translate.invoke_click(parsed) if parsed.type == "invoke" else translate.submit_click(parsed)
-    if click is None or not click.action_id.startswith(("cr.", "esc.")):
-        return False
-    parts = click.value.split(":", 1) if click.action_id == "esc.ack" else [click.value]
-    return any(p.isdigit() and (not p.isascii() or len(p) > 9) for p in parts)
-
-
 def assert_clean(host: TeamsHost, activity: dict[str, Any], status: int, body: Any, calls: list[Any]) -> None:
     """No 500, nothing that tells of an internal failure, no card too large for Teams."""
     sent = _dump(activity)
-    if known_core_issue(host, activity):
-        sent += " Something went wrong  error id"
     assert status != 500, (status, body)
     assert status < 500 or (status == 501 and activity.get("type") == "invoke"), (status, body)
     problems = {"response": _leaks(_dump(body), sent)}
@@ -295,14 +272,11 @@ async def test_click_edited_to_a_change_the_actor_may_not_decide_is_refused_and_
 
 GARBAGE_IDS = ["999999", "0", "-1", "", "abc", " 1", "1.0", "1e3", "0x1", "1 OR 1=1", "1:2", "new", "null",
                "${jndi:ldap://x}", "\x00", "x" * 5_000]
-# The core reads a value as a change id with ``str.isdigit()`` then ``int()``: a superscript digit passes the
-# first and fails the second, and a long digit string overflows the id column.  Both end as the core's
-# "Something went wrong" instead of a refusal (handlers/changes.py, shared with Slack; not the adapter's).
-CORE_MISREADS = [pytest.param(v, marks=pytest.mark.xfail(strict=True, reason="core: isdigit() id parsing"))
-                 for v in ("\u00b2", "99999999999999999999", "9" * 5_000)]
+# Values that look like ids to a careless reader: a superscript digit, and numbers too large for an id column.
+MISREADS = ["\u00b2", "99999999999999999999", "9" * 5_000]
 
 
-@pytest.mark.parametrize("value", [*GARBAGE_IDS, *CORE_MISREADS])
+@pytest.mark.parametrize("value", [*GARBAGE_IDS, *MISREADS])
 async def test_click_edited_to_a_missing_or_garbage_id_is_refused_and_changes_nothing(
         two_changes: tuple[TeamsHost, int, int], value: str) -> None:
     host, mine, _ = two_changes
@@ -406,11 +380,8 @@ async def test_fixed_corpus_of_nasty_messages(teams_host: TeamsHost, text: str) 
 
 @pytest.mark.parametrize("typed", ["delegate \x00 until 2025-07-01", 'change PLC-FIL-L3-07 "a\x00b"', "title=a\x00b"],
                          ids=["delegate", "change", "form-input"])
-async def test_nul_in_what_was_typed_is_answered(teams_host: TeamsHost, backend: str, typed: str,
-                                                 request: pytest.FixtureRequest) -> None:
-    """PostgreSQL refuses a NUL in text, and the core hands what was typed to the store as it is."""
-    if backend == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="core: a NUL character reaches PostgreSQL"))
+async def test_nul_in_what_was_typed_is_answered(teams_host: TeamsHost, typed: str) -> None:
+    """PostgreSQL refuses a NUL in text: the core drops control characters from what was typed."""
     if typed.startswith("title="):
         activity = teams_host.invoke("cr.preview", "new", inputs={"system": "PLC-FIL-L3-07", "title": typed[6:]})
     else:
