@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
 
 from bot.teams.render import DATA_ACTION_KEY, DATA_VALUE_KEY
 
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
-_AT = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -32,17 +28,71 @@ class Click:
     inputs: dict[str, str] = field(default_factory=dict)
 
 
+def _bot_mentions(activity: Activity) -> list[str]:
+    """The markup of every mention of this bot (``<at>govbot</at>``), from the activity's mention entities."""
+    me = activity.recipient.id if activity.recipient is not None else None
+    found = []
+    for entity in activity.entities or []:
+        props = getattr(entity, "additional_properties", None) or {}
+        mentioned = props.get("mentioned")
+        text = props.get("text")
+        if (str(getattr(entity, "type", "") or "").lower() == "mention" and isinstance(mentioned, dict)
+                and me and mentioned.get("id") == me and isinstance(text, str) and text):
+            found.append(text)
+    return found
+
+
+def _unwrap_mentions(text: str, *, drop_leading: bool) -> str:
+    """``<at>Luis Ortega</at>`` → ``Luis Ortega``; with ``drop_leading`` a mention that opens the text (the
+    bot's, in a channel whose activity names no mention entity for it) is dropped.
+
+    A single forward scan: markup with thousands of unclosed ``<at>`` tags costs no more than its length."""
+    lower = text.lower()
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = lower.find("<at", pos)
+        if start < 0:
+            break
+        gt = lower.find(">", start)
+        end = lower.find("</at>", gt) if gt >= 0 else -1
+        if end < 0:
+            break
+        leading = drop_leading and not out and not text[:start].strip()
+        out += [text[pos:start], " ", "" if leading else text[gt + 1:end], " "]
+        pos = end + len("</at>")
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _strip_tags(text: str) -> str:
+    """Other markup (``<p>``, ``<b>``) → spaces, in one forward scan."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = text.find("<", pos)
+        if start < 0:
+            break
+        gt = text.find(">", start + 1)
+        if gt < 0:
+            break
+        if gt == start + 1:  # "<>" is text, not a tag
+            out.append(text[pos:gt + 1])
+        else:
+            out += [text[pos:start], " "]
+        pos = gt + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def message_text(activity: Activity) -> str:
-    """The typed text without the bot's ``<at>…</at>`` mention (and any other markup)."""
+    """The typed text without the bot's mention; other people's mentions keep their names, markup goes."""
     text = activity.text or ""
-    if activity.recipient is not None and activity.recipient.id and activity.entities:
-        # Removes exactly the mention of this bot, as Teams wrote it; any other <at> tag goes below.
-        try:
-            text = TurnContext.remove_recipient_mention(activity) or ""
-        except (AttributeError, KeyError, TypeError, re.error):
-            text = activity.text or ""
-    text = _AT.sub(" ", text)
-    text = html.unescape(_TAGS.sub(" ", text)).replace("\xa0", " ")
+    mentions = _bot_mentions(activity)
+    for mention in mentions:
+        text = text.replace(mention, " ")
+    text = _unwrap_mentions(text, drop_leading=not mentions)
+    text = html.unescape(_strip_tags(text)).replace("\xa0", " ")
     return " ".join(text.split())
 
 
