@@ -448,8 +448,9 @@ def load_for_update(change_id: int, *, session: Session) -> ChangeRequest:
 
 def _refuse(cr: ChangeRequest, actor: Person | None, action: str, reason: str, *, session: Session,
             now: dt.datetime, platform: str) -> NotAllowed:
-    audit.record(session, at=now, actor=actor, platform=platform, action=f"change.{action}.refused",
-                 object_type="change", object_key=cr.number, data={"reason": reason})
+    audit.record(session, at=now, actor=actor, actor_label=None if actor is not None else f"unknown {platform} user",
+                 platform=platform, action=f"change.{action}.refused", object_type="change", object_key=cr.number,
+                 data={"reason": reason})
     return NotAllowed(reason)
 
 

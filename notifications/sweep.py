@@ -341,8 +341,9 @@ def acknowledge(timer_id: int, level: int, *, person: Person | None, session: Se
     cr = session.get(ChangeRequest, timer.change_id)
     assert cr is not None
     if person is None:
-        audit.record(session, at=now, platform=platform, action="escalation.ack.refused", object_type="change",
-                     object_key=cr.number, data={"level": level, "reason": "not in directory"})
+        audit.record(session, at=now, actor_label=f"unknown {platform} user", platform=platform,
+                     action="escalation.ack.refused", object_type="change", object_key=cr.number,
+                     data={"level": level, "reason": "not in directory"})
         return "You are not in govbot's directory, so you cannot acknowledge escalations."
     chain = session.scalar(select(EscalationChain).where(EscalationChain.chain_id == timer.data.get("chain")))
     lvl = next((x for x in chain.levels if x.level == level), None) if chain else None
