@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,3 +60,34 @@ def test_unknown_benchmark_is_refused(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "unknown benchmark" in proc.stderr
     assert not (tmp_path / "x.md").exists()
+
+
+def test_quick_scale_benchmark_measures_a_two_plant_organisation(tmp_path: Path) -> None:
+    """``bench_scale`` on its smallest organisation: import, a driven week, a year copied, every measurement."""
+    from governance_store.db import connection_problem
+    from tests.conftest import IN_CI, PG_URL
+
+    problem = connection_problem(PG_URL)
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_URL} is unreachable in CI: {problem}", pytrace=False)
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    out = tmp_path / "benchmarks.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "scale", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {cells[0]: cells for cells in (
+        [c.strip() for c in line.strip("|").split("|")] for line in out.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| scale"))}  # fmt: skip
+    assert set(rows) == {"scale", "scale-sweep", "scale-digest", "scale-audit"}
+    assert all(cells[1] == "postgresql" and cells[2] == "2" for cells in rows.values())
+    assert rows["scale"][3].endswith(" ms") and rows["scale"][4].endswith(" ms")  # resolve p50, p99
+    assert rows["scale"][6].startswith("naive extractOne/WRatio")
+    assert "after a year" in rows["scale"][8] and "per plant-year" in rows["scale"][8]
+    assert "(met)" in rows["scale-sweep"][5]
+    assert rows["scale-digest"][3].endswith(" s") and rows["scale-audit"][3].endswith(" ms")
