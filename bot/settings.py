@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # How long a claimed outbox message may be in flight before another dispatcher checks on it
     # (keep it above the chat client's HTTP timeout).
     outbox_send_lease_seconds: float = 120.0
+    # Delivered messages are deleted this many days after they were queued, once nothing will update them
+    # again (the audit trail keeps the record); 0 keeps them for ever.
+    outbox_retention_days: float = Field(default=90.0, ge=0)
     # Development only (ignored unless dev_mode): run the clock from this instant, or shifted by an offset.
     fake_now: dt.datetime | None = None
     clock_offset_seconds: float = 0.0

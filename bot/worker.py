@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from bot.bootstrap import Container
@@ -44,4 +45,6 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
         lease=container.settings.outbox_send_lease_seconds,
     )
     worker.dashboard_links = container.dashboard_links
+    days = container.settings.outbox_retention_days
+    worker.retention = dt.timedelta(days=days) if days > 0 else None
     return worker

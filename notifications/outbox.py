@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from governance_store.models import OutboxMessage, Person
+from governance_store.models import ChangeRequest, OutboxMessage, Person
 
 log = logging.getLogger(__name__)
 
@@ -343,3 +343,37 @@ def pending_count(session: Session) -> int:
     from sqlalchemy import func
 
     return session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status.in_(CLAIMABLE))) or 0
+
+
+# Messages in these states will never be sent (again).
+FINISHED = ("sent", "failed", "undeliverable", "superseded")
+# Changes in these states never change again, so their cards are never updated again.
+SETTLED_CHANGE_STATES = ("closed", "rejected", "withdrawn", "cancelled")
+
+
+def prune(factory: sessionmaker[Session], *, now: dt.datetime, older_than: dt.timedelta, batch: int = 5_000) -> int:
+    """Delete delivered (or given-up) messages older than ``older_than`` that nothing will update again.
+
+    A message about a change is kept while the change can still move (its card may be updated in place)
+    and while an update of it waits to be delivered.  The audit trail, not the outbox, is the record of
+    what happened.  Returns how many rows were deleted; safe to run on several replicas at once.
+    """
+    cutoff = now - older_than
+    update_row = aliased(OutboxMessage)
+    settled = select(ChangeRequest.id).where(ChangeRequest.state.in_(SETTLED_CHANGE_STATES))
+    waiting_update = exists().where(update_row.updates_id == OutboxMessage.id, update_row.status.in_(CLAIMABLE))
+    done = 0
+    while True:
+        with factory() as session, session.begin():
+            ids = session.scalars(select(OutboxMessage.id).where(
+                OutboxMessage.status.in_(FINISHED), OutboxMessage.created_at < cutoff,
+                or_(OutboxMessage.change_id.is_(None), OutboxMessage.change_id.in_(settled)), ~waiting_update,
+            ).order_by(OutboxMessage.id).limit(batch)).all()
+            if ids:
+                # Updates point at their original: remove those first, then the originals.
+                session.execute(update(OutboxMessage).where(OutboxMessage.updates_id.in_(ids))
+                                .values(updates_id=None))
+                session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        done += len(ids)
+        if len(ids) < batch:
+            return done

@@ -48,6 +48,7 @@ class Worker:
         self.extra_jobs: list[tuple[Callable[[], object], dict[str, object]]] = []
         self.digest_scopes: list[digest.DigestScope] | None = None  # None: derived from role assignments
         self.dashboard_links: DashboardLinks | None = None  # dashboard buttons in digests
+        self.retention: dt.timedelta | None = None  # delivered messages older than this are deleted
 
     def cycle(self) -> tuple[sweep.SweepResult, outbox.DispatchResult]:
         now = self.clock()
@@ -70,11 +71,29 @@ class Worker:
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(self._safe_cycle, "interval", seconds=self.interval, id="sweep", max_instances=1,
                           coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
+        if self.retention is not None:
+            scheduler.add_job(self._safe_prune, "interval", hours=6, id="prune", max_instances=1, coalesce=True,
+                              next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
         for func, trigger in self.extra_jobs:
             scheduler.add_job(func, **trigger)  # type: ignore[arg-type]
         scheduler.start()
         self.scheduler = scheduler
         return scheduler
+
+    def prune(self) -> int:
+        """Delete old delivered messages (``retention``; ``None`` keeps them)."""
+        if self.retention is None:
+            return 0
+        removed = outbox.prune(self.factory, now=self.clock(), older_than=self.retention)
+        if removed:
+            log.info("deleted %d delivered messages older than %s", removed, self.retention)
+        return removed
+
+    def _safe_prune(self) -> None:
+        try:
+            self.prune()
+        except Exception:  # noqa: BLE001 - retried at the next run
+            log.exception("pruning the outbox failed")
 
     def _safe_cycle(self) -> None:
         # Failures are logged in cycle(); the next tick retries.
