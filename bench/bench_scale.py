@@ -103,6 +103,7 @@ PEAK_AT = WEEK_START + dt.timedelta(days=8, hours=13)  # the Tuesday after
 SWEEP_INTERVAL_S = 15.0  # GOVBOT_SWEEP_INTERVAL_SECONDS default
 GOAL_RESOLVE_P99_MS = 25.0
 GOAL_DIGEST_S = 60.0
+RETENTION_DAYS = 90  # GOVBOT_OUTBOX_RETENTION_DAYS default
 SWEEP_NAIVE_SAMPLE = 100
 # Every digest scope reads the whole change history: with more plant scopes than this, the weekly job
 # runs for this many (plus OT and security) and the others are estimated from the measured ones.
@@ -1061,6 +1062,15 @@ def measure(plants: int, *, quick: bool = False, weeks: int = WEEKS,
         res["audit_2"] = audit_rate(store, 2, 1.0 if quick else 3.0)
         _log(f"{plants} plants: audit appends/s: 1 process {res['audit_1']['per_s']:.0f}, 2 processes "
              f"{res['audit_2']['per_s']:.0f}")
+        # The outbox retention the worker applies, then compacted, to measure what a year leaves behind.
+        started = time.perf_counter()
+        res["pruned"] = outbox.prune(store.factory, now=DIGEST_AT, older_than=dt.timedelta(days=RETENTION_DAYS))
+        res["prune_s"] = time.perf_counter() - started
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'VACUUM FULL "{store.schema}".outbox'))
+        res["year1_retained"] = table_sizes(store)
+        _log(f"{plants} plants: {RETENTION_DAYS}-day outbox retention deleted {res['pruned']:,} messages in "
+             f"{res['prune_s']:.1f} s: {_mb(_total(res['year1_retained']))} left")
     res["load"] = os.getloadavg()[0]
     res["seconds"] = time.perf_counter() - t_all
     res["peak_rss_mb"] = _rss_mb()
@@ -1099,7 +1109,9 @@ def rows_for(res: dict[str, Any]) -> list[dict[str, Any]]:
          "peak_rss_mb": round(cat["peak_rss_mb"]), "goal": goal,
          "baseline": f"naive extractOne/WRatio: p50 {cat['naive_p50_ms']:.0f} ms (n={cat['naive_n']})",
          "notes": (f"plants; {cat['systems']:,} systems; PostgreSQL {_mb(after)} after import, {_mb(year)} after {span} "
-                   f"(+{_mb((year - after) / p / years)} per plant-year); top: {top_s}; govbot process RSS "
+                   f"(+{_mb((year - after) / p / years)} per plant-year), {_mb(_total(res['year1_retained']))} with "
+                   f"{RETENTION_DAYS}-day outbox retention ({res['pruned']:,} messages deleted in {res['prune_s']:.1f} s); "
+                   f"top: {top_s}; govbot process RSS "
                    f"{cat['rss_after_index_mb']:.0f} MB after the catalog index ({cat['build_s']:.1f} s to build); "
                    f"handlers.catalog.resolve over {cat['queries']} queries, CPU p99 {cat['cpu_p99_ms']:.1f} ms")},
         {**common, "benchmark": "scale-sweep", "median_s": round(sw["seconds"], 2), "p99_ms": None, "goal": sweep_goal,
@@ -1154,8 +1166,8 @@ def sizing(results: Sequence[dict[str, Any]], plants: Sequence[int] = (2, 5, 20,
     cat = _fit(xs, [float(_total(r["after_import"])) for r in results])
     hist = _fit(xs, [float(_total(r["year1"]) - _total(r["after_import"])) / y
                      for r, y in zip(results, years_of, strict=True)])
-    outbox = _fit(xs, [float(r["year1"]["outbox"]["bytes"] - r["year1"]["outbox"]["index_bytes"]) / y
-                       for r, y in zip(results, years_of, strict=True)])
+    all_ob = _fit(xs, [float(r["year1"]["outbox"]["bytes"]) / y for r, y in zip(results, years_of, strict=True)])
+    kept_ob = _fit(xs, [float(r["year1_retained"]["outbox"]["bytes"]) for r in results])
     systems = [float(r["catalog"]["systems"]) for r in results]
     rss = _fit(systems, [r["catalog"]["rss_after_index_mb"] for r in results])
     peak = _fit(systems, [r["catalog"]["peak_after_build_mb"] for r in results])
@@ -1176,10 +1188,15 @@ def sizing(results: Sequence[dict[str, Any]], plants: Sequence[int] = (2, 5, 20,
         m = measured.get(p)
         n_sys = m["catalog"]["systems"] if m else round(per_sys * p)
         catalog_b = _total(m["after_import"]) if m else cat[0] + cat[1] * p
-        y1 = _total(m["year1"]) if m else catalog_b + hist[0] + hist[1] * p
-        y3 = y1 + 2 * (y1 - catalog_b)
-        outbox_y3 = 3 * (m["year1"]["outbox"]["bytes"] - m["year1"]["outbox"]["index_bytes"] if m
-                         else outbox[0] + outbox[1] * p)
+        y1_all = _total(m["year1"]) if m else catalog_b + hist[0] + hist[1] * p
+        y3_all = y1_all + 2 * (y1_all - catalog_b)
+        # With the outbox retention the outbox stops growing after its retention period: what a year
+        # leaves behind, plus two more years of everything else.
+        kept = m["year1_retained"] if m else None
+        kept_outbox = kept["outbox"]["bytes"] if kept else kept_ob[0] + kept_ob[1] * p
+        y1 = _total(kept) if kept else y1_all - (all_ob[0] + all_ob[1] * p) + kept_outbox
+        y3 = y1 + 2 * (y1 - catalog_b - kept_outbox)
+        outbox_y3 = kept_outbox
         proc_rss = m["catalog"]["rss_after_index_mb"] if m else rss[0] + rss[1] * n_sys
         proc_peak = m["catalog"]["peak_after_build_mb"] if m else peak[0] + peak[1] * n_sys
         peak_timers = p * PEAK_TIMERS_PER_PLANT
@@ -1190,10 +1207,9 @@ def sizing(results: Sequence[dict[str, Any]], plants: Sequence[int] = (2, 5, 20,
         appends_per_s = m["audit_2"]["per_s"] if m else audit_rate_
         out.append({
             "plants": p, "measured": m is not None, "systems": n_sys,
-            "catalog_bytes": catalog_b, "db_year1_bytes": y1, "db_year3_bytes": y3,
+            "catalog_bytes": catalog_b, "db_year1_bytes": y1, "db_year3_bytes": y3, "db_year3_unpruned_bytes": y3_all,
             "hot_year3_bytes": y3 - outbox_y3,
-            # RAM: the database without the outbox's rows (cold once delivered; its indexes stay) twice
-            # over, plus 1 GB.  vCPUs: 2 measured; 4 beyond the measured sizes is a margin, not a measurement.
+            # RAM: the database without the outbox (cold once delivered) twice over, plus 1 GB.  vCPUs: 2 measured; 4 beyond the measured sizes is a margin, not a measurement.
             "pg_ram_gb": _gb_up(2 * (y3 - outbox_y3) + 2**30, 2.0), "pg_vcpu": 2 if p <= max(measured) else 4,
             "process_rss_mb": proc_rss, "process_peak_mb": proc_peak,
             # serve + its core processes (one per CPU, 2 here), each with its own index, at their build peak.
@@ -1209,21 +1225,24 @@ def sizing(results: Sequence[dict[str, Any]], plants: Sequence[int] = (2, 5, 20,
 def sizing_markdown(results: Sequence[dict[str, Any]]) -> str:
     rows = sizing(results)
     lines = [
-        "| plants | systems | PostgreSQL after 1 year | after 3 years | PostgreSQL RAM / vCPU | govbot replica memory "
-        "| weekly digest job, 1 y / 3 y | peak-hour sweep | sweep headroom | audit-lock headroom |",
+        "| plants | systems | PostgreSQL after 1 year | after 3 years (without retention) | PostgreSQL RAM / vCPU "
+        "| govbot replica memory | weekly digest job, 1 y / 3 y | peak-hour sweep | sweep headroom | audit-lock headroom |",
         "|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         mark = "" if r["measured"] else " *"
         lines.append(
-            f"| {r['plants']}{mark} | {r['systems']:,} | {_mb(r['db_year1_bytes'])} | {_mb(r['db_year3_bytes'])} | "
+            f"| {r['plants']}{mark} | {r['systems']:,} | {_mb(r['db_year1_bytes'])} | {_mb(r['db_year3_bytes'])} "
+            f"({_mb(r['db_year3_unpruned_bytes'])}) | "
             f"{r['pg_ram_gb']:.0f} GB / {r['pg_vcpu']} | {r['replica_mb']:,} MB ({r['process_peak_mb']:.0f} MB peak, "
             f"{r['process_rss_mb']:.0f} MB steady per process) | {r['digest_s']:,.0f} s / {r['digest_s_year3']:,.0f} s | "
             f"{r['sweep_s']:.1f} s for {r['peak_timers']:,} timers | {r['sweep_headroom']:,.0f}x | "
             f"{r['audit_headroom']:,.0f}x |")
     lines.append("")
-    lines.append("`*` extrapolated from fits over the measured sizes.  3-year figures are extrapolated for every row: "
-                 "the catalog plus three times the measured year (nothing is deleted), and the digest job with each "
+    lines.append(f"`*` extrapolated from fits over the measured sizes.  Sizes are with the default {RETENTION_DAYS}-day "
+                 "outbox retention (measured: pruned and compacted after the year); in brackets without it.  3-year "
+                 "figures are extrapolated for every row: the year's rows other than the outbox three times over, "
+                 "and the digest job with each "
                  "scope reading three years of history.  Headroom: measured sweep rate (timers/s x 3600) over the "
                  "peak hour's timers; measured audit appends/s (2 processes) x 3600 over the peak hour's appends "
                  "(its escalations plus every step of a week's changes); extrapolated rows use the median rates.")

@@ -89,5 +89,6 @@ def test_quick_scale_benchmark_measures_a_two_plant_organisation(tmp_path: Path)
     assert rows["scale"][3].endswith(" ms") and rows["scale"][4].endswith(" ms")  # resolve p50, p99
     assert rows["scale"][6].startswith("naive extractOne/WRatio")
     assert "after a year" in rows["scale"][8] and "per plant-year" in rows["scale"][8]
+    assert "90-day outbox retention" in rows["scale"][8]
     assert "(met)" in rows["scale-sweep"][5]
     assert rows["scale-digest"][3].endswith(" s") and rows["scale-audit"][3].endswith(" ms")
