@@ -5,7 +5,9 @@ Command grammar (the slash command uses it): ``who X``, ``raci X [activity]``,
 Free text: "who owns X", "owner of X", "who is accountable for X", "who approves
 changes to X", "who do I call about X", "who must be consulted for ACTIVITY on
 X", "who is the data steward of X", "what SLA applies to X", "what depends on
-X", "what does X depend on", "what does PERSON own".
+X", "what does X depend on", "what does PERSON own"; and the same in German ("wem gehört X",
+"wer ist zuständig für X", "wer genehmigt Änderungen an X", "wen rufe ich bei X an", "welche SLA gilt
+für X", "was hängt von X ab", "was gehört PERSON").
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def clean(text: str) -> str:
 
 def _strip_article(subject: str) -> str:
     subject = subject.strip().strip('"').strip("'").strip()
-    return re.sub(r"^(?:the|a|an|our|my)\s+", "", subject, flags=re.IGNORECASE).strip()
+    return re.sub(r"^(?:the|a|an|our|my|der|die|das|den|dem|des|unsere[nmrs]?|meine[nmrs]?)\s+", "", subject,
+                  flags=re.IGNORECASE).strip()
 
 
 _FREE_TEXT: list[tuple[re.Pattern[str], str, str]] = [
@@ -68,6 +71,30 @@ _FREE_TEXT: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"^(?:what|which\s+systems?)\s+(?:does|do)\s+(?P<x>.+?)\s+own$", re.I), "owns", ""),
     (re.compile(r"^(?:what|which\s+systems?)\s+(?:is|are)\s+owned\s+by\s+(?P<x>.+)$", re.I), "owns", ""),
     (re.compile(r"^(?:who\s+(?:owns|is\s+responsible\s+for\s+owning)|who'?s\s+the\s+owner\s+of|who\s+is\s+the\s+owner\s+of|owner\s+of|whose\s+is|who\s+runs|who\s+manages)\s+(?P<x>.+)$", re.I), "who_owns", ""),
+]
+
+# German, as asked at the German plants ("für" also typed "fuer" or "fur"; articles dropped from the subject).
+_FUER = r"(?:f(?:ü|ue|u)r|von|bei|an|beim|zum|zur)"
+_FREE_TEXT += [
+    (re.compile(r"^wem\s+geh(?:ö|oe|o)rt\s+(?P<x>.+)$", re.I), "who_owns", ""),
+    (re.compile(r"^wer\s+(?:ist|sind)\s+(?:der\s+|die\s+)?(?:eigent(?:ü|ue|u)mer(?:in)?|besitzer(?:in)?|owner|"
+                r"verantwortliche[rn]?|systemverantwortliche[rn]?|anlagenverantwortliche[rn]?|ansprechpartner(?:in)?)\s+"
+                r"(?:" + _FUER + r"|des|der|vom)\s+(?P<x>.+)$", re.I), "who_owns", ""),
+    (re.compile(r"^wer\s+(?:ist|sind)\s+(?:verantwortlich|zust(?:ä|ae|a)ndig)\s+" + _FUER + r"\s+(?P<x>.+)$", re.I),
+     "who_owns", ""),
+    (re.compile(r"^wer\s+(?:betreut|verwaltet|besitzt)\s+(?P<x>.+)$", re.I), "who_owns", ""),
+    (re.compile(r"^(?:eigent(?:ü|ue|u)mer|besitzer|verantwortliche[rn]?|ansprechpartner)\s+(?:" + _FUER + r"|des|der|vom)\s+"
+                r"(?P<x>.+)$", re.I), "who_owns", ""),
+    (re.compile(r"^wer\s+(?:genehmigt|gibt|darf)\s+(?:(?:(?:ä|ae|a)nderungen|changes?)\s+)?(?:an|am|auf|f(?:ü|ue|u)r)\s+"
+                r"(?P<x>.+?)(?:\s+frei|\s+genehmigen|\s+freigeben)?$", re.I), "approves", "A"),
+    (re.compile(r"^wen\s+(?:rufe\s+ich|rufen\s+wir|soll\s+ich|kann\s+ich|muss\s+ich)\s+(?:an\s+|anrufen\s+|fragen\s+|"
+                r"kontaktieren\s+)?(?:bei|wegen|f(?:ü|ue|u)r|zu)\s+(?P<x>.+?)(?:\s+an|\s+anrufen|\s+fragen)?$", re.I),
+     "call", ""),
+    (re.compile(r"^(?:wer\s+hat\s+)?(?:ruf)?bereitschaft\s+" + _FUER + r"\s+(?P<x>.+)$", re.I), "call", ""),
+    (re.compile(r"^(?:welche[sr]?\s+)?(?:sla|slas)\s+(?:gilt|gelten)?\s*" + _FUER + r"\s+(?P<x>.+)$", re.I), "sla", ""),
+    (re.compile(r"^was\s+h(?:ä|ae|a)ngt\s+(?:alles\s+)?(?:von|vom|an|am)\s+(?P<x>.+?)\s+ab$", re.I), "depends_on_me", ""),
+    (re.compile(r"^wovon\s+h(?:ä|ae|a)ngt\s+(?P<x>.+?)\s+ab$", re.I), "my_dependencies", ""),
+    (re.compile(r"^(?:was|welche\s+systeme)\s+geh(?:ö|oe|o)r(?:t|en)\s+(?P<x>.+)$", re.I), "owns", ""),
 ]
 
 _COMMANDS = {

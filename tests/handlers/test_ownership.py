@@ -60,6 +60,15 @@ def test_location_words_and_german_transliteration(corvane: Session) -> None:
     assert reply.data["system"]["name"] == "F-SPS-KAE-01"
 
 
+def test_questions_asked_in_german(corvane: Session) -> None:
+    reply = ask(corvane, "Wer ist zuständig für die Kälteanlage Sicherheitssteuerung?")
+    assert (reply.data["status"], reply.data["system"]["name"]) == ("answered", "F-SPS-KAE-01")
+    reply = ask(corvane, "wem gehört der Historian in Regensburg")
+    assert reply.data["system"]["name"] == "Historian (AVEVA PI) Plant 2"
+    reply = ask(corvane, "was hängt vom Historian in Regensburg ab")
+    assert reply.data["status"] == "answered" and "MES Werk Regensburg" in reply.text
+
+
 def test_ambiguous_question_offers_ranked_choices_that_work(corvane: Session) -> None:
     reply = ask(corvane, "who owns the historian")
     assert reply.data["status"] == "ambiguous"

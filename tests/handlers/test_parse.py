@@ -69,3 +69,25 @@ def test_unknown_phrasing_is_not_understood_not_an_error() -> None:
     got = parse("make me a sandwich")
     assert got.name == "not_understood"
     assert got.subject == "make me a sandwich"
+
+
+@pytest.mark.parametrize(("text", "intent", "subject"), [
+    ("wem gehört SPS-ABF-L1-01", "who_owns", "SPS-ABF-L1-01"),
+    ("Wem gehoert SPS-ABF-L1-01?", "who_owns", "SPS-ABF-L1-01"),
+    ("wer ist zuständig für die Abfüllanlage Linie 1", "who_owns", "Abfüllanlage Linie 1"),
+    ("wer ist verantwortlich fuer SPS-ABF-L1-01", "who_owns", "SPS-ABF-L1-01"),
+    ("wer ist der Eigentümer von Historian Plant 2", "who_owns", "Historian Plant 2"),
+    ("Ansprechpartner für die Kälteanlage", "who_owns", "Kälteanlage"),
+    ("wer betreut den Leitstand", "who_owns", "Leitstand"),
+    ("wer genehmigt Änderungen an SPS-ABF-L1-01", "approves", "SPS-ABF-L1-01"),
+    ("wer gibt Änderungen an SPS-ABF-L1-01 frei", "approves", "SPS-ABF-L1-01"),
+    ("wen rufe ich bei SPS-ABF-L1-01 an", "call", "SPS-ABF-L1-01"),
+    ("wer hat Rufbereitschaft für SCADA-RGB-01", "call", "SCADA-RGB-01"),
+    ("welche SLA gilt für SPS-ABF-L1-01", "sla", "SPS-ABF-L1-01"),
+    ("was hängt von Historian Plant 2 ab", "depends_on_me", "Historian Plant 2"),
+    ("wovon hängt SPS-ABF-L1-01 ab", "my_dependencies", "SPS-ABF-L1-01"),
+    ("was gehört Stefan Huber", "owns", "Stefan Huber"),
+])
+def test_german_questions(text: str, intent: str, subject: str) -> None:
+    parsed = parse(text)
+    assert (parsed.name, parsed.subject) == (intent, subject)
