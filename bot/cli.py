@@ -21,6 +21,18 @@ class CliState:
         return self._container
 
 
+    @property
+    def store(self) -> Container:
+        """The container, once its store has govbot's schema; otherwise a clear message and exit status 1."""
+        from governance_store.db import schema_problem
+
+        container = self.container
+        problem = schema_problem(container.engine)
+        if problem:
+            raise click.ClickException(problem)
+        return container
+
+
 pass_state = click.make_pass_decorator(CliState)
 
 

@@ -102,6 +102,30 @@ def upgrade(url: str, *, schema: str | None = None, revision: str = "head", engi
         command.upgrade(cfg, revision)
 
 
+def head_revision() -> str | None:
+    """The newest schema revision this version of govbot knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """``None`` when the store is reachable and at the newest schema, else what to do about it, in one line."""
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - any failure means the store cannot be used
+        return f"cannot reach the governance store at {where}: {type(exc).__name__}: {exc}".splitlines()[0]
+    if current is None:
+        return (f"the governance store at {where} is empty: run `govbot db upgrade`, then `govbot import` "
+                "with your exports (or examples/corvane)")
+    head = head_revision()
+    if current != head:
+        return (f"the governance store at {where} has schema revision {current}; this govbot needs {head}: "
+                "run `govbot db upgrade`")
+    return None
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

@@ -124,3 +124,27 @@ def test_blackout_windows_from_the_cli_are_flagged_on_changes(db_url: str) -> No
     bad = run(db_url, "blackout", "add", "--site", "NOPE", "--from", "2025-07-01T00:00", "--to", "2025-07-02T00:00",
               "--reason", "x")
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("args", [["ask", "who owns PLC-FIL-L3-07"], ["lint"], ["worker", "--once"],
+                                  ["digest", "scopes"], ["audit", "verify"]])
+def test_an_empty_store_gets_directions_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = run(url, *args)
+    assert result.exit_code == 1, result.output
+    assert "is empty: run `govbot db upgrade`, then `govbot import`" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_store_behind_the_schema_is_told_to_upgrade(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    assert run(url, "db", "upgrade").exit_code == 0
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update alembic_version set version_num = 'an_older_revision'"))
+    engine.dispose()
+    result = run(url, "ask", "who owns PLC-FIL-L3-07")
+    assert result.exit_code == 1 and "has schema revision an_older_revision" in result.output
+    assert "run `govbot db upgrade`" in result.output

@@ -28,7 +28,7 @@ def register(main: click.Group) -> None:
 @pass_state
 def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str | None) -> None:
     """Ask one question, e.g. govbot ask "who owns PLC-FIL-L3-07?"."""
-    container = state.container
+    container = state.store
     text = " ".join(question)
     with container.unit_of_work() as session:
         reply = handle_command(Command(text=text, actor=Actor(None, as_email or "cli", "cli", as_email)),
@@ -48,7 +48,7 @@ def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str
 @pass_state
 def chat(state: CliState, as_email: str | None, inbox: bool) -> None:
     """Interactive console chat (reads piped input too)."""
-    sys.exit(run_chat(state.container, as_email=as_email, out=click.echo, inbox=inbox))
+    sys.exit(run_chat(state.store, as_email=as_email, out=click.echo, inbox=inbox))
 
 
 @click.group()
@@ -67,7 +67,7 @@ def systems_show(state: CliState, name: tuple[str, ...], as_json: bool) -> None:
     from handlers.ownership import who_owns
     from handlers.parse import Intent
 
-    container = state.container
+    container = state.store
     with container.unit_of_work() as session:
         reply = who_owns(Intent("who_owns", " ".join(name)), session=session, now=container.clock())
         system_id = None

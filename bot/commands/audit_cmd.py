@@ -23,7 +23,7 @@ def audit_group() -> None:
 @pass_state
 def verify(state: CliState) -> None:
     """Recompute the hash chain; exit 1 if any entry was edited or deleted."""
-    with state.container.unit_of_work() as session:
+    with state.store.unit_of_work() as session:
         problems = audit.verify(session)
         count = session.query(audit.AuditEntry).count()
     if problems:
@@ -40,7 +40,7 @@ def verify(state: CliState) -> None:
 @pass_state
 def export(state: CliState, fmt: str, output: str | None) -> None:
     """Write every audit entry with its hashes."""
-    with state.container.unit_of_work() as session:
+    with state.store.unit_of_work() as session:
         text = audit.export(session, fmt=fmt)
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:

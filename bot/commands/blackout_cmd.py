@@ -37,7 +37,7 @@ def _local(value: str, tz: str) -> dt.datetime:
 @click.option("--reason", required=True)
 @pass_state
 def add(state: CliState, site: str | None, start: str, end: str, reason: str) -> None:
-    container = state.container
+    container = state.store
     with container.unit_of_work() as session:
         tz = "UTC"
         if site:
@@ -62,7 +62,7 @@ def add(state: CliState, site: str | None, start: str, end: str, reason: str) ->
 @blackout.command("list")
 @pass_state
 def list_(state: CliState) -> None:
-    with state.container.unit_of_work() as session:
+    with state.store.unit_of_work() as session:
         for bw in session.scalars(select(BlackoutWindow).order_by(BlackoutWindow.starts_at)).all():
             click.echo(f"{bw.id:>4}  {bw.site_code or 'all':<8} {bw.starts_at:%Y-%m-%d %H:%M} → "
                        f"{bw.ends_at:%Y-%m-%d %H:%M} UTC  {bw.reason}")
@@ -72,7 +72,7 @@ def list_(state: CliState) -> None:
 @click.argument("window_id", type=int)
 @pass_state
 def remove(state: CliState, window_id: int) -> None:
-    container = state.container
+    container = state.store
     with container.unit_of_work() as session:
         bw = session.get(BlackoutWindow, window_id)
         if bw is None:

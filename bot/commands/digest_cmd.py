@@ -26,7 +26,7 @@ def digest_group() -> None:
 @pass_state
 def preview(state: CliState, scope: str | None, as_json: bool) -> None:
     """Print this week's digest so far, without sending anything."""
-    container = state.container
+    container = state.store
     with container.unit_of_work() as session:
         scopes = [digest.DigestScope(scope)] if scope else digest.default_scopes(session=session)
         replies = [digest.preview(s, session=session, now=container.clock()) for s in scopes]
@@ -39,6 +39,6 @@ def preview(state: CliState, scope: str | None, as_json: bool) -> None:
 @pass_state
 def scopes(state: CliState) -> None:
     """List who receives which digest (configured, or derived from the role assignments)."""
-    with state.container.unit_of_work() as session:
+    with state.store.unit_of_work() as session:
         for s in digest.default_scopes(session=session):
             click.echo(f"{s.name:<16} {s.weekday} {s.time} {digest.scope_timezone(s, session=session):<18} {', '.join(s.recipients)}")

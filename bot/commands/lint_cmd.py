@@ -25,7 +25,7 @@ def lint(state: CliState, as_json: bool, fail_on: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    with state.container.unit_of_work() as session:
+    with state.store.unit_of_work() as session:
         report = run_lint(session=session)
     findings = report.sorted()
     if as_json:

@@ -32,14 +32,14 @@ def register(main: click.Group) -> None:
         from bot.web import serve
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        teams = teams_mount_from_settings(state.container)
+        teams = teams_mount_from_settings(state.store)
         from bot.dashboard.app import dashboard_mounts
         from bot.dashboard.auth import DashboardAuthError
 
         try:
-            web_mounts = dashboard_mounts(state.container, host=host, wanted=dashboard)
+            web_mounts = dashboard_mounts(state.store, host=host, wanted=dashboard)
         except DashboardAuthError as exc:
             raise click.ClickException(str(exc)) from None
-        asyncio.run(serve(state.container, host=host, port=port, core_processes=core_processes,
+        asyncio.run(serve(state.store, host=host, port=port, core_processes=core_processes,
                           core_threads=core_threads or DEFAULT_CORE_THREADS, run_worker=worker,
                           mounts=([teams] if teams is not None else []) + web_mounts))

@@ -71,4 +71,4 @@ def register(main: click.Group) -> None:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        run_worker(state.container, once=once, until_idle=until_idle, max_seconds=max_seconds, stop=stop)
+        run_worker(state.store, once=once, until_idle=until_idle, max_seconds=max_seconds, stop=stop)
