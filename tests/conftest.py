@@ -3,6 +3,9 @@
 PostgreSQL: ``GOVBOT_TEST_POSTGRES_URL`` (default the local server).  Each test
 session migrates its own schema and drops it at the end; each test starts from
 empty tables.  With ``CI=true`` an unreachable PostgreSQL fails the run.
+
+The Bot Framework token fixtures (``tests/teams/tokens.py``) are registered here for the whole suite: the
+Teams rig needs them wherever it is used, in ``tests/teams`` and outside it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store import db
 from governance_store.models import Base
+
+pytest_plugins = ["tests.teams.tokens"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CORVANE = ROOT / "examples" / "corvane"

@@ -1,8 +1,8 @@
 """One chat step in Slack or in Teams, as the user sees it, through the real adapters over HTTP.
 
 The drivers sit on the test rigs (``tests/slack/conftest.py``: signed requests into the web host and a
-fake Slack Web API; ``tests/teams/conftest.py``: activities posted to ``/api/messages`` and a fake Bot
-Connector) and turn what the fake recorded into a :class:`Step`.  People are named by e-mail and mapped
+fake Slack Web API; ``tests/teams/conftest.py``: activities posted to ``/api/messages`` with valid Bot
+Framework tokens and a fake Bot Connector) and turn what the fake recorded into a :class:`Step`.  People are named by e-mail and mapped
 to the platform's account ids the way the rigs' seeds and the directory import do.
 """
 
@@ -16,8 +16,6 @@ from typing import Any
 
 from bot.bootstrap import Container
 from bot.slack.outbox import SlackOutboxSender
-from bot.teams.app import build_adapter
-from bot.teams.sender import TeamsOutboxSender
 from governance_store.models import ChangeRequest
 from handlers import dispatch
 from handlers.reply import Action, Command, Reply
@@ -25,6 +23,7 @@ from tests.slack import seed
 from tests.slack.conftest import BOT_TOKEN, submission
 from tests.slack.fake_slack import Call
 from tests.teams.conftest import JESSICA, LUIS, MIKE
+from tests.teams.tokens import authenticated_sender
 
 # Slack ids of the sample people (examples/corvane/slack_users.csv).
 SLACK_IDS = {LUIS: seed.LUIS, JESSICA: seed.JESSICA, MIKE: "U0B00359A23"}
@@ -149,19 +148,14 @@ class SlackDriver:
 
 
 class TeamsDriver:
-    """``aad`` maps an e-mail to the Entra object id the activity carries (default: the rig's test ids);
-    ``auth`` gives the headers a request needs (a Bot Framework token) when the endpoint checks them."""
+    """``aad`` maps an e-mail to the Entra object id the activity carries (default: the rig's test ids).
+    The host signs every activity as the Bot Connector does (``TeamsHost.post``)."""
 
     platform = "teams"
 
-    def __init__(self, host: Any, *, aad: Mapping[str, str] | None = None,
-                 auth: Callable[[dict[str, Any]], dict[str, str]] | None = None) -> None:
+    def __init__(self, host: Any, *, aad: Mapping[str, str] | None = None) -> None:
         self.host = host
         self.aad = aad or {}
-        self.auth = auth
-
-    def _headers(self, activity: dict[str, Any]) -> dict[str, str] | None:
-        return self.auth(activity) if self.auth is not None else None
 
     @staticmethod
     def _buttons(cards: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -187,7 +181,7 @@ class TeamsDriver:
     async def say(self, email: str, text: str) -> Step:
         before = len(self.host.fake.posted())
         activity = self.host.personal(text, email=email, aad=self.aad.get(email))
-        status, body = await self.host.post(activity, headers=self._headers(activity))
+        status, body = await self.host.post(activity)
         assert status in (200, 201), (status, body)
         calls = self.host.fake.posted()[before:]
         cards = [card for c in calls for card in c.cards()]
@@ -198,7 +192,7 @@ class TeamsDriver:
     async def click(self, email: str, pressed: tuple[str, str, str], *, inputs: dict[str, str] | None = None) -> Step:
         _, action_id, value = pressed
         activity = self.host.invoke(action_id, value, email=email, inputs=inputs, aad=self.aad.get(email))
-        status, body = await self.host.post(activity, headers=self._headers(activity))
+        status, body = await self.host.post(activity)
         assert status == 200, body
         if body["type"] == "application/vnd.microsoft.card.adaptive":
             card = body["value"]
@@ -216,5 +210,4 @@ class TeamsDriver:
         return await self.click(email, ("", action_id, value), inputs=values)
 
     def sender(self, box: Container) -> Any:
-        return TeamsOutboxSender(box.session_factory, adapter_factory=lambda: build_adapter(box.settings),
-                                 app_id=None, clock=box.clock)
+        return authenticated_sender(box)

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from bot.bootstrap import Container
 from bot.slack.app import Core
@@ -26,6 +27,7 @@ from tests.slack import conftest as slack_rig
 from tests.slack.conftest import FROZEN_NOW
 from tests.teams import conftest as teams_rig
 from tests.teams.conftest import JESSICA, LUIS, MIKE, seed_aad
+from tests.teams.tokens import APP_ID, APP_PASSWORD
 
 # Both test rigs' fixtures, used together here.
 container = slack_rig.container
@@ -118,8 +120,9 @@ async def test_slack_and_teams_give_the_same_outcomes(make_host: Any, make_teams
     slack_core, teams_core = Recorder(), Recorder()
     slack_host = await make_host(core=Core(handle_command=slack_core.handle_command,
                                            handle_action=slack_core.handle_action, home_for=home.home_for))
+    # The same database, with Teams configured as in production (an app id: every activity carries a token).
     teams_container = Container(settings=container.settings.model_copy(
-        update={"dev_mode": True, "teams_allow_unauthenticated": True}), clock=lambda: FROZEN_NOW)
+        update={"teams_app_id": APP_ID, "teams_app_password": SecretStr(APP_PASSWORD)}), clock=lambda: FROZEN_NOW)
     try:
         seed_aad(teams_container.session_factory)
         teams_host = await make_teams_host(teams_container, core=teams_core)

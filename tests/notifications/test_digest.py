@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -124,3 +125,288 @@ def test_each_recipient_gets_buttons_that_sign_them_in_and_a_channel_plain_ones(
     assert [b["value"] for b in channel] == ["https://govbot.plant.example/changes",
                                             "https://govbot.plant.example/metrics-page",
                                             "https://govbot.plant.example/gaps"]  # nobody's pass in a channel
+
+
+# --------------------------------------------------------------------------- reading only the week
+
+
+WEEK = MONDAY_8 - dt.timedelta(days=6, hours=12)  # Monday 2025-06-02 00:00 UTC
+SCOPES = ("site:US-FDL", "site:DE-RGB", "site:CORP", "ot", "security", "all", "team:nobody")
+
+
+def _history(org: sessionmaker[Session], n: int = 240, seed: int = 11) -> None:
+    """Requests over 20 weeks around ``WEEK`` in every state, with approvals and the week's audit entries."""
+    import random
+
+    from governance_store.models import Approval, AuditEntry, ChangeRequest, System
+
+    rng = random.Random(seed)
+    with org() as s, s.begin():
+        systems = [*s.scalars(sa.select(System).order_by(System.id)).all(), None]
+        people = s.scalars(sa.select(Person).order_by(Person.id)).all()
+        rows = []
+        for i in range(n):
+            system = rng.choice(systems)
+            opened = WEEK + dt.timedelta(days=rng.uniform(-18 * 7, 2 * 7))
+            state = rng.choice(["draft", "submitted", "submitted", "approved", "rejected", "closed", "withdrawn"])
+            decided = opened + dt.timedelta(hours=rng.uniform(1, 24 * 20)) if state in ("approved", "rejected", "closed") else None
+            rows.append({
+                "number": f"HIST{i:05d}", "title": rng.choice(["Firewall rule", "Patch", "VPN access", "Recipe change"]) + f" {i}",
+                "change_type": "normal", "state": state, "system_id": system.id if system else None,
+                "system_name": system.name if system else None, "requester_id": rng.choice(people).id,
+                "created_at": opened, "submitted_at": None if rng.random() < 0.2 else opened, "decided_at": decided,
+                "origin": "govbot", "version": 1, "cab_required": False, "process_safety": False,
+            })
+        s.execute(sa.insert(ChangeRequest), rows)
+        approvals, audits = [], []
+        for cid, number in s.execute(sa.select(ChangeRequest.id, ChangeRequest.number).where(ChangeRequest.number.like("HIST%"))):
+            for _ in range(rng.randint(0, 3)):
+                approvals.append({"change_id": cid, "kind": rng.choice(["approver", "approver", "consulted"]),
+                                  "person_id": None if rng.random() < 0.1 else rng.choice(people).id,
+                                  "state": rng.choice(["requested", "requested", "approved"]), "requested_at": WEEK})
+            if rng.random() < 0.3:  # the week's breaches and escalations, also for requests outside the window
+                audits.append({"at": WEEK + dt.timedelta(days=rng.uniform(0, 7)), "actor": "govbot", "platform": "system",
+                               "action": rng.choice(["change.sla_breached", "change.escalated"]), "object_type": "change",
+                               "object_key": number, "data": {"level": rng.randint(1, 3)}, "prev_hash": "0" * 64,
+                               "hash": f"{cid:064x}"})
+        s.execute(sa.insert(Approval), approvals)
+        s.execute(sa.insert(AuditEntry), audits)
+        # Two lint snapshots with a difference between them: new and resolved gaps.
+        first = digest.snapshot_lint(session=s, now=WEEK - dt.timedelta(days=3))
+        digest.snapshot_lint(session=s, now=WEEK + dt.timedelta(days=1))
+        dropped = first.keys[:3]
+        first.keys = [k for k in first.keys if k not in dropped] + ["NOT_IN_CMDB:gone"]
+        first.titles = {**first.titles, "NOT_IN_CMDB:gone": {"text": "Gone", "code": "NOT_IN_CMDB", "sites": []}}
+
+
+def _reference(s: Session, scope: digest.DigestScope, *, now: dt.datetime, start: dt.datetime) -> dict[str, object]:
+    """The digest's figures the straightforward way: every request with its system and participants."""
+    import statistics
+
+    from sqlalchemy.orm import selectinload
+
+    from governance_store.models import Approval, AuditEntry, ChangeRequest, LintSnapshot
+
+    end = start + dt.timedelta(days=7)
+    everything = s.scalars(sa.select(ChangeRequest).where(ChangeRequest.state != "draft").options(
+        selectinload(ChangeRequest.system), selectinload(ChangeRequest.participants).selectinload(Approval.person))).all()
+    mine = [cr for cr in everything if scope.matches(cr.system, cr)]
+
+    def opened(cr: ChangeRequest) -> dt.datetime:
+        return cr.submitted_at or cr.created_at
+
+    def hours(cr: ChangeRequest) -> float:
+        return (cr.decided_at - opened(cr)).total_seconds() / 3600
+
+    def medians(lo: dt.datetime, hi: dt.datetime) -> float | None:
+        cycles = [hours(cr) for cr in mine if cr.decided_at and lo <= cr.decided_at < hi]
+        return statistics.median(cycles) if cycles else None
+
+    pending = [cr for cr in mine if cr.state == "submitted" and opened(cr) < end]
+    slowest = sorted(((cr.number, [a.person.display_name for a in cr.participants if a.kind == "approver"
+                                   and a.state == "requested" and a.person], min(now, end) - opened(cr)) for cr in pending),
+                     key=lambda x: x[2], reverse=True)
+    numbers = {cr.number for cr in mine}
+    entries = [e for e in s.scalars(sa.select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end)).all()
+               if e.object_key in numbers]
+    snaps = s.scalars(sa.select(LintSnapshot).where(LintSnapshot.taken_at <= max(now, start))
+                      .order_by(LintSnapshot.taken_at.desc(), LintSnapshot.id.desc())).all()
+    cur, prev = set(snaps[0].keys), set(snaps[1].keys) if len(snaps) > 1 else set()
+    titles = {**(snaps[1].titles if len(snaps) > 1 else {}), **snaps[0].titles}
+    relevant = [k for k in cur | prev if digest._gap_in_scope(scope, titles.get(k, {}))]
+    return {
+        "opened": sorted(cr.number for cr in mine if start <= opened(cr) < end),
+        "decided": sorted(cr.number for cr in mine if cr.decided_at and start <= cr.decided_at < end),
+        "pending": sorted(cr.number for cr in pending),
+        "cycle_hours": sorted(hours(cr) for cr in mine if cr.decided_at and start <= cr.decided_at < end),
+        "weekly_medians": [medians(start - dt.timedelta(weeks=w), start - dt.timedelta(weeks=w - 1)) for w in range(4, -1, -1)],
+        "breaches": sum(e.action == "change.sla_breached" for e in entries),
+        "escalations": sorted((int(e.data.get("level", 0)), e.object_key) for e in entries if e.action == "change.escalated"),
+        "slowest": slowest,
+        "new_gaps": sorted(titles.get(k, {}).get("text", k) for k in relevant if k in cur and k not in prev),
+        "resolved_gaps": sorted(titles.get(k, {}).get("text", k) for k in relevant if k in prev and k not in cur),
+    }
+
+
+def _figures(data: digest.DigestData) -> dict[str, object]:
+    return {
+        "opened": sorted(cr.number for cr in data.opened), "decided": sorted(cr.number for cr in data.decided),
+        "pending": sorted(cr.number for cr in data.pending), "cycle_hours": sorted(data.cycle_hours),
+        "weekly_medians": data.weekly_medians, "breaches": data.breaches,
+        "escalations": sorted(data.escalations.elements()),
+        "slowest": [(cr.number, holders, age) for cr, holders, age in data.slowest],
+        "new_gaps": data.new_gaps, "resolved_gaps": data.resolved_gaps,
+    }
+
+
+def test_reading_only_the_week_gives_the_same_digest_as_reading_everything(org: sessionmaker[Session]) -> None:
+    _history(org)
+    now = MONDAY_8 + dt.timedelta(hours=1)
+    weeks = [WEEK + dt.timedelta(weeks=w) for w in (-9, -3, -1, 0, 1)] + [WEEK + dt.timedelta(hours=4)]  # US-local Monday
+    shared = digest.SharedReads()
+    checked = 0
+    with org() as shared_session:
+        for start in weeks:
+            for name in SCOPES:
+                scope = digest.DigestScope(name)
+                with org() as s:
+                    expected = _reference(s, scope, now=now, start=start)
+                with org() as s:
+                    alone = digest.collect(scope, session=s, now=now, week_start=start)
+                together = digest.collect(scope, session=shared_session, now=now, week_start=start, shared=shared)
+                got, escalations = _figures(alone), expected.pop("escalations")
+                assert got.pop("escalations") == sorted(level for level, _ in escalations), (name, start)
+                assert got == expected, (name, start)
+                assert _figures(together) == _figures(alone), (name, start)
+                checked += bool(expected["opened"] or expected["decided"] or expected["pending"])
+    assert checked >= 20, "the history gives most scopes and weeks something to report"
+    assert len(shared.weeks) == len(weeks), "read once per week, whatever the number of scopes"
+
+
+def test_requests_outside_the_week_are_not_read(org: sessionmaker[Session]) -> None:
+    from governance_store.models import Approval, AuditEntry, ChangeRequest, System
+
+    _history(org)
+    now, end = MONDAY_8 + dt.timedelta(hours=1), WEEK + dt.timedelta(days=7)
+    with org() as s:
+        rows = s.execute(sa.select(ChangeRequest.number, ChangeRequest.state, ChangeRequest.created_at,
+                                   ChangeRequest.submitted_at, ChangeRequest.decided_at, System.site_code)
+                         .outerjoin(System, System.id == ChangeRequest.system_id)).all()
+        audited = set(s.scalars(sa.select(AuditEntry.object_key).where(
+            AuditEntry.at >= WEEK, AuditEntry.at < end,
+            AuditEntry.action.in_(("change.sla_breached", "change.escalated")))).all())
+
+    def in_window(r: sa.Row[tuple[object, ...]]) -> bool:
+        opened = r.submitted_at or r.created_at
+        return r.state != "draft" and (WEEK <= opened < end or (r.state == "submitted" and opened < end) or bool(
+            r.decided_at and WEEK - dt.timedelta(weeks=4) <= r.decided_at < end))
+
+    window = {r.number for r in rows if in_window(r)}
+    # Read besides the window: only requests that one of the week's breaches or escalations names.
+    allowed = window | audited
+    never = {r.number for r in rows} - allowed
+    assert len(never) > 100 and len(window) > 30
+    for name in SCOPES:
+        with org() as s:
+            loaded = _loaded(s)
+            digest.collect(digest.DigestScope(name), session=s, now=now, week_start=WEEK)
+        numbers = {o.number for o in loaded if isinstance(o, ChangeRequest)}
+        assert numbers <= allowed and not numbers & never, (name, sorted(numbers & never)[:5])
+        assert not [o for o in loaded if isinstance(o, Approval)], "pending approvers are read as names, not objects"
+        if name.startswith("site:"):  # filtered in SQL: no other site's requests
+            assert numbers <= {r.number for r in rows if r.site_code == name[5:]}, name
+        if name == "all":
+            assert numbers >= window
+
+
+def _loaded(s: Session) -> list[object]:
+    """Every ORM object the session builds from a row."""
+    from sqlalchemy import event
+
+    objects: list[object] = []
+    event.listen(s, "loaded_as_persistent", lambda _session, instance: objects.append(instance))
+    return objects
+
+
+def _statements(engine: sa.Engine) -> list[str]:
+    """Every SQL statement the engine runs from now on."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+def test_the_due_scopes_of_one_job_read_each_week_once(org: sessionmaker[Session]) -> None:
+    _history(org)
+    scopes = [digest.DigestScope(n, (LUIS,)) for n in ("ot", "security", "all", "site:US-FDL", "site:CORP")]
+    seen = _statements(org.kw["bind"])
+    runs = digest.run_due(org, scopes, now=MONDAY_8 + dt.timedelta(hours=1))
+    assert len(runs) == 5
+    windows = [q for q in seen if "FROM change_requests" in q and "coalesce" in q]
+    assert len(windows) == 2, "ot, security and all share the UTC week; the two US sites share New York's"
+    assert not [q for q in seen if "FROM approvals" in q and "change_requests" not in q and "JOIN people" not in q]
+    seen.clear()
+    assert digest.run_due(org, scopes, now=MONDAY_8 + dt.timedelta(hours=1, seconds=15)) == []
+    assert not [q for q in seen if "change_requests" in q or "lint_snapshots" in q or "audit_log" in q], \
+        "a cycle with nothing due only looks at the schedule"
+
+
+def _waiting(admin: sa.Engine, like: str, timeout: float = 20.0) -> int | None:
+    """The PostgreSQL backend waiting on a lock while running a statement LIKE ``like``, once it waits."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    with admin.connect() as conn:
+        while time.monotonic() < deadline:
+            pid = conn.execute(sa.text(
+                "select pid from pg_stat_activity where wait_event_type = 'Lock' and query ilike :q"), {"q": like}).scalar()
+            conn.rollback()
+            if pid is not None:
+                return int(pid)
+            time.sleep(0.05)
+    return None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("first_replica", ["commits", "crashes"])
+def test_a_replica_that_loses_the_race_waits_for_the_claim_and_computes_nothing(
+        org: sessionmaker[Session], db_target: tuple[str, str | None], first_replica: str) -> None:
+    """Two replicas, one scope and week, on PostgreSQL: the second waits on the first's claim.
+
+    The first replica is held inside its transaction after the claim by a lock the test takes on the
+    lint snapshots (the first thing it reads after claiming).  If it commits, the second skips without
+    reading any history; if it dies, its claim is rolled back and the second sends the digest."""
+    import threading
+
+    from governance_store import db
+
+    change(org, "x", dt.datetime(2025, 6, 3, 13, 0, tzinfo=dt.UTC), dt.timedelta(hours=1))
+    url, schema = db_target
+    scope = digest.DigestScope("site:US-FDL", (LUIS,))
+    second_engine, admin = db.make_engine(url, schema=schema), db.make_engine(url, schema=schema)
+    second = db.make_session_factory(second_engine)
+    statements = _statements(second_engine)
+    results: dict[str, object] = {}
+
+    def replica(name: str, factory: sessionmaker[Session], now: dt.datetime) -> None:
+        try:
+            results[name] = digest.run_due(factory, [scope], now=now)
+        except Exception as exc:  # noqa: BLE001 - the crashed replica's error is the expected outcome
+            results[name] = exc
+
+    lock = admin.connect()
+    try:
+        lock.execute(sa.text("lock table lint_snapshots in access exclusive mode"))
+        a = threading.Thread(target=replica, args=("a", org, MONDAY_8))
+        a.start()
+        a_pid = _waiting(admin, "%lint_snapshots%")
+        assert a_pid is not None, "the first replica claims, then waits for the snapshots"
+        b = threading.Thread(target=replica, args=("b", second, MONDAY_8 + dt.timedelta(seconds=30)))
+        b.start()
+        assert _waiting(admin, "INSERT INTO digest_runs%") is not None, "the second replica waits on the claim"
+        assert b.is_alive() and not [q for q in statements if "change_requests" in q or "lint_snapshots" in q]
+        if first_replica == "crashes":
+            with admin.connect() as conn:
+                conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": a_pid})
+            a.join(20)
+            assert isinstance(results["a"], Exception)
+    finally:
+        lock.rollback()
+        lock.close()
+    a.join(30)
+    b.join(30)
+    assert not a.is_alive() and not b.is_alive()
+    if first_replica == "commits":
+        assert isinstance(results["a"], list) and len(results["a"]) == 1
+        assert results["b"] == [], results["b"]
+        assert not [q for q in statements if "change_requests" in q or "lint_snapshots" in q or "audit_log" in q], \
+            "the replica that lost the race computed nothing"
+    else:
+        assert isinstance(results["b"], list) and len(results["b"]) == 1, results["b"]
+        assert [q for q in statements if "change_requests" in q], "the survivor computed the digest"
+    with org() as s:
+        assert s.scalar(sa.select(sa.func.count(DigestRun.id))) == 1
+        assert s.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.key.like("digest:%"))) == 1
+    second_engine.dispose()
+    admin.dispose()

@@ -37,15 +37,7 @@ from tests.slack import seed
 from tests.slack.conftest import make_settings
 from tests.teams import conftest as teams_rig
 from tests.teams.conftest import JESSICA, LUIS, MIKE, STRANGER_AAD
-from tests.teams.tokens import (
-    APP_ID,
-    APP_PASSWORD,
-    ConnectorKeys,
-    authenticated_adapter,
-    bot_framework_tokens,
-    connector_keys,
-    openid_metadata,
-)
+from tests.teams.tokens import APP_ID, APP_PASSWORD
 
 # Both test rigs' fixtures, used together here (``container`` is this module's own, below).
 fake_slack = slack_rig.fake_slack
@@ -57,7 +49,6 @@ slack_payload = slack_rig.slack_payload
 connector = teams_rig.connector
 make_teams_host = teams_rig.make_teams_host
 teams_payload = teams_rig.teams_payload
-__all__ = ["bot_framework_tokens", "connector_keys", "openid_metadata"]  # fixtures used below
 
 DASHBOARD_TOKEN = "a-dashboard-token-nobody-in-chat-knows"
 PUBLIC_URL = "https://govbot.plant.example"
@@ -158,14 +149,13 @@ def _escalated(box: Container, clock: FakeClock, cid: int) -> str:
         return f"{timer.id}:2"
 
 
-async def _driver(platform: str, box: Container, make_host: Any, make_teams_host: Any,
-                  tokens: ConnectorKeys) -> SlackDriver | TeamsDriver:
+async def _driver(platform: str, box: Container, make_host: Any, make_teams_host: Any) -> SlackDriver | TeamsDriver:
     if platform == "slack":
         return SlackDriver(await make_host(), SLACK_USERS)
-    host = await make_teams_host(box, adapter=authenticated_adapter(box.settings))
+    host = await make_teams_host(box)  # the production adapter; every activity carries a valid token
     aad = {email: p.aad_object_id for email in PEOPLE.values() if (p := _person(box, email)) and p.aad_object_id}
     assert set(aad) == set(PEOPLE.values()) - {UNKNOWN}
-    return TeamsDriver(host, aad={**aad, UNKNOWN: STRANGER_AAD}, auth=tokens.headers)
+    return TeamsDriver(host, aad={**aad, UNKNOWN: STRANGER_AAD})
 
 
 async def _act(driver: SlackDriver | TeamsDriver, action: str, email: str, ref: str) -> list[Step]:
@@ -200,8 +190,7 @@ async def _browser_on_dashboard(box: Container) -> AsyncIterator[tuple[aiohttp.C
 
 @pytest.mark.parametrize(("platform", "action", "who"), CASES)
 async def test_who_may_through_both_adapters(platform: str, action: str, who: str, container: Container,
-                                             clock: FakeClock, make_host: Any, make_teams_host: Any,
-                                             bot_framework_tokens: ConnectorKeys) -> None:
+                                             clock: FakeClock, make_host: Any, make_teams_host: Any) -> None:
     box = container
     allowed = MATRIX[(action, who)]
     email = PEOPLE[who]
@@ -209,7 +198,7 @@ async def test_who_may_through_both_adapters(platform: str, action: str, who: st
     assert (person is None) == (who == "unknown") and (person is None or person.active == (who != "departed"))
     cid = _submitted_change(box)
     ref = _escalated(box, clock, cid) if action == "acknowledge" else str(cid)
-    driver = await _driver(platform, box, make_host, make_teams_host, bot_framework_tokens)
+    driver = await _driver(platform, box, make_host, make_teams_host)
     with box.session_factory() as s:
         before = s.scalar(sa.select(sa.func.max(AuditEntry.id))) or 0
 
@@ -288,10 +277,9 @@ async def test_a_forged_or_expired_link_does_not_open_the_dashboard(container: C
 
 @pytest.mark.parametrize("platform", ["slack", "teams"])
 async def test_a_dashboard_link_is_never_posted_where_others_can_read_it(
-        platform: str, container: Container, make_host: Any, make_teams_host: Any,
-        bot_framework_tokens: ConnectorKeys) -> None:
+        platform: str, container: Container, make_host: Any, make_teams_host: Any) -> None:
     """Asked in a channel: Slack answers the asker alone; Teams, which cannot, issues no link there."""
-    driver = await _driver(platform, container, make_host, make_teams_host, bot_framework_tokens)
+    driver = await _driver(platform, container, make_host, make_teams_host)
     with container.session_factory() as s:
         before = s.scalar(sa.select(sa.func.max(AuditEntry.id))) or 0
     if isinstance(driver, SlackDriver):
@@ -305,7 +293,7 @@ async def test_a_dashboard_link_is_never_posted_where_others_can_read_it(
     else:
         host = driver.host
         activity = host.channel("dashboard", email=LUIS, aad=driver.aad[LUIS])
-        status, _ = await host.post(activity, headers=bot_framework_tokens.headers(activity))
+        status, _ = await host.post(activity)
         assert status == 201
         [answer] = host.fake.posted()
         assert "only send it privately" in answer.all_text() and "pass=" not in json.dumps(answer.body)

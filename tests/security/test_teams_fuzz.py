@@ -1,8 +1,10 @@
 """Fuzzing the Teams adapter over real HTTP: odd clicks, tampered values and odd activities.
 
 Every activity goes through the real web host, botbuilder's ``CloudAdapter`` and the fake Bot Connector of
-``tests/teams`` (the rig's development mode: the request is accepted without a Bot Framework token, so the
-turn runs exactly as an authenticated one does).  What must hold, whatever arrives:
+``tests/teams`` in the production configuration: an app id, so botbuilder validates the Bot Framework token
+that the rig signs for every request (for the activity's ``serviceUrl``, or the connector's own when an
+activity has none).  What is fuzzed is therefore what gets past that check: odd content under a genuine
+token.  What must hold, whatever arrives:
 
 * never an HTTP 500, never a traceback, an exception name or an error id in the invoke response or in what
   the bot posted to the connector;

@@ -2,6 +2,13 @@
 
 Activities are the recorded Teams payloads in ``../shared/data/payloads/teams`` (read at test time, never
 copied here); only ids, text and the ``serviceUrl`` (pointing at the fake connector) are replaced.
+
+The bot runs in its production configuration: an app id and password (:func:`teams_settings`), the adapter
+:func:`bot.teams.app.build_adapter` makes of them with only the outbound credentials replaced
+(:func:`tests.teams.tokens.authenticated_adapter`), and botbuilder's real token validation.
+:meth:`TeamsHost.post` sends every activity the way the Bot Connector does, with a Bot Framework token it
+signed for this bot and the activity's ``serviceUrl``; :meth:`TeamsHost.post_unauthenticated` sends one
+without (or with a bad one), for the tests that check it is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from bot.teams.app import GovbotTeamsBot, TeamsMount
 from bot.web import create_app
 from governance_store.models import Person
 from tests.teams.fake_connector import FakeConnector
+from tests.teams.tokens import APP_ID, APP_PASSWORD, ConnectorKeys, authenticated_adapter
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
 BOT_ID = "28:0b6fe6d1-fece-44f7-9a48-56465e2d5ab8"
@@ -76,11 +84,21 @@ def seed_aad(factory: sessionmaker[Session]) -> None:
 
 
 def teams_settings(db_target: tuple[str, str | None], **extra: Any) -> Settings:
+    """Production settings for Teams: an app id and password, so every request needs a valid token."""
     url, schema = db_target
-    values: dict[str, Any] = {"database_url": url, "database_schema": schema, "dev_mode": True,
-                              "teams_allow_unauthenticated": True}
+    values: dict[str, Any] = {"database_url": url, "database_schema": schema, "teams_app_id": APP_ID,
+                              "teams_app_password": APP_PASSWORD}
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def unauthenticated_dev_settings(db_target: tuple[str, str | None], **extra: Any) -> Settings:
+    """The Bot Framework Emulator's development mode: no app id, requests accepted without a token.
+
+    Only for the tests of that mode itself; the rig refuses to serve Teams this way.
+    """
+    return teams_settings(db_target, **{"teams_app_id": None, "teams_app_password": None, "dev_mode": True,
+                                        "teams_allow_unauthenticated": True, **extra})
 
 
 @pytest.fixture
@@ -99,10 +117,36 @@ class TeamsHost:
     fake: FakeConnector
     payload: Callable[[str], dict[str, Any]]
     container: Container
+    tokens: ConnectorKeys
+
+    def bot_connector_headers(self, activity: dict[str, Any]) -> dict[str, str]:
+        """What the Bot Connector sends with ``activity``: a token it signed for this bot and the activity's
+        ``serviceUrl`` (the connector's own address when a test took it out of the activity)."""
+        service_url = activity.get("serviceUrl")
+        if not isinstance(service_url, str):
+            service_url = self.fake.url
+        return {"Authorization": f"Bearer {self.tokens.token(service_url=service_url)}"}
 
     async def post(self, activity: dict[str, Any], *, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        all_headers = {"Content-Type": "application/json"}
-        all_headers.update(headers or {})
+        """Post ``activity`` as the Bot Connector does, with a valid Bot Framework token.
+
+        A 401 is a failure of the rig (its token no longer validates), never an answer a test may accept.
+        """
+        extra = dict(headers or {})
+        if any(name.lower() == "authorization" for name in extra):
+            raise ValueError("post() signs the request itself; use post_unauthenticated() to send another token")
+        status, body = await self._send(activity, {**self.bot_connector_headers(activity), **extra})
+        assert status != 401, f"the bot refused the rig's Bot Framework token: {body}"
+        return status, body
+
+    async def post_unauthenticated(self, activity: dict[str, Any], *,
+                                   authorization: str | None = None) -> tuple[int, Any]:
+        """Post ``activity`` without the Bot Connector's token: no ``Authorization`` header at all, or exactly
+        ``authorization`` (a forged, expired or malformed one).  For the tests that check it is refused."""
+        return await self._send(activity, {} if authorization is None else {"Authorization": authorization})
+
+    async def _send(self, activity: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+        all_headers = {"Content-Type": "application/json", **headers}
         async with self.http.post(self.url + "/api/messages", data=json.dumps(activity), headers=all_headers) as resp:
             text = await resp.text()
             try:
@@ -150,13 +194,19 @@ class TeamsHost:
 
 
 @pytest.fixture
-async def make_teams_host(connector: FakeConnector, teams_payload: Callable[[str], dict[str, Any]]
-                          ) -> AsyncIterator[Callable[..., Any]]:
+async def make_teams_host(connector: FakeConnector, teams_payload: Callable[[str], dict[str, Any]],
+                          bot_framework_tokens: ConnectorKeys) -> AsyncIterator[Callable[..., Any]]:
+    """Starts the web host for a container with an app id: requests need a valid token (``TeamsHost.post``
+    signs them).  ``adapter`` defaults to :func:`tests.teams.tokens.authenticated_adapter`."""
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
     async def start(container: Container, *, core: Any = None, adapter: Any = None) -> TeamsHost:
+        if not container.settings.teams_app_id:
+            raise ValueError("the Teams rig runs authenticated: give the container an app id (teams_settings)")
+        adapter = adapter or authenticated_adapter(container.settings)
         mount = TeamsMount(container, adapter=adapter, bot=GovbotTeamsBot(container, core=core))
+        assert mount.authenticated
         runner = web.AppRunner(create_app(container, slack=None, mounts=[mount]), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -164,7 +214,8 @@ async def make_teams_host(connector: FakeConnector, teams_payload: Callable[[str
         http = aiohttp.ClientSession()
         sessions.append(http)
         port = runner.addresses[0][1]
-        return TeamsHost(f"http://127.0.0.1:{port}", http, mount, connector, teams_payload, container)
+        return TeamsHost(f"http://127.0.0.1:{port}", http, mount, connector, teams_payload, container,
+                         bot_framework_tokens)
 
     yield start
     for http in sessions:

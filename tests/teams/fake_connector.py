@@ -1,6 +1,7 @@
 """A fake Bot Connector service (the ``serviceUrl`` Teams gives a bot), on 127.0.0.1 port 0.
 
-Records what govbot sent and answers like the Bot Framework REST API v3:
+Records what govbot sent, with the headers (``Call.authorization``: the bearer token the bot wrote with; the
+fake does not check it, the tests do) and answers like the Bot Framework REST API v3:
 
 * ``POST /v3/conversations/{id}/activities`` and ``.../activities/{replyToId}`` → ``{"id": ...}``
 * ``PUT  /v3/conversations/{id}/activities/{activityId}`` → ``{"id": activityId}``
@@ -29,6 +30,10 @@ class Call:
     body: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+
+    @property
+    def authorization(self) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == "authorization"), None)
 
     @property
     def kind(self) -> str:

@@ -1,4 +1,8 @@
-"""With an app id configured, /api/messages needs a valid Bot Framework token: no token or a malformed one is 401."""
+"""With an app id configured, /api/messages needs a valid Bot Framework token: no token or a malformed one is 401.
+
+The rig runs this way for every Teams test; here are the requests it must refuse, and the development mode
+without an app id, which it never uses.
+"""
 
 from __future__ import annotations
 
@@ -6,51 +10,32 @@ import datetime as dt
 import logging
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.bootstrap import Container
-from bot.teams.app import TeamsMount, TeamsNotConfigured, teams_mount_from_settings
-from tests.teams.conftest import NOW, TeamsHost, seed_aad, teams_settings
-from tests.teams.tokens import (
-    APP_ID,
-    APP_PASSWORD,
-    OUTBOUND_TOKEN,
-    ConnectorKeys,
-    authenticated_adapter,
-    bot_framework_tokens,
-    connector_keys,
-    openid_metadata,
-)
-
-__all__ = ["bot_framework_tokens", "connector_keys", "openid_metadata"]  # fixtures used below
+from bot.teams.app import TeamsMount, TeamsNotConfigured, build_adapter, teams_mount_from_settings
+from tests.teams.conftest import TeamsHost, teams_settings, unauthenticated_dev_settings
+from tests.teams.tokens import APP_ID, OUTBOUND_TOKEN, ConnectorKeys
 
 
-@pytest.fixture
-def locked_container(org: sessionmaker[Session], db_target: tuple[str, str | None]) -> Container:
-    settings = teams_settings(db_target, teams_app_id=APP_ID, teams_app_password=APP_PASSWORD,
-                              dev_mode=False, teams_allow_unauthenticated=False)
-    return Container(settings=settings, clock=lambda: NOW)
-
-
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer abc.def"}, {"Authorization": "Basic Zm9vOmJhcg=="},
-                                     {"Authorization": "Bearer"}])
+@pytest.mark.parametrize("authorization", [None, "Bearer abc.def", "Basic Zm9vOmJhcg==", "Bearer"])
 async def test_requests_without_a_valid_token_are_401_and_nothing_runs(
-        make_teams_host, locked_container: Container, headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    host: TeamsHost = await make_teams_host(locked_container)
-    status, body = await host.post(host.personal("who owns PLC-FIL-L3-07"), headers=headers)
+        make_teams_host, teams_container: Container, authorization: str | None) -> None:  # type: ignore[no-untyped-def]
+    # The adapter exactly as production builds it: nothing here may reach the point of writing back.
+    host: TeamsHost = await make_teams_host(teams_container, adapter=build_adapter(teams_container.settings))
+    status, body = await host.post_unauthenticated(host.personal("who owns PLC-FIL-L3-07"),
+                                                   authorization=authorization)
     assert status == 401, body
     assert host.fake.records == []
 
 
 async def test_a_token_the_bot_connector_signed_is_accepted_and_nothing_else(
-        make_teams_host, org: sessionmaker[Session], locked_container: Container,  # type: ignore[no-untyped-def]
-        bot_framework_tokens: ConnectorKeys) -> None:
-    seed_aad(org)
-    host: TeamsHost = await make_teams_host(locked_container, adapter=authenticated_adapter(locked_container.settings))
-    activity = host.personal("who owns PLC-FIL-L3-07")
+        teams_host: TeamsHost, bot_framework_tokens: ConnectorKeys) -> None:
+    assert teams_host.container.settings.teams_app_id == APP_ID and teams_host.mount.authenticated
+    activity = teams_host.personal("who owns PLC-FIL-L3-07")
     impostor = ConnectorKeys()
     impostor.kid = bot_framework_tokens.kid  # same key id, another key
-    refused = {
+    refused: dict[str, str | None] = {
+        "no token": None,
         "another key": impostor.token(service_url=activity["serviceUrl"]),
         "another bot": bot_framework_tokens.token(service_url=activity["serviceUrl"], app_id="another-app-id"),
         "another issuer": bot_framework_tokens.token(service_url=activity["serviceUrl"], issuer="https://evil.example"),
@@ -58,27 +43,29 @@ async def test_a_token_the_bot_connector_signed_is_accepted_and_nothing_else(
         "expired": bot_framework_tokens.token(service_url=activity["serviceUrl"], lifetime=dt.timedelta(hours=-1)),
     }
     for why, token in refused.items():
-        status, _ = await host.post(activity, headers={"Authorization": f"Bearer {token}"})
+        status, _ = await teams_host.post_unauthenticated(activity, authorization=token and f"Bearer {token}")
         assert status == 401, why
-    assert host.fake.records == []
-    status, _ = await host.post(activity, headers=bot_framework_tokens.headers(activity))
+    assert teams_host.fake.records == []
+    status, _ = await teams_host.post(activity)
     assert status == 201
-    [answer] = host.fake.posted()
+    [answer] = teams_host.fake.posted()
     assert "Gregory Maddox" in answer.all_text()
-    assert answer.headers["Authorization"] == f"Bearer {OUTBOUND_TOKEN}"
+    assert answer.authorization == f"Bearer {OUTBOUND_TOKEN}"
 
 
 async def test_unauthenticated_mode_needs_dev_mode_and_is_loudly_logged(
         db_target: tuple[str, str | None], caplog: pytest.LogCaptureFixture) -> None:
-    production = Container(settings=teams_settings(db_target, dev_mode=False))
+    production = Container(settings=unauthenticated_dev_settings(db_target, dev_mode=False))
     with pytest.raises(TeamsNotConfigured):
         TeamsMount(production)
     assert teams_mount_from_settings(production) is None
-    dev = Container(settings=teams_settings(db_target))
+    dev = Container(settings=unauthenticated_dev_settings(db_target))
     mount = teams_mount_from_settings(dev)
-    assert mount is not None
+    assert mount is not None and not mount.authenticated
     from aiohttp import web
 
     with caplog.at_level(logging.WARNING, logger="bot.teams.app"):
         mount.mount(web.Application())
     assert any("UNAUTHENTICATED" in r.getMessage() for r in caplog.records)
+    locked = teams_mount_from_settings(Container(settings=teams_settings(db_target)))
+    assert locked is not None and locked.authenticated

@@ -9,19 +9,25 @@ import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import Container
-from bot.teams.app import build_adapter
 from bot.teams.sender import TeamsOutboxSender, teams_sender_from_settings
 from governance_store.models import ConversationReference, OutboxMessage, Person
 from handlers.reply import Button, Field, Reply, Section, reply_to_dict
 from notifications import outbox
-from tests.teams.conftest import JESSICA, LUIS, NOW, TeamsHost, personal_conversation, teams_settings
+from tests.teams.conftest import (
+    JESSICA,
+    LUIS,
+    NOW,
+    TeamsHost,
+    personal_conversation,
+    teams_settings,
+    unauthenticated_dev_settings,
+)
+from tests.teams.tokens import OUTBOUND_TOKEN, authenticated_sender
 
 
 @pytest.fixture
 def sender(teams_container: Container) -> Iterator[TeamsOutboxSender]:
-    settings = teams_container.settings
-    made = TeamsOutboxSender(teams_container.session_factory, adapter_factory=lambda: build_adapter(settings),
-                             app_id=None, clock=teams_container.clock)
+    made = authenticated_sender(teams_container)
     yield made
     made.close()
 
@@ -65,6 +71,8 @@ async def test_outbox_message_reaches_a_person_with_a_stored_reference_then_upda
     [put] = teams_host.fake.calls("update")
     assert put.conversation_id == personal_conversation(LUIS) and put.activity_id == activity_id
     assert "Approved by Luis Ortega" in put.all_text()
+    # The answer to Luis's message and both proactive writes went out with the bot's own token.
+    assert {c.authorization for c in teams_host.fake.records} == {f"Bearer {OUTBOUND_TOKEN}"}
 
 
 async def test_person_seen_only_in_a_channel_gets_a_new_personal_conversation(
@@ -93,7 +101,10 @@ async def test_unreachable_people_are_left_to_other_platforms(teams_host: TeamsH
 
 
 def test_sender_from_settings_only_when_configured(db_target: tuple[str, str | None]) -> None:
-    assert teams_sender_from_settings(Container(settings=teams_settings(db_target, dev_mode=False))) is None
-    made = teams_sender_from_settings(Container(settings=teams_settings(db_target)))
-    assert made is not None
-    made.close()
+    no_app_id = unauthenticated_dev_settings(db_target, dev_mode=False)
+    assert teams_sender_from_settings(Container(settings=no_app_id)) is None
+    for settings in (teams_settings(db_target), unauthenticated_dev_settings(db_target)):
+        made = teams_sender_from_settings(Container(settings=settings))
+        assert made is not None
+        assert made.app_id == settings.teams_app_id
+        made.close()

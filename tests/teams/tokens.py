@@ -8,6 +8,10 @@ blocking HTTP call), and ``ChannelValidation.open_id_metadata_endpoint``, botbui
 that address, points at it.  Everything else is the adapter :func:`bot.teams.app.build_adapter` builds
 from the settings, except the outbound credentials: :class:`StaticTokenCredentials` stands in for the
 Entra ID token a real bot would fetch before writing to the (fake) connector.
+
+This is how every Teams test runs: the rig (``tests/teams/conftest.py``) configures an app id, builds
+:func:`authenticated_adapter` and signs each activity it posts.  The fixtures below are registered for the
+whole test suite by ``tests/conftest.py`` (``pytest_plugins``); do not import them into test modules.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from botframework.connector.auth import (
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from bot.bootstrap import Container
 from bot.settings import Settings
 from bot.teams.app import build_adapter, teams_config
+from bot.teams.sender import TeamsOutboxSender
 
 APP_ID = "6f0b1a52-7c3e-4d0e-9c1a-3b2f4e5d6a7b"
 APP_PASSWORD = "a-real-looking-secret-value"
@@ -137,7 +143,16 @@ def authenticated_adapter(settings: Settings) -> CloudAdapter:
     return adapter
 
 
-# Fixtures: import them into a test module (``from tests.teams.tokens import bot_framework_tokens, ...``).
+def authenticated_sender(container: Container) -> TeamsOutboxSender:
+    """The outbox sender production builds (``teams_sender_from_settings``), on :func:`authenticated_adapter`."""
+    settings = container.settings
+    if not settings.teams_app_id:
+        raise ValueError("set teams_app_id: the sender writes to the connector as that bot")
+    return TeamsOutboxSender(container.session_factory, adapter_factory=lambda: authenticated_adapter(settings),
+                             app_id=settings.teams_app_id, clock=container.clock)
+
+
+# Fixtures, available to every test through ``pytest_plugins`` in ``tests/conftest.py``.
 
 
 @pytest.fixture(scope="session")
