@@ -34,7 +34,7 @@ from bot.teams.app import GovbotTeamsBot, TeamsMount
 from bot.web import create_app
 from governance_store.models import Person
 from tests.teams.fake_connector import FakeConnector
-from tests.teams.tokens import APP_ID, APP_PASSWORD, ConnectorKeys, authenticated_adapter
+from tests.teams.tokens import APP_ID, APP_PASSWORD, OUTBOUND_TOKEN, ConnectorKeys, authenticated_adapter
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
 BOT_ID = "28:0b6fe6d1-fece-44f7-9a48-56465e2d5ab8"
@@ -71,9 +71,10 @@ def teams_payload(shared_payloads: Path) -> Callable[[str], dict[str, Any]]:
 
 @pytest.fixture
 async def connector() -> AsyncIterator[FakeConnector]:
-    fake = await FakeConnector().start()
+    fake = await FakeConnector(token=OUTBOUND_TOKEN).start()
     yield fake
     await fake.stop()
+    assert not fake.refused, f"the bot wrote to the connector without its token: {fake.refused}"
 
 
 def seed_aad(factory: sessionmaker[Session]) -> None:

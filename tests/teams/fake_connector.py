@@ -87,7 +87,11 @@ class Call:
 
 
 class FakeConnector:
-    def __init__(self) -> None:
+    """``token``: the bearer token the bot must write with; any other (or none) gets 401, as from the Bot Connector."""
+
+    def __init__(self, *, token: str | None = None) -> None:
+        self.token = token
+        self.refused: list[str] = []  # paths called with a wrong or missing token
         self.records: list[Call] = []
         self.members: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
@@ -97,7 +101,7 @@ class FakeConnector:
 
     async def start(self) -> FakeConnector:
         self._changed = asyncio.Condition()
-        app = web.Application()
+        app = web.Application(middlewares=[self._check_token])
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{cid}/activities", self._activity)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._activity)
@@ -136,6 +140,13 @@ class FakeConnector:
             except TimeoutError:
                 raise AssertionError(f"expected {count} x {kind}; saw {[c.kind for c in self.records]}") from None
         return matching()
+
+    @web.middleware
+    async def _check_token(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.token is not None and request.headers.get("Authorization") != f"Bearer {self.token}":
+            self.refused.append(request.path)
+            return web.json_response({"message": "Authorization has been denied for this request."}, status=401)
+        return await handler(request)
 
     async def _record(self, call: Call) -> None:
         self.records.append(call)
