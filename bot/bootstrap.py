@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.settings import Settings
 from governance_store import db
 from handlers.dashboard import LINKS_KEY, DashboardLinks
+
+if TYPE_CHECKING:
+    from notifications.digest import DigestScope
 
 Clock = Callable[[], dt.datetime]
 
@@ -44,6 +48,17 @@ class Container:
     def dashboard_links(self) -> DashboardLinks:
         """Where chat links to the dashboard point, and the key that signs personal passes."""
         return dashboard_links(self.settings)
+
+    @cached_property
+    def digest_scopes(self) -> list[DigestScope] | None:
+        """The digest scopes of ``GOVBOT_DIGEST_SCOPES_FILE``; ``None``: derived from the role assignments.
+
+        Raises ``notifications.digest_scopes.DigestScopesError`` (naming the file and entry) for a bad file."""
+        if self.settings.digest_scopes_file is None:
+            return None
+        from notifications.digest_scopes import load_scopes
+
+        return load_scopes(self.settings.digest_scopes_file)
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Delivered messages are deleted this many days after they were queued, once nothing will update them
     # again (the audit trail keeps the record); 0 keeps them for ever.
     outbox_retention_days: float = Field(default=90.0, ge=0)
+    # Who gets which weekly digest (TOML or JSON, see notifications.digest_scopes); without it the scopes
+    # are derived from the role assignments.
+    digest_scopes_file: Path | None = None
     # Development only (ignored unless dev_mode): run the clock from this instant, or shifted by an offset.
     fake_now: dt.datetime | None = None
     clock_offset_seconds: float = 0.0
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
         if value.startswith("postgres://"):
             return "postgresql+psycopg://" + value[len("postgres://") :]
         return value
+
+    @field_validator("digest_scopes_file", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("public_url")
     @classmethod

@@ -45,6 +45,7 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
         lease=container.settings.outbox_send_lease_seconds,
     )
     worker.dashboard_links = container.dashboard_links
+    worker.digest_scopes = container.digest_scopes  # None: derived from the role assignments
     days = container.settings.outbox_retention_days
     worker.retention = dt.timedelta(days=days) if days > 0 else None
     return worker

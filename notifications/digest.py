@@ -1,24 +1,33 @@
 """The weekly manager digest: decision cycle time, SLA breaches, escalations, governance gaps.
 
-Scopes are configuration (a site, OT, security-relevant changes, everything);
-each recipient scope is due at a local time in its site's time zone (default
-Monday 08:00).  A unique (scope, ISO week) row written in the same transaction
-as the outbox messages makes it exactly once: a restart never resends it, and a
-bot that was down at 08:00 sends it when it comes back, marked as delayed.
+Scopes are configuration (a site, OT, security-relevant changes, everything:
+``GOVBOT_DIGEST_SCOPES_FILE``, see ``notifications.digest_scopes``) or derived
+from the role assignments; each recipient scope is due at a local time in its
+site's time zone (default Monday 08:00).  A unique (scope, ISO week) row, claimed
+before the digest is computed and filled in in the same transaction as the outbox
+messages, makes it exactly once: a restart never resends it, a second replica
+never computes it, and a bot that was down at 08:00 sends it when it comes back,
+marked as delayed.  A digest reads only the change requests of its week (and of
+the trend's four weeks before it, and those still pending), not the history.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import statistics
+import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from governance_store import raci
 from governance_store.lint import run_lint
@@ -27,6 +36,7 @@ from governance_store.models import (
     ApprovalState,
     AuditEntry,
     ChangeRequest,
+    ChangeState,
     DigestRun,
     LintSnapshot,
     ParticipantKind,
@@ -42,6 +52,10 @@ WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6
 SECURITY_WORDS = ("firewall", "idmz", "access", "security", "vpn", "jump")
 SPARK = "▁▂▃▄▅▆▇█"
 DELAY_GRACE = dt.timedelta(hours=1)
+TREND_WEEKS = 4  # earlier weeks in the cycle-time trend
+BATCH = 500  # ids per IN list
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,12 +107,18 @@ def default_scopes(*, session: Session) -> list[DigestScope]:
     return scopes
 
 
-def scope_timezone(scope: DigestScope, *, session: Session) -> str:
+def site_timezones(*, session: Session) -> dict[str, str]:
+    """Every site's time zone by site code (one query for a whole job)."""
+    return {code: tz for code, tz in session.execute(select(Site.code, Site.timezone)) if tz}
+
+
+def scope_timezone(scope: DigestScope, *, session: Session, zones: dict[str, str] | None = None) -> str:
+    """The scope's own time zone, else its site's (from ``zones`` when given), else UTC."""
     if scope.timezone:
         return scope.timezone
     kind, _, arg = scope.name.partition(":")
     if kind == "site":
-        tz = session.scalar(select(Site.timezone).where(Site.code == arg))
+        tz = zones.get(arg) if zones is not None else session.scalar(select(Site.timezone).where(Site.code == arg))
         if tz:
             return tz
     return "UTC"
@@ -109,9 +129,10 @@ def iso_week(day: dt.date) -> str:
     return f"{y}-W{w:02d}"
 
 
-def scheduled_instant(scope: DigestScope, now: dt.datetime, *, session: Session) -> tuple[str, dt.datetime]:
+def scheduled_instant(scope: DigestScope, now: dt.datetime, *, session: Session,
+                      zones: dict[str, str] | None = None) -> tuple[str, dt.datetime]:
     """This ISO week's scheduled send time (UTC) in the scope's local time, and the week's label."""
-    tz = ZoneInfo(scope_timezone(scope, session=session))
+    tz = ZoneInfo(scope_timezone(scope, session=session, zones=zones))
     local = now.astimezone(tz)
     monday = local.date() - dt.timedelta(days=local.weekday())
     day = monday + dt.timedelta(days=WEEKDAYS.get(scope.weekday.lower()[:3], 0))
@@ -160,15 +181,112 @@ def _hours(td: dt.timedelta) -> float:
     return td.total_seconds() / 3600
 
 
-def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_start: dt.datetime) -> DigestData:
+@dataclass
+class WeekHistory:
+    """The change requests a digest of one week can use, and what it needs about them.
+
+    Only these are read: opened in the week, decided in it or in the trend's earlier weeks, or still
+    pending.  Loaded for one scope (filtered in SQL where that is simple), or once for every scope of a
+    job with the same week (``SharedReads``); ``scope.matches`` decides in either case.
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+    changes: list[ChangeRequest]  # with their systems
+    holders: dict[int, list[str]]  # pending change id -> the approvers it waits on, in approval order
+    audit: list[tuple[str, str, int]]  # the week's breaches and escalations: (change number, action, level)
+    audited: dict[str, ChangeRequest]  # changes named by those entries that are not in ``changes``
+
+
+def _scope_filter(scope: DigestScope | None) -> tuple[ColumnElement[bool] | None, bool]:
+    """A SQL condition that keeps at least what ``scope.matches`` keeps, and whether a system is required."""
+    kind, _, arg = scope.name.partition(":") if scope is not None else ("all", "", "")
+    if kind == "all":
+        return None, False
+    if kind == "site":
+        return System.site_code == arg, True
+    if kind == "ot":
+        return System.domain == "OT", True
+    if kind == "security":
+        return None, True  # words in names, aliases and titles: decided in Python
+    return false(), True
+
+
+def _changes(session: Session, scope: DigestScope | None, *where: ColumnElement[bool]) -> list[ChangeRequest]:
+    condition, needs_system = _scope_filter(scope)
+    query = select(ChangeRequest)
+    query = query.join(ChangeRequest.system) if needs_system else query.outerjoin(ChangeRequest.system)
+    query = query.options(contains_eager(ChangeRequest.system)).where(ChangeRequest.state != ChangeState.DRAFT.value, *where)
+    if condition is not None:
+        query = query.where(condition)
+    return list(session.scalars(query.order_by(ChangeRequest.id)).all())
+
+
+def _batches(values: Iterable[Any]) -> Iterable[list[Any]]:
+    ordered = sorted(values)
+    for i in range(0, len(ordered), BATCH):
+        yield ordered[i:i + BATCH]
+
+
+def load_week(session: Session, start: dt.datetime, end: dt.datetime, scope: DigestScope | None = None) -> WeekHistory:
+    """What a digest of [start, end) reads, for ``scope`` (``None``: for every scope)."""
+    opened = func.coalesce(ChangeRequest.submitted_at, ChangeRequest.created_at)
+    changes = _changes(session, scope, or_(
+        (opened >= start) & (opened < end),
+        (ChangeRequest.decided_at >= start - dt.timedelta(weeks=TREND_WEEKS)) & (ChangeRequest.decided_at < end),
+        (ChangeRequest.state == ChangeState.SUBMITTED.value) & (opened < end),
+    ))
+    holders: dict[int, list[str]] = {}
+    pending = [cr.id for cr in changes if cr.state == ChangeState.SUBMITTED.value]
+    for ids in _batches(pending):
+        for change_id, name in session.execute(
+            select(Approval.change_id, Person.display_name).join(Person, Person.id == Approval.person_id)
+            .where(Approval.change_id.in_(ids), Approval.kind == ParticipantKind.APPROVER.value,
+                   Approval.state == ApprovalState.REQUESTED.value)
+            .order_by(Approval.change_id, Approval.id)
+        ):
+            holders.setdefault(change_id, []).append(name)
+    audit = [
+        (key, action, int((data or {}).get("level", 0)) if action == "change.escalated" else 0)
+        for key, action, data in session.execute(select(AuditEntry.object_key, AuditEntry.action, AuditEntry.data).where(
+            AuditEntry.at >= start, AuditEntry.at < end,
+            AuditEntry.action.in_(("change.sla_breached", "change.escalated")),
+        ).order_by(AuditEntry.id))
+    ]
+    known = {cr.number for cr in changes}
+    audited: dict[str, ChangeRequest] = {}
+    for numbers in _batches({key for key, _, _ in audit} - known):
+        audited.update((cr.number, cr) for cr in _changes(session, scope, ChangeRequest.number.in_(numbers)))
+    return WeekHistory(start, end, changes, holders, audit, audited)
+
+
+@dataclass
+class SharedReads:
+    """What the scopes of one digest job read alike, read once: each week's history, the lint snapshots' gaps.
+
+    A week is read for every scope at once when ``scopes_per_week`` (week start -> due scopes) says that
+    more than one scope will need it (``None``: always); a scope alone in its week reads only its own share.
+    """
+
+    scopes_per_week: Counter[dt.datetime] | None = None
+    weeks: dict[tuple[dt.datetime, dt.datetime], WeekHistory] = field(default_factory=dict)
+    gaps: dict[tuple[int, int | None], tuple[set[str], set[str], dict[str, Any]]] = field(default_factory=dict)
+
+    def week(self, session: Session, start: dt.datetime, end: dt.datetime, scope: DigestScope) -> WeekHistory:
+        if self.scopes_per_week is not None and self.scopes_per_week[start] < 2:
+            return load_week(session, start, end, scope)
+        if (start, end) not in self.weeks:
+            self.weeks[start, end] = load_week(session, start, end)
+        return self.weeks[start, end]
+
+
+def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_start: dt.datetime,
+            shared: SharedReads | None = None) -> DigestData:
     start, end = week_start, week_start + dt.timedelta(days=7)
     data = DigestData(scope.name, iso_week(start.date()), start, end)
-    changes = session.scalars(
-        select(ChangeRequest).where(ChangeRequest.state != "draft")
-        .options(selectinload(ChangeRequest.system), selectinload(ChangeRequest.participants).selectinload(Approval.person))
-    ).all()
-    in_scope = [cr for cr in changes if scope.matches(cr.system, cr)]
-    numbers = {cr.number for cr in in_scope}
+    week = shared.week(session, start, end, scope) if shared is not None else load_week(session, start, end, scope)
+    in_scope = [cr for cr in week.changes if scope.matches(cr.system, cr)]
+    numbers = {cr.number for cr in in_scope} | {n for n, cr in week.audited.items() if scope.matches(cr.system, cr)}
     for cr in in_scope:
         submitted = cr.submitted_at or cr.created_at
         if start <= submitted < end:
@@ -176,46 +294,52 @@ def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_star
         if cr.decided_at and start <= cr.decided_at < end:
             data.decided.append(cr)
             data.cycle_hours.append(_hours(cr.decided_at - submitted))
-        if cr.state == "submitted" and submitted < end:
-            holders = [a.person.display_name for a in cr.participants
-                       if a.kind == ParticipantKind.APPROVER.value and a.state == ApprovalState.REQUESTED.value and a.person]
+        if cr.state == ChangeState.SUBMITTED.value and submitted < end:
             data.pending.append(cr)
-            data.slowest.append((cr, holders, min(now, end) - submitted))
+            data.slowest.append((cr, list(week.holders.get(cr.id, ())), min(now, end) - submitted))
     data.slowest.sort(key=lambda x: x[2], reverse=True)
-    for w in range(4, 0, -1):
+    for w in range(TREND_WEEKS, 0, -1):
         ws, we = start - dt.timedelta(days=7 * w), start - dt.timedelta(days=7 * (w - 1))
         cycles = [_hours(cr.decided_at - (cr.submitted_at or cr.created_at)) for cr in in_scope
                   if cr.decided_at and ws <= cr.decided_at < we]
         data.weekly_medians.append(statistics.median(cycles) if cycles else None)
     data.weekly_medians.append(statistics.median(data.cycle_hours) if data.cycle_hours else None)
-    for entry in session.scalars(select(AuditEntry).where(
-        AuditEntry.at >= start, AuditEntry.at < end,
-        AuditEntry.action.in_(("change.sla_breached", "change.escalated")),
-    )).all():
-        if entry.object_key not in numbers:
+    for key, action, level in week.audit:
+        if key not in numbers:
             continue
-        if entry.action == "change.sla_breached":
+        if action == "change.sla_breached":
             data.breaches += 1
         else:
-            data.escalations[int(entry.data.get("level", 0))] += 1
+            data.escalations[level] += 1
     # New and resolved since the previous snapshot (snapshots are taken when digests go out).
-    latest = session.scalars(select(LintSnapshot).where(LintSnapshot.taken_at <= max(now, start))
-                             .order_by(LintSnapshot.taken_at.desc(), LintSnapshot.id.desc()).limit(1)).first()
-    before = None
-    if latest is not None:
-        before = session.scalars(select(LintSnapshot).where(LintSnapshot.id != latest.id,
-                                                            LintSnapshot.taken_at <= latest.taken_at)
-                                 .order_by(LintSnapshot.taken_at.desc(), LintSnapshot.id.desc()).limit(1)).first()
-    if latest is not None:
-        prev = set(before.keys) if before else set()
-        cur = set(latest.keys)
-        titles = {**(before.titles if before else {}), **latest.titles}
+    gaps = _snapshot_gaps(session, max(now, start), shared)
+    if gaps is not None:
+        cur, prev, titles = gaps
         relevant = [k for k in cur | prev if _gap_in_scope(scope, titles.get(k, {}))]
         data.new_gaps = sorted(titles.get(k, {}).get("text", k) for k in relevant if k in cur and k not in prev)
         data.resolved_gaps = sorted(titles.get(k, {}).get("text", k) for k in relevant if k in prev and k not in cur)
         data.no_owner = sorted(titles[k]["subject"] for k in cur if k.startswith("NO_ACCOUNTABLE_OWNER:")
                                and _gap_in_scope(scope, titles.get(k, {})))
     return data
+
+
+def _snapshot_gaps(session: Session, at: dt.datetime,
+                   shared: SharedReads | None) -> tuple[set[str], set[str], dict[str, Any]] | None:
+    """The latest lint snapshot taken by ``at`` and the one before it: (current keys, previous keys, titles)."""
+    ids = session.scalars(select(LintSnapshot.id).where(LintSnapshot.taken_at <= at)
+                          .order_by(LintSnapshot.taken_at.desc(), LintSnapshot.id.desc()).limit(2)).all()
+    if not ids:
+        return None
+    pair = (ids[0], ids[1] if len(ids) > 1 else None)
+    if shared is not None and pair in shared.gaps:
+        return shared.gaps[pair]
+    latest = session.get(LintSnapshot, pair[0])
+    before = session.get(LintSnapshot, pair[1]) if pair[1] is not None else None
+    assert latest is not None
+    gaps = (set(latest.keys), set(before.keys) if before else set(), {**(before.titles if before else {}), **latest.titles})
+    if shared is not None:
+        shared.gaps[pair] = gaps
+    return gaps
 
 
 def _gap_in_scope(scope: DigestScope, info: dict[str, object]) -> bool:
@@ -323,52 +447,96 @@ def preview(scope: DigestScope, *, session: Session, now: dt.datetime) -> Reply:
     return render(collect(scope, session=session, now=now, week_start=monday.astimezone(dt.UTC)), scope)
 
 
+@dataclass(frozen=True)
+class DueDigest:
+    """A scope whose digest for ``week`` is due (scheduled at ``at``) and not sent yet."""
+
+    scope: DigestScope
+    week: str
+    at: dt.datetime
+    this_monday: dt.datetime  # 00:00 local time on the Monday of ``week``, in UTC; the digest covers the week before
+
+
+def due_digests(scopes: list[DigestScope], *, session: Session, now: dt.datetime) -> list[DueDigest]:
+    """The scopes that are due by ``now`` and have no digest run for their week yet (a few small queries)."""
+    zones = site_timezones(session=session)
+    due: list[DueDigest] = []
+    for scope in scopes:
+        week, at = scheduled_instant(scope, now, session=session, zones=zones)
+        if now < at:
+            continue
+        local = at.astimezone(ZoneInfo(scope_timezone(scope, session=session, zones=zones)))
+        this_monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time(0),
+                                          tzinfo=local.tzinfo).astimezone(dt.UTC)
+        due.append(DueDigest(scope, week, at, this_monday))
+    if not due:
+        return []
+    done = set(session.execute(select(DigestRun.scope, DigestRun.iso_week).where(
+        DigestRun.scope.in_({d.scope.name for d in due}), DigestRun.iso_week.in_({d.week for d in due}))).all())
+    return [d for d in due if (d.scope.name, d.week) not in done]
+
+
 def run_due(factory: sessionmaker[Session], scopes: list[DigestScope] | None, *, now: dt.datetime,
             links: DashboardLinks | None = None) -> list[DigestRun]:
     """Send every digest that is due and not yet sent for its ISO week; safe to call often and from many replicas.
 
+    Each (scope, week) is claimed before anything is computed: its unique ``digest_runs`` row is inserted
+    first and filled in, with the outbox messages, in the same transaction.  A replica that loses the race
+    waits on the unique index until the winner commits and then skips without computing; a crash rolls
+    the claim back, and the next cycle (of any replica) sends it.  What the due scopes read alike (each
+    week's change history, the lint snapshots) is read once per call.
+
     With ``links`` each recipient's digest carries buttons to the dashboard that sign them in (their
     personal pass; a channel gets plain links)."""
     sent: list[DigestRun] = []
-    with factory() as session:
-        active = scopes if scopes is not None else default_scopes(session=session)
-    for scope in active:
-        with factory() as session, session.begin():
-            week, at = scheduled_instant(scope, now, session=session)
-            if now < at:
-                continue
-            if session.scalar(select(DigestRun.id).where(DigestRun.scope == scope.name, DigestRun.iso_week == week)):
-                continue
-            # The report covers the ISO week that just ended.
-            tz = ZoneInfo(scope_timezone(scope, session=session))
-            this_monday = dt.datetime.combine(at.astimezone(tz).date() - dt.timedelta(days=at.astimezone(tz).weekday()),
-                                              dt.time(0), tzinfo=tz).astimezone(dt.UTC)
-            previous_monday = this_monday - dt.timedelta(days=7)
-            if not session.scalar(select(func.count(LintSnapshot.id)).where(LintSnapshot.taken_at >= this_monday)):
-                snapshot_lint(session=session, now=now)
-            data = collect(scope, session=session, now=now, week_start=previous_monday)
-            delayed = now - at > DELAY_GRACE
-            reply = render(data, scope, delayed=delayed)
-            run = DigestRun(scope=scope.name, iso_week=week, scheduled_at=at, created_at=now, delayed=delayed,
-                            empty=data.empty, recipients=list(scope.recipients), payload=reply.data)
-            try:
-                with session.begin_nested():
-                    session.add(run)
-                    session.flush()
-            except IntegrityError:
-                continue  # another replica sent it
-            if not data.empty:
-                payload = reply_to_dict(reply)
-                for email in scope.recipients:
-                    pid = session.scalar(select(Person.id).where(func.lower(Person.email) == email.lower()))
-                    if pid is not None:
-                        outbox.enqueue(session, key=f"digest:{scope.name}:{week}:{pid}", now=now, person_id=pid,
-                                       payload=_with_links(reply, links, person_id=pid, now=now) or payload)
-                if scope.channel:
-                    outbox.enqueue(session, key=f"digest:{scope.name}:{week}:ch:{scope.channel}", now=now,
-                                   channel=scope.channel, payload=_with_links(reply, links, now=now) or payload)
+    # One session for the whole job (a transaction per scope): the shared reads stay loaded in it.
+    with factory(expire_on_commit=False) as session:
+        with session.begin():
+            active = scopes if scopes is not None else default_scopes(session=session)
+            due = due_digests(active, session=session, now=now)
+        shared = SharedReads(Counter(d.this_monday - dt.timedelta(days=7) for d in due))
+        for item in due:
+            started = time.perf_counter()
+            with session.begin():
+                run = DigestRun(scope=item.scope.name, iso_week=item.week, scheduled_at=item.at, created_at=now,
+                                delayed=now - item.at > DELAY_GRACE, empty=True, recipients=list(item.scope.recipients),
+                                payload={})
+                try:
+                    with session.begin_nested():
+                        session.add(run)
+                        session.flush()
+                except IntegrityError:
+                    continue  # another replica sent it (we waited here while it was sending it)
+                queued = _compose(session, run, item, now=now, links=links, shared=shared)
             sent.append(run)
+            log.info("digest %s %s: %s (%.1f s)", item.scope.name, item.week,
+                     f"{queued} messages queued" if queued else "nothing to report", time.perf_counter() - started)
     return sent
+
+
+def _compose(session: Session, run: DigestRun, item: DueDigest, *, now: dt.datetime, links: DashboardLinks | None,
+             shared: SharedReads) -> int:
+    """Compute the claimed digest, fill in its run and queue its messages; the number of messages queued."""
+    scope, week = item.scope, item.week
+    if not session.scalar(select(func.count(LintSnapshot.id)).where(LintSnapshot.taken_at >= item.this_monday)):
+        snapshot_lint(session=session, now=now)
+    # The report covers the ISO week that just ended.
+    data = collect(scope, session=session, now=now, week_start=item.this_monday - dt.timedelta(days=7), shared=shared)
+    reply = render(data, scope, delayed=run.delayed)
+    run.empty, run.payload = data.empty, reply.data
+    if data.empty:
+        return 0
+    queued = 0
+    payload = reply_to_dict(reply)
+    for email in scope.recipients:
+        pid = session.scalar(select(Person.id).where(func.lower(Person.email) == email.lower()))
+        if pid is not None:
+            queued += outbox.enqueue(session, key=f"digest:{scope.name}:{week}:{pid}", now=now, person_id=pid,
+                                     payload=_with_links(reply, links, person_id=pid, now=now) or payload) is not None
+    if scope.channel:
+        queued += outbox.enqueue(session, key=f"digest:{scope.name}:{week}:ch:{scope.channel}", now=now,
+                                 channel=scope.channel, payload=_with_links(reply, links, now=now) or payload) is not None
+    return queued
 
 
 def _with_links(reply: Reply, links: DashboardLinks | None, *, now: dt.datetime,

@@ -148,3 +148,53 @@ def test_a_store_behind_the_schema_is_told_to_upgrade(tmp_path: Path) -> None:
     result = run(url, "ask", "who owns PLC-FIL-L3-07")
     assert result.exit_code == 1 and "has schema revision an_older_revision" in result.output
     assert "run `govbot db upgrade`" in result.output
+
+
+def test_digest_scopes_are_derived_or_read_from_the_scopes_file(db_url: str, tmp_path: Path) -> None:
+    derived = CliRunner().invoke(main, ["--database-url", db_url, "digest", "scopes"], env={"GOVBOT_DIGEST_SCOPES_FILE": ""})
+    assert derived.exit_code == 0, derived.output
+    assert "derived from the role assignments" in derived.stderr
+    assert [line.split()[0] for line in derived.stdout.splitlines()] == ["site:DE-RGB", "site:US-FDL", "security", "ot"]
+    path = tmp_path / "scopes.toml"
+    path.write_text('[[scopes]]\nname = "site:US-FDL"\nrecipients = ["luis.ortega@corvane.example", "nobody@corvane.example"]\n'
+                    'channel = "C0PLANTMGMT"\ntime = "07:00"\n\n[[scopes]]\nname = "site:XX-NOPE"\nchannel = "C0X"\n', encoding="utf-8")
+    env = {"GOVBOT_DIGEST_SCOPES_FILE": str(path)}
+    configured = CliRunner().invoke(main, ["--database-url", db_url, "digest", "scopes"], env=env)
+    assert configured.exit_code == 0, configured.output
+    assert f"from {path}" in configured.stderr
+    us, nope = configured.stdout.splitlines()
+    assert us.split()[:4] == ["site:US-FDL", "mon", "07:00", "America/New_York"]
+    assert "luis.ortega@corvane.example, nobody@corvane.example (nobody with this address), channel C0PLANTMGMT" in us
+    assert nope.startswith("site:XX-NOPE (no such site)")
+    preview = CliRunner().invoke(main, ["--database-url", db_url, "digest", "preview", "--json"], env=env)
+    assert preview.exit_code == 0, preview.output
+    assert [json.loads(line)["scope"] for line in preview.stdout.splitlines()] == ["site:US-FDL", "site:XX-NOPE"]
+
+
+@pytest.mark.parametrize("args", [["digest", "scopes"], ["digest", "preview"], ["worker", "--once"]])
+def test_a_bad_digest_scopes_file_stops_with_the_file_and_entry_not_a_traceback(db_url: str, tmp_path: Path,
+                                                                                  args: list[str]) -> None:
+    path = tmp_path / "scopes.toml"
+    path.write_text('[[scopes]]\nname = "ot"\nrecipients = ["luis.ortega@corvane.example"]\n\n'
+                    '[[scopes]]\nname = "site:DE-RGB"\nrecipients = ["stefan.huber@corvane.example"]\ntime = "7.30"\n',
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["--database-url", db_url, *args], env={"GOVBOT_DIGEST_SCOPES_FILE": str(path)})
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"Error: GOVBOT_DIGEST_SCOPES_FILE {path}, scope 2 (site:DE-RGB): time: must be HH:MM" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_a_bad_digest_scopes_file_before_it_listens(db_url: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "scopes.json"
+    path.write_text('{"scopes": [{"name": "security", "recipients": ["daniel.okafor@corvane.example"], "weekday": "funday"}]}',
+                    encoding="utf-8")
+    env = {**os.environ, "GOVBOT_DIGEST_SCOPES_FILE": str(path), "GOVBOT_DATABASE_URL": db_url, "GOVBOT_PORT": "0"}
+    proc = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", "serve", "--core-processes", "0"],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 1, proc.stderr
+    assert f"Error: GOVBOT_DIGEST_SCOPES_FILE {path}, scope 1 (security): weekday: must be a weekday" in proc.stderr
+    assert "Traceback" not in proc.stderr

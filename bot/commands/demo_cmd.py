@@ -93,6 +93,9 @@ def register(main: click.Group) -> None:
         settings = Settings(database_url=url, host=host, port=port, sweep_interval_seconds=sweep_seconds,
                             slack_bot_token=None, slack_app_token=None, teams_app_password=None)
         container = build(settings, clock=accelerated_clock(start, speed))
+        from bot.commands.digest_cmd import configured_scopes
+
+        configured_scopes(container)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
         inbox = WebInbox()
         worker = build_worker(container, senders=[inbox])
 

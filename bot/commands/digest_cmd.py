@@ -5,14 +5,26 @@ from __future__ import annotations
 import json
 
 import click
+from sqlalchemy import select
 
+from bot.bootstrap import Container
 from bot.cli import CliState, pass_state
 from bot.console.render import render
+from governance_store.models import Person, Site
 from notifications import digest
+from notifications.digest_scopes import DigestScopesError
 
 
 def register(main: click.Group) -> None:
     main.add_command(digest_group)
+
+
+def configured_scopes(container: Container) -> list[digest.DigestScope] | None:
+    """The scopes of GOVBOT_DIGEST_SCOPES_FILE (``None`` without one); a bad file is a clear error, exit status 1."""
+    try:
+        return container.digest_scopes
+    except DigestScopesError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group("digest")
@@ -27,8 +39,12 @@ def digest_group() -> None:
 def preview(state: CliState, scope: str | None, as_json: bool) -> None:
     """Print this week's digest so far, without sending anything."""
     container = state.store
+    configured = configured_scopes(container)
     with container.unit_of_work() as session:
-        scopes = [digest.DigestScope(scope)] if scope else digest.default_scopes(session=session)
+        if scope:
+            scopes = [next((s for s in configured or () if s.name == scope), digest.DigestScope(scope))]
+        else:
+            scopes = configured if configured is not None else digest.default_scopes(session=session)
         replies = [digest.preview(s, session=session, now=container.clock()) for s in scopes]
         session.rollback()
     for reply in replies:
@@ -39,6 +55,17 @@ def preview(state: CliState, scope: str | None, as_json: bool) -> None:
 @pass_state
 def scopes(state: CliState) -> None:
     """List who receives which digest (configured, or derived from the role assignments)."""
-    with state.store.unit_of_work() as session:
-        for s in digest.default_scopes(session=session):
-            click.echo(f"{s.name:<16} {s.weekday} {s.time} {digest.scope_timezone(s, session=session):<18} {', '.join(s.recipients)}")
+    container = state.store
+    configured = configured_scopes(container)
+    click.echo(f"from {container.settings.digest_scopes_file}" if configured is not None
+               else "derived from the role assignments (no GOVBOT_DIGEST_SCOPES_FILE)", err=True)
+    with container.unit_of_work() as session:
+        people = {e.lower() for e in session.scalars(select(Person.email)) if e}
+        sites = set(session.scalars(select(Site.code)))
+        for s in configured if configured is not None else digest.default_scopes(session=session):
+            kind, _, code = s.name.partition(":")
+            where = [f"{r}{'' if r.lower() in people else ' (nobody with this address)'}" for r in s.recipients]
+            where += [f"channel {s.channel}"] if s.channel else []
+            note = " (no such site)" if kind == "site" and code not in sites else ""
+            click.echo(f"{s.name + note:<16} {s.weekday} {s.time} {digest.scope_timezone(s, session=session):<18} "
+                       f"{', '.join(where)}")

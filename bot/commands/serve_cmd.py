@@ -40,6 +40,10 @@ def register(main: click.Group) -> None:
             web_mounts = dashboard_mounts(state.store, host=host, wanted=dashboard)
         except DashboardAuthError as exc:
             raise click.ClickException(str(exc)) from None
+        if worker:
+            from bot.commands.digest_cmd import configured_scopes
+
+            configured_scopes(state.store)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
         asyncio.run(serve(state.store, host=host, port=port, core_processes=core_processes,
                           core_threads=core_threads or DEFAULT_CORE_THREADS, run_worker=worker,
                           mounts=([teams] if teams is not None else []) + web_mounts))

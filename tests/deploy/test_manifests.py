@@ -61,6 +61,25 @@ def test_rendered_chart_passes_the_kubernetes_schemas(values: dict[str, object])
     assert {"Deployment", "Service"} <= set(kinds)
 
 
+def test_helm_chart_mounts_the_digest_scopes_file(tmp_path: Path) -> None:
+    from notifications.digest_scopes import load_scopes
+
+    assert not render_chart(DEPLOY / "helm" / "govbot")["configmap.yaml"].strip(), "no file unless configured"
+    example = DEPLOY / "digest-scopes.example.toml"
+    rendered = render_chart(DEPLOY / "helm" / "govbot", {"digestScopes": example.read_text()})
+    config, deployment = (yaml.safe_load(rendered[name]) for name in ("configmap.yaml", "deployment.yaml"))
+    for doc in (config, deployment):
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert {"name": "GOVBOT_DIGEST_SCOPES_FILE", "value": "/etc/govbot/digest-scopes.toml"} in container["env"]
+    assert {"name": "digest-scopes", "mountPath": "/etc/govbot", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "digest-scopes", "configMap": {"name": config["metadata"]["name"]}} in pod["volumes"]
+    mounted = tmp_path / "digest-scopes.toml"
+    mounted.write_text(config["data"]["digest-scopes.toml"])
+    assert load_scopes(mounted) == load_scopes(example)
+
+
 def test_schema_check_catches_a_broken_object() -> None:
     deployment = yaml.safe_load(render_chart(DEPLOY / "helm" / "govbot")["deployment.yaml"])
     deployment["spec"]["replicas"] = "two"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -130,7 +132,7 @@ def test_each_recipient_gets_buttons_that_sign_them_in_and_a_channel_plain_ones(
 # --------------------------------------------------------------------------- reading only the week
 
 
-WEEK = MONDAY_8 - dt.timedelta(days=6, hours=12)  # Monday 2025-06-02 00:00 UTC
+WEEK = dt.datetime(2025, 6, 2, tzinfo=dt.UTC)  # the Monday the digest of MONDAY_8 covers (UTC)
 SCOPES = ("site:US-FDL", "site:DE-RGB", "site:CORP", "ot", "security", "all", "team:nobody")
 
 
@@ -319,31 +321,31 @@ def _statements(engine: sa.Engine) -> list[str]:
 
 def test_the_due_scopes_of_one_job_read_each_week_once(org: sessionmaker[Session]) -> None:
     _history(org)
-    scopes = [digest.DigestScope(n, (LUIS,)) for n in ("ot", "security", "all", "site:US-FDL", "site:CORP")]
+    scopes = [digest.DigestScope(n, (LUIS,)) for n in ("ot", "security", "all", "site:US-FDL", "site:CORP", "site:DE-RGB")]
     seen = _statements(org.kw["bind"])
     runs = digest.run_due(org, scopes, now=MONDAY_8 + dt.timedelta(hours=1))
-    assert len(runs) == 5
+    assert len(runs) == 6
     windows = [q for q in seen if "FROM change_requests" in q and "coalesce" in q]
-    assert len(windows) == 2, "ot, security and all share the UTC week; the two US sites share New York's"
-    assert not [q for q in seen if "FROM approvals" in q and "change_requests" not in q and "JOIN people" not in q]
+    assert len(windows) == 3, "ot, security and all share the UTC week, the two US sites New York's; Berlin's"
+    assert [q for q in windows if "systems.site_code =" in q] == windows[-1:], "a scope alone in its week reads only its share"
     seen.clear()
     assert digest.run_due(org, scopes, now=MONDAY_8 + dt.timedelta(hours=1, seconds=15)) == []
     assert not [q for q in seen if "change_requests" in q or "lint_snapshots" in q or "audit_log" in q], \
         "a cycle with nothing due only looks at the schedule"
 
 
-def _waiting(admin: sa.Engine, like: str, timeout: float = 20.0) -> int | None:
-    """The PostgreSQL backend waiting on a lock while running a statement LIKE ``like``, once it waits."""
+def _blocked_by(admin: sa.Engine, pid: int, timeout: float = 20.0) -> int | None:
+    """The PostgreSQL backend waiting for a lock that backend ``pid`` holds, once one waits."""
     import time
 
     deadline = time.monotonic() + timeout
     with admin.connect() as conn:
         while time.monotonic() < deadline:
-            pid = conn.execute(sa.text(
-                "select pid from pg_stat_activity where wait_event_type = 'Lock' and query ilike :q"), {"q": like}).scalar()
+            waiting = conn.execute(sa.text("select pid from pg_stat_activity where :pid = any(pg_blocking_pids(pid))"),
+                                   {"pid": pid}).scalar()
             conn.rollback()
-            if pid is not None:
-                return int(pid)
+            if waiting is not None:
+                return int(waiting)
             time.sleep(0.05)
     return None
 
@@ -380,12 +382,13 @@ def test_a_replica_that_loses_the_race_waits_for_the_claim_and_computes_nothing(
         lock.execute(sa.text("lock table lint_snapshots in access exclusive mode"))
         a = threading.Thread(target=replica, args=("a", org, MONDAY_8))
         a.start()
-        a_pid = _waiting(admin, "%lint_snapshots%")
-        assert a_pid is not None, "the first replica claims, then waits for the snapshots"
+        a_pid = _blocked_by(admin, lock.execute(sa.text("select pg_backend_pid()")).scalar_one())
+        assert a_pid is not None, "the first replica reaches the snapshots"
         b = threading.Thread(target=replica, args=("b", second, MONDAY_8 + dt.timedelta(seconds=30)))
         b.start()
-        assert _waiting(admin, "INSERT INTO digest_runs%") is not None, "the second replica waits on the claim"
-        assert b.is_alive() and not [q for q in statements if "change_requests" in q or "lint_snapshots" in q]
+        assert _blocked_by(admin, a_pid) is not None, "the second replica waits for the first one's claim"
+        assert b.is_alive() and [q for q in statements if q.startswith("INSERT INTO digest_runs")]
+        assert not [q for q in statements if "change_requests" in q or "lint_snapshots" in q]
         if first_replica == "crashes":
             with admin.connect() as conn:
                 conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": a_pid})
@@ -394,8 +397,9 @@ def test_a_replica_that_loses_the_race_waits_for_the_claim_and_computes_nothing(
     finally:
         lock.rollback()
         lock.close()
-    a.join(30)
-    b.join(30)
+        a.join(30)
+        if "b" in locals():
+            b.join(30)
     assert not a.is_alive() and not b.is_alive()
     if first_replica == "commits":
         assert isinstance(results["a"], list) and len(results["a"]) == 1
@@ -410,3 +414,59 @@ def test_a_replica_that_loses_the_race_waits_for_the_claim_and_computes_nothing(
         assert s.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.key.like("digest:%"))) == 1
     second_engine.dispose()
     admin.dispose()
+
+
+# --------------------------------------------------------------------------- scopes from a file
+
+
+def test_scopes_file_in_toml_or_json(tmp_path: Path) -> None:
+    from notifications.digest_scopes import load_scopes
+
+    toml = tmp_path / "scopes.toml"
+    toml.write_text('# comments are fine\n[[scopes]]\nname = "site:US-FDL"\nrecipients = [" luis.ortega@corvane.example "]\n'
+                    'weekday = "Tuesday"\ntime = "7:05"\ntimezone = "Europe/Berlin"\n\n'
+                    '[[scopes]]\nname = "all"\nchannel = "C0ALL"\n', encoding="utf-8")
+    expected = [digest.DigestScope("site:US-FDL", (LUIS,), None, "tue", "07:05", "Europe/Berlin"),
+                digest.DigestScope("all", (), "C0ALL")]
+    assert load_scopes(toml) == expected
+    as_json = tmp_path / "scopes.json"
+    as_json.write_text(json.dumps({"scopes": [
+        {"name": "site:US-FDL", "recipients": [LUIS], "weekday": "tue", "time": "07:05", "timezone": "Europe/Berlin"},
+        {"name": "all", "channel": "C0ALL"}]}), encoding="utf-8")
+    assert load_scopes(as_json) == expected
+    example = load_scopes(Path(__file__).resolve().parents[2] / "deploy" / "digest-scopes.example.toml")
+    assert [s.name for s in example] == ["site:US-FDL", "site:DE-RGB", "ot", "security"]
+
+
+GOOD = '[[scopes]]\nname = "ot"\nrecipients = ["luis.ortega@corvane.example"]\n\n'
+
+
+@pytest.mark.parametrize(("name", "text", "problem"), [
+    ("s.toml", GOOD + '[[scopes]]\nname = "all"\nrecipients = ["luis"]\n', "scope 2 (all): recipients: not an e-mail address: 'luis'"),
+    ("s.toml", GOOD + '[[scopes]]\nname = "all"\nrecipients = ["a@b.example"]\ntime = "8am"\n', "scope 2 (all): time: must be HH:MM"),
+    ("s.toml", GOOD + '[[scopes]]\nname = "all"\nchannel = "C1"\ntime = "24:00"\n', "scope 2 (all): time: must be HH:MM"),
+    ("s.toml", GOOD + '[[scopes]]\nname = "all"\nchannel = "C1"\ntimezone = "Mars/Olympus"\n',
+     "scope 2 (all): timezone: unknown time zone 'Mars/Olympus'"),
+    ("s.toml", GOOD + '[[scopes]]\nname = "all"\nchannel = "C1"\nweekday = "someday"\n', "scope 2 (all): weekday: must be a weekday"),
+    ("s.toml", GOOD + '[[scopes]]\nname = "all"\nrecipient = ["a@b.example"]\n', "scope 2 (all): recipient: unknown key (an entry has name, recipients, channel"),
+    ("s.toml", GOOD + '[[scopes]]\nname = "plant:US-FDL"\nchannel = "C1"\n', "scope 2 (plant:US-FDL): name: must be site:CODE, ot, security or all"),
+    ("s.toml", GOOD + '[[scopes]]\nrecipients = ["a@b.example"]\n', "scope 2: name: Field required"),
+    ("s.toml", GOOD + '[[scopes]]\nname = "site:DE-RGB"\n', "scope 2 (site:DE-RGB): needs recipients or a channel"),
+    ("s.toml", GOOD + GOOD, "scope 2 (ot): scope ot is already listed as scope 1"),
+    ("s.toml", GOOD + "[[scopes]\n", "not valid TOML"),
+    ("s.toml", '[scope]\nname = "ot"\n', "expected a list of scopes under 'scopes'"),
+    ("s.json", '{"scopes": [{"name": "ot", "recipients": ["a@b.example"]},]}', "not valid JSON"),
+    ("s.json", '[{"name": "ot"}]', "expected a list of scopes under 'scopes'"),
+    ("s.yaml", "scopes: []\n", "use a .toml or .json file"),
+])
+def test_a_bad_scopes_file_is_refused_naming_the_file_and_the_entry(tmp_path: Path, name: str, text: str, problem: str) -> None:
+    from notifications.digest_scopes import DigestScopesError, load_scopes
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DigestScopesError) as refused:
+        load_scopes(path)
+    assert str(refused.value).startswith(f"GOVBOT_DIGEST_SCOPES_FILE {path}"), refused.value
+    assert problem in str(refused.value), refused.value
+    with pytest.raises(DigestScopesError, match="cannot read it"):
+        load_scopes(tmp_path / "missing.toml")

@@ -43,3 +43,28 @@ def test_until_idle_sweeps_everything_due_and_stops(sqlite_template: Path, tmp_p
         queued = s.scalars(sa.select(OutboxMessage.key).where(OutboxMessage.key.like("%:escalate:L2:%"))).all()
     assert len(queued) == 30, "no chat platform configured: the pings wait in the outbox, once each"
     container.engine.dispose()
+
+
+def test_the_worker_sends_the_digest_scopes_of_the_file(sqlite_template: Path, tmp_path: Path) -> None:
+    """GOVBOT_DIGEST_SCOPES_FILE replaces the scopes derived from the role assignments."""
+    from governance_store.importers import import_paths
+    from governance_store.models import DigestRun, Person
+    from tests.conftest import CORVANE
+
+    path = tmp_path / "govbot.db"
+    shutil.copy(sqlite_template, path)
+    scopes = tmp_path / "digest-scopes.toml"
+    scopes.write_text('[[scopes]]\nname = "all"\nrecipients = ["luis.ortega@corvane.example"]\nchannel = "C0ALL"\n'
+                      'time = "09:30"\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    monday = dt.datetime(2025, 6, 9, 7, 31, tzinfo=dt.UTC)  # 09:31 CEST
+    container = build(Settings(_env_file=None, database_url=f"sqlite:///{path}", dev_mode=True,  # type: ignore[call-arg]
+                               fake_now=monday, digest_scopes_file=scopes))
+    with container.unit_of_work() as s:
+        import_paths([CORVANE], session=s)
+    run_worker(container, once=True)
+    with container.session_factory() as s:
+        assert [(r.scope, r.iso_week) for r in s.scalars(sa.select(DigestRun))] == [("all", "2025-W24")]
+        luis = s.scalar(sa.select(Person.id).where(Person.email == "luis.ortega@corvane.example"))
+        keys = set(s.scalars(sa.select(OutboxMessage.key).where(OutboxMessage.key.like("digest:%"))))
+    assert keys == {f"digest:all:2025-W24:{luis}", "digest:all:2025-W24:ch:C0ALL"}
+    container.engine.dispose()
