@@ -30,10 +30,9 @@ systems each; the generator makes at least two):
    a fresh process's RSS after building the catalog index
    (``handlers.catalog.index_for``, with the web host's modules loaded) and its
    peak while building, and ``handlers.catalog.resolve`` p50/p99 over 1,000
-   queries; the weekly digest job for all plants, timed scope by scope (above
-   ``DIGEST_SAMPLE_SCOPES`` plant scopes, that many run and the others are
-   estimated at the median plant scope's time: every scope reads the whole
-   history, so they cost the same); a peak hour's due timers
+   queries; the weekly digest job for all plants as the worker runs it (one
+   ``run_due`` call for every default scope; the week's lint snapshot, which
+   reads the whole catalog, timed apart); a peak hour's due timers
    (``PEAK_TIMERS_PER_PLANT`` per plant, each firing escalation level 2) swept
    by ``notifications.sweep.sweep``; and audit appends per second through the
    chain's advisory lock (one entry per transaction, one process and two at
@@ -47,9 +46,8 @@ audit entries alone.
 ``run()`` also writes ``bench/out/scale-<sizes>.json`` and the sizing table
 derived from it (``sizing_markdown``) to ``bench/out/scale-<sizes>.md``.
 
-CLI: ``python -m bench.bench_scale [--plants 2,5,20,50] [--weeks 52]
-[--digest-sample N, 0 for every scope]``; ``--table FILE.json ...`` prints the
-sizing table of earlier runs again.
+CLI: ``python -m bench.bench_scale [--plants 2,5,20,50] [--weeks 52]``;
+``--table FILE.json ...`` prints the sizing table of earlier runs again.
 """
 
 from __future__ import annotations
@@ -105,9 +103,8 @@ GOAL_RESOLVE_P99_MS = 25.0
 GOAL_DIGEST_S = 60.0
 RETENTION_DAYS = 90  # GOVBOT_OUTBOX_RETENTION_DAYS default
 SWEEP_NAIVE_SAMPLE = 100
-# Every digest scope reads the whole change history: with more plant scopes than this, the weekly job
-# runs for this many (plus OT and security) and the others are estimated from the measured ones.
-DIGEST_SAMPLE_SCOPES = 6
+# Accepted on the command line for compatibility; every digest scope runs.
+DIGEST_SAMPLE_SCOPES = None
 
 
 def _rss_mb() -> int:
@@ -719,47 +716,26 @@ def clone_history(factory: Any, plant: Any, templates: Templates, *, weeks: int 
     return counts
 
 
-def digest_job(factory: Any, *, sample: int | None) -> dict[str, Any]:
-    """The weekly digest job (``notifications.digest.run_due``) for every default scope, timed scope by scope.
+def digest_job(factory: Any, *, sample: int | None = None) -> dict[str, Any]:
+    """The weekly digest job as the worker runs it: one ``notifications.digest.run_due`` call for every
+    default scope at once.  The week's lint snapshot (which reads the whole catalog) is timed apart first.
 
-    With ``sample`` set and more plant scopes than that, only ``sample`` plant scopes run (plus OT and
-    security); the job time is then the measured scopes plus the median plant scope times the plant
-    scopes left out, and the left-out scopes get copies of a measured scope's rows (for the database size).
+    ``sample`` is accepted for older command lines and ignored: every scope runs.
     """
-    from governance_store.models import DigestRun, OutboxMessage
     from notifications import digest
 
-    started = time.perf_counter()
     with factory() as s:
         scopes = digest.default_scopes(session=s)
-    setup_s = time.perf_counter() - started
-    sites = [sc for sc in scopes if sc.name.startswith("site:")]
-    others = [sc for sc in scopes if not sc.name.startswith("site:")]
-    run_sites = sites if sample is None or len(sites) <= sample else sites[:sample]
-    times: dict[str, float] = {}
-    for scope in run_sites + others:  # the first one also takes the week's lint snapshot
-        t = time.perf_counter()
-        digest.run_due(factory, [scope], now=DIGEST_AT)
-        times[scope.name] = time.perf_counter() - t
-    site_times = [times[sc.name] for sc in run_sites]
-    typical = statistics.median(site_times[1:] or site_times)
-    left_out = sites[len(run_sites):]
-    if left_out:
-        with factory() as s, s.begin():
-            model = run_sites[-1].name
-            run = _rows(s, DigestRun.__table__, DigestRun.scope == model)
-            msgs = _rows(s, OutboxMessage.__table__, OutboxMessage.key.like(f"digest:{model}:%"))
-            for scope in left_out:
-                s.execute(sa.insert(DigestRun.__table__), [
-                    {**{k: v for k, v in r.items() if k != "id"}, "scope": scope.name,
-                     "recipients": list(scope.recipients)} for r in run])
-                if msgs:
-                    s.execute(sa.insert(OutboxMessage.__table__), [
-                        {**{k: v for k, v in m.items() if k != "id"},
-                         "key": m["key"].replace(f"digest:{model}:", f"digest:{scope.name}:")} for m in msgs])
-    return {"seconds": setup_s + sum(times.values()) + typical * len(left_out), "measured_s": setup_s + sum(times.values()),
-            "scopes": len(scopes), "scopes_run": len(times), "first_scope_s": site_times[0] if site_times else 0.0,
-            "typical_scope_s": typical, "estimated": bool(left_out)}
+    started = time.perf_counter()
+    with factory() as s, s.begin():
+        digest.snapshot_lint(session=s, now=DIGEST_AT)
+    lint_s = time.perf_counter() - started
+    started = time.perf_counter()
+    runs = digest.run_due(factory, None, now=DIGEST_AT)
+    job_s = time.perf_counter() - started
+    per_scope = job_s / max(1, len(scopes))
+    return {"seconds": lint_s + job_s, "measured_s": lint_s + job_s, "scopes": len(scopes), "scopes_run": len(runs),
+            "first_scope_s": lint_s + per_scope, "typical_scope_s": per_scope, "lint_s": lint_s, "estimated": False}
 
 
 def clone_digests(factory: Any, *, weeks: int = WEEKS) -> int:
@@ -1124,9 +1100,8 @@ def rows_for(res: dict[str, Any]) -> list[dict[str, Any]]:
          "baseline": f"reference (same run): the 'all' scope alone {res['digest_all_scope_s']:.2f} s",
          "notes": (f"plants; notifications.digest.run_due for every default scope ({res['digest_scopes']}: one per plant "
                    f"manager, OT, security), incl. the week's lint snapshot, on {res['year1']['change_requests']['rows']:,} "
-                   f"change requests ({span}); one plant scope {res['digest']['typical_scope_s']:.1f} s"
-                   + (f"; estimated: {res['digest']['scopes_run']} scopes measured ({res['digest']['measured_s']:.0f} s), "
-                      "the other plant scopes at the median plant scope's time" if res["digest"]["estimated"] else ""))},
+                   f"change requests ({span}); the lint snapshot {res['digest']['lint_s']:.1f} s, then "
+                   f"{res['digest']['typical_scope_s'] * 1000:.0f} ms per scope")},
         {**common, "benchmark": "scale-audit", "p50_ms": round(res["audit_2"]["p50_ms"], 2),
          "p99_ms": round(res["audit_2"]["p99_ms"], 2), "goal": "-",
          "baseline": (f"1 process alone: {res['audit_1']['per_s']:,.0f} appends/s, p50 "
@@ -1171,8 +1146,7 @@ def sizing(results: Sequence[dict[str, Any]], plants: Sequence[int] = (2, 5, 20,
     systems = [float(r["catalog"]["systems"]) for r in results]
     rss = _fit(systems, [r["catalog"]["rss_after_index_mb"] for r in results])
     peak = _fit(systems, [r["catalog"]["peak_after_build_mb"] for r in results])
-    scope = _fit([r["plants"] * y for r, y in zip(results, years_of, strict=True)],
-                 [r["digest"]["typical_scope_s"] for r in results])
+    scope = _fit(xs, [r["digest"]["typical_scope_s"] for r in results])
     lint = _fit(xs, [max(0.0, r["digest"]["first_scope_s"] - r["digest"]["typical_scope_s"]) for r in results])
     sweep_rate = statistics.median(r["sweep"]["per_s"] for r in results)
     audit_rate_ = statistics.median(r["audit_2"]["per_s"] for r in results)
@@ -1180,7 +1154,8 @@ def sizing(results: Sequence[dict[str, Any]], plants: Sequence[int] = (2, 5, 20,
     audit_per_change = statistics.fmean(r["per_change"]["audit"] for r in results)
 
     def job(p: int, years: int) -> float:
-        return (p + 2) * max(0.0, scope[0] + scope[1] * p * years) + max(0.0, lint[0] + lint[1] * p)
+        # Each scope reads the five weeks it reports on, whatever the history's length.
+        return (p + 2) * max(0.0, scope[0] + scope[1] * p) + max(0.0, lint[0] + lint[1] * p)
 
     out = []
     # Lines need two sizes: with one, only that size is reported.
@@ -1279,7 +1254,7 @@ def main() -> None:
     parser.add_argument("--plants", default=",".join(str(p) for p in DEFAULT_SIZES), help="sizes, comma-separated")
     parser.add_argument("--weeks", type=int, default=WEEKS, help=f"weeks of history (default {WEEKS})")
     parser.add_argument("--digest-sample", type=int, default=DIGEST_SAMPLE_SCOPES,
-                        help="plant scopes to run the digest job for; 0: all (default %(default)s)")
+                        help="ignored: the digest job always runs every scope, as the worker does")
     parser.add_argument("--table", type=Path, nargs="+",
                         help="print the sizing table of earlier runs' JSON files and exit")
     parser.add_argument("--catalog-child", metavar="URL", help=argparse.SUPPRESS)

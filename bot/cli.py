@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from pydantic import ValidationError
 
 from bot.bootstrap import Container, build
 from bot.settings import Settings
@@ -16,7 +17,12 @@ class CliState:
     @property
     def container(self) -> Container:
         if self._container is None:
-            settings = Settings(database_url=self._url) if self._url else Settings()
+            try:
+                settings = Settings(database_url=self._url) if self._url else Settings()
+            except ValidationError as exc:
+                problems = "; ".join(f"GOVBOT_{'_'.join(str(x) for x in e['loc']).upper()}: {e['msg']}"
+                                     for e in exc.errors())
+                raise click.ClickException(f"invalid settings: {problems}") from None
             self._container = build(settings)
         return self._container
 

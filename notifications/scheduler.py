@@ -54,7 +54,11 @@ class Worker:
         now = self.clock()
         try:
             swept = sweep.sweep(self.factory, now=now)
-            digest.run_due(self.factory, self.digest_scopes, now=now, links=self.dashboard_links)
+            try:
+                digest.run_due(self.factory, self.digest_scopes, now=now, links=self.dashboard_links)
+            except Exception:  # noqa: BLE001 - a digest that fails must not hold back escalations' delivery
+                self.heartbeat.errors += 1
+                log.exception("the weekly digest failed; retried next cycle, delivery goes on")
             sent = self.dispatcher.run(now=self.clock(), limit=500)
         except Exception:
             self.heartbeat.errors += 1

@@ -198,3 +198,10 @@ def test_serve_refuses_a_bad_digest_scopes_file_before_it_listens(db_url: str, t
     assert proc.returncode == 1, proc.stderr
     assert f"Error: GOVBOT_DIGEST_SCOPES_FILE {path}, scope 1 (security): weekday: must be a weekday" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_bad_setting_is_named_without_a_traceback(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVBOT_SWEEP_INTERVAL_SECONDS", "fifteen")
+    result = run(db_url, "lint")
+    assert result.exit_code == 1 and "invalid settings: GOVBOT_SWEEP_INTERVAL_SECONDS" in result.output
+    assert "Traceback" not in result.output

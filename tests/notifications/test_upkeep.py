@@ -1,9 +1,11 @@
-"""Delivered messages are deleted after the retention period, once nothing will update them again."""
+"""Worker upkeep: delivered messages are deleted after the retention period once nothing will update them
+again, and a failing digest does not hold back delivery."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,3 +91,19 @@ def test_the_worker_prunes_with_its_retention_and_keeps_all_without(org: session
     assert worker.prune() == 0 and _keys(org, cid)  # no retention configured: nothing is deleted
     worker.retention = KEEP
     assert worker.prune() > 0 and not _keys(org, cid)
+
+
+def test_a_failing_digest_does_not_hold_back_delivery(org: sessionmaker[Session],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from notifications import digest
+
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("digest scope misconfigured")
+
+    _open_change(org, "Firmware 4.5")
+    monkeypatch.setattr(digest, "run_due", broken)
+    sender = RecordingSender()
+    worker = Worker(org, [sender], clock=lambda: T0, per_channel_interval=0)
+    _swept, sent = worker.cycle()
+    assert sent.sent > 0 and sender.sent  # the change's approval requests went out all the same
+    assert worker.heartbeat.errors == 1
