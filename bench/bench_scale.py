@@ -1029,15 +1029,6 @@ def measure(plants: int, *, quick: bool = False, weeks: int = WEEKS,
              + (f" (estimated from {res['digest']['scopes_run']} scopes)" if res["digest"]["estimated"] else ""))
 
         res["year1"] = table_sizes(store)
-        res["catalog"] = _catalog(store, 300 if quick else 1_000, 10 if quick else 20)
-        _log(f"{plants} plants: catalog index RSS {res['catalog']['rss_after_index_mb']:.0f} MB, resolve p99 "
-             f"{res['catalog']['p99_ms']:.1f} ms")
-        res["sweep"] = peak_hour(store, plant, templates, driven, PEAK_TIMERS_PER_PLANT)
-        _log(f"{plants} plants: peak hour {res['sweep']['timers']} timers swept in {res['sweep']['seconds']:.2f} s")
-        res["audit_1"] = audit_rate(store, 1, 1.0 if quick else 2.0)
-        res["audit_2"] = audit_rate(store, 2, 1.0 if quick else 3.0)
-        _log(f"{plants} plants: audit appends/s: 1 process {res['audit_1']['per_s']:.0f}, 2 processes "
-             f"{res['audit_2']['per_s']:.0f}")
         # The outbox retention the worker applies, then compacted, to measure what a year leaves behind.
         started = time.perf_counter()
         res["pruned"] = outbox.prune(store.factory, now=DIGEST_AT, older_than=dt.timedelta(days=RETENTION_DAYS))
@@ -1047,6 +1038,15 @@ def measure(plants: int, *, quick: bool = False, weeks: int = WEEKS,
         res["year1_retained"] = table_sizes(store)
         _log(f"{plants} plants: {RETENTION_DAYS}-day outbox retention deleted {res['pruned']:,} messages in "
              f"{res['prune_s']:.1f} s: {_mb(_total(res['year1_retained']))} left")
+        res["catalog"] = _catalog(store, 300 if quick else 1_000, 10 if quick else 20)
+        _log(f"{plants} plants: catalog index RSS {res['catalog']['rss_after_index_mb']:.0f} MB, resolve p99 "
+             f"{res['catalog']['p99_ms']:.1f} ms")
+        res["sweep"] = peak_hour(store, plant, templates, driven, PEAK_TIMERS_PER_PLANT)
+        _log(f"{plants} plants: peak hour {res['sweep']['timers']} timers swept in {res['sweep']['seconds']:.2f} s")
+        res["audit_1"] = audit_rate(store, 1, 1.0 if quick else 2.0)
+        res["audit_2"] = audit_rate(store, 2, 1.0 if quick else 3.0)
+        _log(f"{plants} plants: audit appends/s: 1 process {res['audit_1']['per_s']:.0f}, 2 processes "
+             f"{res['audit_2']['per_s']:.0f}")
     res["load"] = os.getloadavg()[0]
     res["seconds"] = time.perf_counter() - t_all
     res["peak_rss_mb"] = _rss_mb()
