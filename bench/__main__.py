@@ -11,12 +11,14 @@ import argparse
 import contextlib
 import datetime as dt
 import importlib
+import json
 import os
 import pkgutil
 import platform
+import subprocess
 import sys
+import tempfile
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -142,6 +144,31 @@ def render(
     return "\n".join(lines)
 
 
+def run_one(module_name: str, quick: bool) -> list[dict[str, Any]]:
+    module = importlib.import_module(module_name)
+    kwargs = {"sizes": module.QUICK_SIZES} if quick and hasattr(module, "QUICK_SIZES") else {}
+    return module.run(**kwargs)
+
+
+def run_in_child(name: str, quick: bool) -> list[dict[str, Any]] | None:
+    """Run one benchmark in a fresh interpreter; its rows, or None if it failed.
+
+    A process's peak RSS only ever grows, so benchmarks sharing one process would
+    each report the largest before them; a child per benchmark keeps every
+    "peak RSS" column that benchmark's own.
+    """
+    with tempfile.TemporaryDirectory(prefix="govbot-bench-") as tmp:
+        out = Path(tmp) / "rows.json"
+        command = [sys.executable, "-m", "bench", "--only", name, "--rows-to", str(out)]
+        if quick:
+            command.append("--quick")
+        done = subprocess.run(command, cwd=ROOT, check=False)
+        if done.returncode != 0 or not out.exists():
+            print(f"  {name} failed (exit status {done.returncode})", file=sys.stderr, flush=True)
+            return None
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     available = discover()
     parser = argparse.ArgumentParser(prog="python -m bench", description="Run govbot benchmarks.")
@@ -151,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only this benchmark (repeatable; one of: {', '.join(available) or 'none'})",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown file to write (default {DEFAULT_OUT})")
+    parser.add_argument("--rows-to", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     wanted = [n for item in args.only for n in item.split(",") if n] or list(available)
@@ -158,17 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available)}")
 
+    if args.rows_to is not None:  # a child: one benchmark, rows as JSON for the parent
+        produced = run_one(available[wanted[0]], args.quick)
+        args.rows_to.write_text(json.dumps(produced, default=str), encoding="utf-8")
+        return 0
+
     rows: list[dict[str, Any]] = []
     failed = False
     for name in wanted:
-        module = importlib.import_module(available[name])
-        kwargs = {"sizes": module.QUICK_SIZES} if args.quick and hasattr(module, "QUICK_SIZES") else {}
-        print(f"running {name} {kwargs or ''}".rstrip(), file=sys.stderr, flush=True)
+        print(f"running {name}{' (quick sizes)' if args.quick else ''}", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        try:
-            produced = module.run(**kwargs)
-        except Exception:  # noqa: BLE001 - report the failure, keep the other benchmarks
-            traceback.print_exc()
+        produced = run_in_child(name, args.quick)
+        if produced is None:
             failed = True
             rows.append({"benchmark": name, "backend": "-", "size": None, "goal": "-", "baseline": "-",
                          "peak_rss_mb": None, "p99_ms": None, "notes": "FAILED (see log)"})  # fmt: skip

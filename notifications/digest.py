@@ -233,7 +233,8 @@ def load_week(session: Session, start: dt.datetime, end: dt.datetime, scope: Dig
     opened = func.coalesce(ChangeRequest.submitted_at, ChangeRequest.created_at)
     changes = _changes(session, scope, or_(
         (opened >= start) & (opened < end),
-        (ChangeRequest.decided_at >= start - dt.timedelta(weeks=TREND_WEEKS)) & (ChangeRequest.decided_at < end),
+        # A day's margin: the trend's weeks follow local midnights, which daylight saving shifts by an hour.
+        (ChangeRequest.decided_at >= start - dt.timedelta(weeks=TREND_WEEKS, days=1)) & (ChangeRequest.decided_at < end),
         (ChangeRequest.state == ChangeState.SUBMITTED.value) & (opened < end),
     ))
     holders: dict[int, list[str]] = {}
@@ -280,10 +281,22 @@ class SharedReads:
         return self.weeks[start, end]
 
 
+def week_boundary(week_start: dt.datetime, weeks: int, tz: dt.tzinfo | None) -> dt.datetime:
+    """The midnight ``weeks`` weeks after ``week_start`` (negative: before), in UTC.
+
+    With ``tz`` the weeks are the calendar's: midnight to midnight in local time, so a week that holds a
+    daylight-saving change is 167 or 169 hours long.  Without it, weeks are 7 x 24 hours."""
+    if tz is None:
+        return week_start + dt.timedelta(days=7 * weeks)
+    day = week_start.astimezone(tz).date() + dt.timedelta(days=7 * weeks)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+
+
 def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_start: dt.datetime,
-            shared: SharedReads | None = None) -> DigestData:
-    start, end = week_start, week_start + dt.timedelta(days=7)
-    data = DigestData(scope.name, iso_week(start.date()), start, end)
+            shared: SharedReads | None = None, tz: dt.tzinfo | None = None) -> DigestData:
+    """The digest of the week from ``week_start`` (local midnight, in UTC); ``tz``: the scope's time zone."""
+    start, end = week_start, week_boundary(week_start, 1, tz)
+    data = DigestData(scope.name, iso_week((start.astimezone(tz) if tz else start).date()), start, end)
     week = shared.week(session, start, end, scope) if shared is not None else load_week(session, start, end, scope)
     in_scope = [cr for cr in week.changes if scope.matches(cr.system, cr)]
     numbers = {cr.number for cr in in_scope} | {n for n, cr in week.audited.items() if scope.matches(cr.system, cr)}
@@ -299,7 +312,7 @@ def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_star
             data.slowest.append((cr, list(week.holders.get(cr.id, ())), min(now, end) - submitted))
     data.slowest.sort(key=lambda x: x[2], reverse=True)
     for w in range(TREND_WEEKS, 0, -1):
-        ws, we = start - dt.timedelta(days=7 * w), start - dt.timedelta(days=7 * (w - 1))
+        ws, we = week_boundary(start, -w, tz), week_boundary(start, 1 - w, tz)
         cycles = [_hours(cr.decided_at - (cr.submitted_at or cr.created_at)) for cr in in_scope
                   if cr.decided_at and ws <= cr.decided_at < we]
         data.weekly_medians.append(statistics.median(cycles) if cycles else None)
@@ -444,7 +457,7 @@ def preview(scope: DigestScope, *, session: Session, now: dt.datetime) -> Reply:
     tz = ZoneInfo(scope_timezone(scope, session=session))
     local = now.astimezone(tz)
     monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time(0), tzinfo=tz)
-    return render(collect(scope, session=session, now=now, week_start=monday.astimezone(dt.UTC)), scope)
+    return render(collect(scope, session=session, now=now, week_start=monday.astimezone(dt.UTC), tz=tz), scope)
 
 
 @dataclass(frozen=True)
@@ -454,7 +467,9 @@ class DueDigest:
     scope: DigestScope
     week: str
     at: dt.datetime
-    this_monday: dt.datetime  # 00:00 local time on the Monday of ``week``, in UTC; the digest covers the week before
+    this_monday: dt.datetime  # 00:00 local time on the Monday of ``week``, in UTC
+    last_monday: dt.datetime  # 00:00 local time on the Monday before: the digest covers [last_monday, this_monday)
+    tz: ZoneInfo  # the scope's time zone
 
 
 def due_digests(scopes: list[DigestScope], *, session: Session, now: dt.datetime) -> list[DueDigest]:
@@ -465,10 +480,11 @@ def due_digests(scopes: list[DigestScope], *, session: Session, now: dt.datetime
         week, at = scheduled_instant(scope, now, session=session, zones=zones)
         if now < at:
             continue
-        local = at.astimezone(ZoneInfo(scope_timezone(scope, session=session, zones=zones)))
+        tz = ZoneInfo(scope_timezone(scope, session=session, zones=zones))
+        local = at.astimezone(tz)
         this_monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time(0),
-                                          tzinfo=local.tzinfo).astimezone(dt.UTC)
-        due.append(DueDigest(scope, week, at, this_monday))
+                                          tzinfo=tz).astimezone(dt.UTC)
+        due.append(DueDigest(scope, week, at, this_monday, week_boundary(this_monday, -1, tz), tz))
     if not due:
         return []
     done = set(session.execute(select(DigestRun.scope, DigestRun.iso_week).where(
@@ -494,7 +510,7 @@ def run_due(factory: sessionmaker[Session], scopes: list[DigestScope] | None, *,
         with session.begin():
             active = scopes if scopes is not None else default_scopes(session=session)
             due = due_digests(active, session=session, now=now)
-        shared = SharedReads(Counter(d.this_monday - dt.timedelta(days=7) for d in due))
+        shared = SharedReads(Counter(d.last_monday for d in due))
         for item in due:
             started = time.perf_counter()
             with session.begin():
@@ -521,7 +537,7 @@ def _compose(session: Session, run: DigestRun, item: DueDigest, *, now: dt.datet
     if not session.scalar(select(func.count(LintSnapshot.id)).where(LintSnapshot.taken_at >= item.this_monday)):
         snapshot_lint(session=session, now=now)
     # The report covers the ISO week that just ended.
-    data = collect(scope, session=session, now=now, week_start=item.this_monday - dt.timedelta(days=7), shared=shared)
+    data = collect(scope, session=session, now=now, week_start=item.last_monday, shared=shared, tz=item.tz)
     reply = render(data, scope, delayed=run.delayed)
     run.empty, run.payload = data.empty, reply.data
     if data.empty:

@@ -50,15 +50,13 @@ class Worker:
         self.dashboard_links: DashboardLinks | None = None  # dashboard buttons in digests
         self.retention: dt.timedelta | None = None  # delivered messages older than this are deleted
 
-    def cycle(self) -> tuple[sweep.SweepResult, outbox.DispatchResult]:
+    def cycle(self, *, with_digest: bool = True) -> tuple[sweep.SweepResult, outbox.DispatchResult]:
+        """Sweep due timers, send due digests (``with_digest``) and deliver what is queued."""
         now = self.clock()
         try:
             swept = sweep.sweep(self.factory, now=now)
-            try:
-                digest.run_due(self.factory, self.digest_scopes, now=now, links=self.dashboard_links)
-            except Exception:  # noqa: BLE001 - a digest that fails must not hold back escalations' delivery
-                self.heartbeat.errors += 1
-                log.exception("the weekly digest failed; retried next cycle, delivery goes on")
+            if with_digest:
+                self.digest()
             sent = self.dispatcher.run(now=self.clock(), limit=500)
         except Exception:
             self.heartbeat.errors += 1
@@ -71,9 +69,21 @@ class Worker:
         hb.lateness = (hb.lateness + swept.lateness)[-1000:]
         return swept, sent
 
+    def digest(self) -> None:
+        """Send the weekly digests that are due; a failure is logged and retried, never raised."""
+        try:
+            digest.run_due(self.factory, self.digest_scopes, now=self.clock(), links=self.dashboard_links)
+        except Exception:  # noqa: BLE001 - a digest that fails must not hold back escalations' delivery
+            self.heartbeat.errors += 1
+            log.exception("the weekly digest failed; retried next cycle, delivery goes on")
+
     def start(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(timezone="UTC")
+        # The digest job (seconds to compute at many plants) runs in its own thread, so escalations are
+        # swept and delivered on time while it runs; its messages go out with the next cycle.
         scheduler.add_job(self._safe_cycle, "interval", seconds=self.interval, id="sweep", max_instances=1,
+                          coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
+        scheduler.add_job(self.digest, "interval", seconds=self.interval, id="digest", max_instances=1,
                           coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
         if self.retention is not None:
             scheduler.add_job(self._safe_prune, "interval", hours=6, id="prune", max_instances=1, coalesce=True,
@@ -102,7 +112,7 @@ class Worker:
     def _safe_cycle(self) -> None:
         # Failures are logged in cycle(); the next tick retries.
         with contextlib.suppress(Exception):
-            self.cycle()
+            self.cycle(with_digest=False)
 
     def stop(self) -> None:
         if self.scheduler is not None:

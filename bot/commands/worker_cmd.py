@@ -27,9 +27,21 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
     stop = stop or threading.Event()
     started = time.monotonic()
     cycles = 0
+    # Running on, the weekly digests get their own thread so that computing them never holds up
+    # escalations; a single pass (--once, --until-idle) sends them in line.
+    inline_digest = once or until_idle
+    digests = None
+    if not inline_digest:
+        def digest_loop() -> None:
+            while not stop.is_set():
+                worker.digest()
+                stop.wait(worker.interval)
+
+        digests = threading.Thread(target=digest_loop, name="govbot-digest", daemon=True)
+        digests.start()
     while not stop.is_set():
         try:
-            swept, sent = worker.cycle()
+            swept, sent = worker.cycle(with_digest=inline_digest)
         except Exception:  # noqa: BLE001 - logged by the worker; the next cycle retries
             swept = sent = None
         cycles += 1
@@ -47,6 +59,9 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
             break
         if not left.due:
             stop.wait(worker.interval)
+    if digests is not None:
+        stop.set()
+        digests.join(timeout=60)
     return cycles
 
 

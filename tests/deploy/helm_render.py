@@ -7,6 +7,7 @@ a template construct it does not understand can never pass silently.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ def _eval(expr: str, scope: dict[str, Any], defines: dict[str, str]) -> Any:
         elif name == "indent":
             pad = " " * int(args[0])
             value = "\n".join(pad + line for line in str(value).splitlines())
+        elif name == "sha256sum":
+            value = hashlib.sha256(str(value).encode()).hexdigest()
         elif name == "trunc":
             value = str(value)[: int(args[0])]
         elif name == "trimSuffix":

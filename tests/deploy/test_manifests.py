@@ -78,6 +78,12 @@ def test_helm_chart_mounts_the_digest_scopes_file(tmp_path: Path) -> None:
     mounted = tmp_path / "digest-scopes.toml"
     mounted.write_text(config["data"]["digest-scopes.toml"])
     assert load_scopes(mounted) == load_scopes(example)
+    # The file is read at start, so a changed file must roll the pods: the pod template carries its hash.
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    changed = yaml.safe_load(render_chart(DEPLOY / "helm" / "govbot", {"digestScopes": example.read_text() + "\n# edited\n"})[
+        "deployment.yaml"])["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/digest-scopes"] != changed["checksum/digest-scopes"]
+    assert len(annotations["checksum/digest-scopes"]) == 64
 
 
 def test_schema_check_catches_a_broken_object() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -81,6 +82,56 @@ def test_local_time_per_scope(org: sessionmaker[Session]) -> None:
     with org() as s:
         week, at = digest.scheduled_instant(digest.DigestScope("site:DE-RGB"), MONDAY_8, session=s)
     assert week == "2025-W24" and at == dt.datetime(2025, 6, 9, 6, 0, tzinfo=dt.UTC)  # 08:00 CEST
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("digest_at, inside, outside", [
+    # Clocks go forward on Sunday 2027-03-14: the week is Mon 00:00 EST (05:00 UTC) .. Mon 00:00 EDT (04:00 UTC).
+    (utc(2027, 3, 15, 12), [utc(2027, 3, 8, 5, 30), utc(2027, 3, 15, 3, 30)],
+     [utc(2027, 3, 8, 4, 30), utc(2027, 3, 15, 4, 30)]),
+    # Clocks go back on Sunday 2027-11-07: the week is Mon 00:00 EDT (04:00 UTC) .. Mon 00:00 EST (05:00 UTC).
+    (utc(2027, 11, 8, 13), [utc(2027, 11, 1, 4, 30), utc(2027, 11, 8, 4, 30)],
+     [utc(2027, 11, 1, 3, 30), utc(2027, 11, 8, 5, 30)]),
+], ids=["march", "november"])
+def test_a_week_with_a_clock_change_runs_midnight_to_midnight_local_time(
+        org: sessionmaker[Session], digest_at: dt.datetime, inside: list[dt.datetime],
+        outside: list[dt.datetime]) -> None:
+    for at in inside + outside:  # Sunday 23:30 and Monday 00:30 local time, either side of both Mondays
+        change(org, f"at {at:%m-%d %H:%M} UTC", at, dt.timedelta(minutes=20))
+    runs = digest.run_due(org, [digest.DigestScope("site:US-FDL", (LUIS,))], now=digest_at)
+    assert len(runs) == 1 and not runs[0].delayed
+    assert runs[0].payload["week"] == digest.iso_week((digest_at - dt.timedelta(days=7)).date())
+    assert (runs[0].payload["opened"], runs[0].payload["decided"]) == (len(inside), len(inside))
+
+
+@pytest.mark.parametrize("digest_at, week", [
+    (utc(2027, 3, 29, 6), "2027-W12"),  # 08:00 CEST, after the clocks went forward on Sunday 2027-03-28
+    (utc(2027, 11, 1, 7), "2027-W43"),  # 08:00 CET, after the clocks went back on Sunday 2027-10-31
+    (MONDAY_8, "2025-W23"),
+])
+def test_a_site_east_of_utc_labels_the_week_by_its_own_calendar(
+        org: sessionmaker[Session], digest_at: dt.datetime, week: str) -> None:
+    # Local midnight on Monday in Regensburg is still Sunday in UTC.
+    runs = digest.run_due(org, [digest.DigestScope("site:DE-RGB", (LUIS,))], now=digest_at)
+    assert len(runs) == 1 and runs[0].payload["week"] == week
+
+
+@pytest.mark.parametrize("monday, hours", [(dt.date(2027, 3, 22), 167), (dt.date(2027, 10, 25), 169),
+                                           (dt.date(2027, 6, 7), 168)])
+def test_the_week_collected_is_local_midnight_to_local_midnight(
+        org: sessionmaker[Session], monday: dt.date, hours: int) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    start = dt.datetime.combine(monday, dt.time(0), tzinfo=berlin).astimezone(dt.UTC)
+    with org() as s:
+        data = digest.collect(digest.DigestScope("site:DE-RGB"), session=s, now=start + dt.timedelta(days=8),
+                              week_start=start, tz=berlin)
+    assert data.start == start and data.end.astimezone(berlin) == dt.datetime.combine(
+        monday + dt.timedelta(days=7), dt.time(0), tzinfo=berlin)
+    assert data.end - data.start == dt.timedelta(hours=hours)
+    assert data.week == digest.iso_week(monday)
 
 
 def test_nothing_to_say_sends_nothing(org: sessionmaker[Session]) -> None:
@@ -281,7 +332,7 @@ def test_requests_outside_the_week_are_not_read(org: sessionmaker[Session]) -> N
     def in_window(r: sa.Row[tuple[object, ...]]) -> bool:
         opened = r.submitted_at or r.created_at
         return r.state != "draft" and (WEEK <= opened < end or (r.state == "submitted" and opened < end) or bool(
-            r.decided_at and WEEK - dt.timedelta(weeks=4) <= r.decided_at < end))
+            r.decided_at and WEEK - dt.timedelta(weeks=4, days=1) <= r.decided_at < end))
 
     window = {r.number for r in rows if in_window(r)}
     # Read besides the window: only requests that one of the week's breaches or escalations names.

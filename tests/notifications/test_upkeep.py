@@ -1,9 +1,13 @@
 """Worker upkeep: delivered messages are deleted after the retention period once nothing will update them
-again, and a failing digest does not hold back delivery."""
+again, and a failing or slow digest does not hold back sweeping or delivery."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -107,3 +111,72 @@ def test_a_failing_digest_does_not_hold_back_delivery(org: sessionmaker[Session]
     _swept, sent = worker.cycle()
     assert sent.sent > 0 and sender.sent  # the change's approval requests went out all the same
     assert worker.heartbeat.errors == 1
+
+
+def _until(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_slow_digest_does_not_hold_up_the_sweep_or_delivery(org: sessionmaker[Session],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """At many plants the weekly digest takes seconds; escalations must go out on time meanwhile."""
+    from notifications import digest
+
+    computing, release = threading.Event(), threading.Event()
+
+    def slow(*args: object, **kwargs: object) -> list[object]:
+        computing.set()
+        release.wait(30)
+        return []
+
+    monkeypatch.setattr(digest, "run_due", slow)
+    _open_change(org, "Firmware 4.6")
+    sender = RecordingSender()
+    worker = Worker(org, [sender], clock=lambda: T0, interval=0.05, per_channel_interval=0)
+    worker.start()
+    try:
+        assert computing.wait(15), "the digest job runs under the scheduler"
+        cycles = worker.heartbeat.cycles
+        assert _until(lambda: worker.heartbeat.cycles >= cycles + 3), "the sweep goes on while the digest computes"
+        assert sender.sent, "and the change's messages are delivered"
+        assert not release.is_set()
+    finally:
+        release.set()
+        worker.stop()
+
+
+def test_the_standalone_worker_computes_digests_beside_its_cycles(org: sessionmaker[Session],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.commands import worker_cmd
+    from notifications import digest
+
+    computing, release, stop = threading.Event(), threading.Event(), threading.Event()
+    digest_threads: list[str] = []
+
+    def slow(*args: object, **kwargs: object) -> list[object]:
+        digest_threads.append(threading.current_thread().name)
+        computing.set()
+        release.wait(30)
+        return []
+
+    monkeypatch.setattr(digest, "run_due", slow)
+    worker = Worker(org, [RecordingSender()], clock=lambda: T0, interval=0.05, per_channel_interval=0)
+    monkeypatch.setattr("bot.worker.build_worker", lambda container: worker)
+    container = SimpleNamespace(session_factory=org, clock=lambda: T0)
+    cycles: list[int] = []
+    loop = threading.Thread(target=lambda: cycles.append(worker_cmd.run_worker(container, stop=stop)))
+    loop.start()
+    try:
+        assert computing.wait(15)
+        assert _until(lambda: worker.heartbeat.cycles >= 3), "cycles go on while the digest computes"
+    finally:
+        release.set()
+        stop.set()
+        loop.join(30)
+    assert not loop.is_alive() and cycles and cycles[0] >= 3
+    assert digest_threads and all(name == "govbot-digest" for name in digest_threads)
