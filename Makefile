@@ -29,6 +29,7 @@ test: $(STAMP) browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The local demo: dashboard + web chat + notification worker on an accelerated clock (http://127.0.0.1:8080/).
 # `make demo-console` (or `govbot chat`) is the console alternative.

@@ -39,7 +39,18 @@ log = logging.getLogger(__name__)
 
 CONTAINER = web.AppKey("container", Container)
 SLACK = web.AppKey("slack", SlackAdapter)
-WORKER = web.AppKey("worker", object)
+
+
+class _Monitored(Protocol):
+    """What ``/healthz`` reads of the notification worker (``notifications.scheduler.Worker``)."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    heartbeat: Any
+
+
+WORKER = web.AppKey("worker", _Monitored)
 
 SLACK_EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"

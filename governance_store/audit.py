@@ -68,7 +68,7 @@ def record_many(session: Session, entries: Iterable[tuple[dt.datetime, str, str,
         rows.append(row)
         prev = row["hash"]
     if rows:
-        session.connection().execute(insert(AuditEntry.__table__), rows)
+        session.connection().execute(insert(AuditEntry), rows)
 
 
 def _entry(prev: str, *, at: dt.datetime, actor_id: int | None, actor: str, platform: str, action: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, utils
@@ -552,7 +553,7 @@ def decide(change_id: int, *, actor: Person | None, approve: bool, reason: str |
     return Outcome(cr, message, transitioned, cr.state)
 
 
-def _close_open_slots(approvals: list[Approval], now: dt.datetime) -> None:
+def _close_open_slots(approvals: Sequence[Approval], now: dt.datetime) -> None:
     for a in approvals:
         if a.state == ApprovalState.REQUESTED.value:
             a.state = ApprovalState.CANCELLED.value

@@ -257,14 +257,14 @@ def run_lint(*, session: Session) -> LintReport:
             by_serial[s.serial.strip().casefold()].append(s)
         by_name[normalised_name(s.name)].append(s)
     groups: dict[frozenset[int], tuple[list[System], list[str]]] = {}
-    for group in by_serial.values():
-        if len(group) > 1:
-            groups.setdefault(frozenset(s.id for s in group), (group, []))[1].append(f"same serial {group[0].serial}")
-    for name, group in by_name.items():
-        if len(group) > 1 and name:
-            groups.setdefault(frozenset(s.id for s in group), (group, []))[1].append("near-identical names")
-    for group, reasons in groups.values():
-        ordered = sorted(group, key=lambda s: (not s.ips, s.name))
+    for same in by_serial.values():
+        if len(same) > 1:
+            groups.setdefault(frozenset(s.id for s in same), (same, []))[1].append(f"same serial {same[0].serial}")
+    for name, same in by_name.items():
+        if len(same) > 1 and name:
+            groups.setdefault(frozenset(s.id for s in same), (same, []))[1].append("near-identical names")
+    for members, reasons in groups.values():
+        ordered = sorted(members, key=lambda s: (not s.ips, s.name))
         sparse = [s.name for s in ordered[1:] if not s.ips and not s.zone_id]
         evidence = ["; ".join(reasons)] + [f"{s.name}: source {', '.join(sorted(sources[s.id])) or 'none'}" for s in ordered]
         if sparse:

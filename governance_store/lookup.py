@@ -923,12 +923,10 @@ class SystemIndex:
         import sys
 
         size = sys.getsizeof
-        total = sum(
-            a.nbytes
-            for a in (self._profile, self._richness, self._hashes, self._hash_sids, self._postings,
-                      self._offsets, self._weights, self._profile_members, self._profile_offsets,
-                      *self._ctx_vocab.values())
-        )  # fmt: skip
+        arrays: tuple[Any, ...] = (self._profile, self._richness, self._hashes, self._hash_sids, self._postings,
+                                   self._offsets, self._weights, self._profile_members, self._profile_offsets,
+                                   *self._ctx_vocab.values())
+        total = sum(a.nbytes for a in arrays)
         total += size(self._ids)
         total += self._names.nbytes() + self._keys.nbytes()
         total += size(self._ctx_words) + sum(map(size, self._ctx_words))

@@ -27,7 +27,7 @@ def _fingerprint(session: Session) -> tuple[object, ...]:
 def index_for(session: Session) -> SystemIndex:
     """The index for this database; rebuilt only when systems were added, removed or re-imported."""
     bind = session.get_bind()
-    key = f"{bind.url!r}|{session.info.get('schema', '')}|{id(bind)}"
+    key = f"{bind.engine.url!r}|{session.info.get('schema', '')}|{id(bind)}"
     fp = _fingerprint(session)
     with _lock:
         hit = _cache.get(key)

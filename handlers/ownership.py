@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
@@ -498,7 +498,7 @@ def deps(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
     )
 
 
-def _system_list(systems: list[System]) -> str:
+def _system_list(systems: Sequence[System]) -> str:
     if not systems:
         return "none recorded"
     return "\n".join(f"{s.name} ({s.site_code or '—'}, {s.class_name or '—'})" for s in systems)

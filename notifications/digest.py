@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, func, or_, select
@@ -359,8 +359,8 @@ def _gap_in_scope(scope: DigestScope, info: dict[str, object]) -> bool:
     kind, _, arg = scope.name.partition(":")
     if kind == "all":
         return True
-    sites = info.get("sites") or []
-    domains = info.get("domains") or []
+    sites = cast(list[str], info.get("sites") or [])
+    domains = cast(list[str], info.get("domains") or [])
     if kind == "site":
         return arg in sites or not sites
     if kind == "ot":

@@ -305,13 +305,13 @@ class Dispatcher:
         with self.factory() as session, session.begin():
             # Only our own claim is settled: if the lease ran out and another dispatcher took the row
             # over (status or attempts changed), its outcome stands.
-            done = session.execute(
+            done = session.execute(  # an UPDATE's result is a CursorResult, which has the rowcount
                 update(OutboxMessage)
                 .where(OutboxMessage.id == claim.id, OutboxMessage.status == "sending",
                        OutboxMessage.attempts == claim.attempts)
                 .values(**values)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
         if not done:
             log.warning("outbox message %s was reclaimed while being sent", claim.key)
             return

@@ -88,7 +88,7 @@ class _Pass:
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             rows = list(self.messages.values())
             session.connection().execute(
-                insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"]), rows)
+                insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows)
             self.messages.clear()
         if self.audits:
             _append_audit(session, self.audits)
@@ -241,22 +241,22 @@ def _fire(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, n
                      data={"policy": timer.data.get("policy"), "waiting_on": [a.role_name for a in waiting]})
         return
     if ev.kind in ("consult_reminder", "consult_overdue"):
-        a = session.get(Approval, timer.approval_id) if timer.approval_id else None
-        if a is None or a.state != ApprovalState.REQUESTED.value:
+        consult = session.get(Approval, timer.approval_id) if timer.approval_id else None
+        if consult is None or consult.state != ApprovalState.REQUESTED.value:
             return
-        base = f"cr:{cr.id}:{ev.key}:{a.id}"
+        base = f"cr:{cr.id}:{ev.key}:{consult.id}"
         if ev.kind == "consult_reminder":
-            memo.enqueue(key=base, now=now, person_id=a.person_id, payload=reply_to_dict(Reply(
+            memo.enqueue(key=base, now=now, person_id=consult.person_id, payload=reply_to_dict(Reply(
                 text=f"Reminder: you are consulted on {cr.number} “{cr.title}”; please answer.",
                 buttons=(Button("No concerns", "cr.consult_ok", ref, "primary"), Button("Raise concern", "cr.consult_concern", ref)),
                 ephemeral=False, data={"status": "reminder", "change": cr.number})))
         else:
-            who = a.person.display_name if a.person else "a consulted person"
+            who = consult.person.display_name if consult.person else "a consulted person"
             if cr.requester_id:
                 memo.enqueue(key=f"{base}:requester", now=now, person_id=cr.requester_id, payload=reply_to_dict(Reply(
                     text=f"{who} has not answered the consultation on {cr.number}.", ephemeral=False,
                     data={"status": "overdue", "change": cr.number})))
-            manager = a.person.manager if a.person else None
+            manager = consult.person.manager if consult.person else None
             if manager is not None and manager.active:
                 memo.enqueue(key=f"{base}:manager", now=now, person_id=manager.id,
                                payload=reply_to_dict(Reply(

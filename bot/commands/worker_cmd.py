@@ -7,12 +7,18 @@ On SQLite run one process (SQLite has one writer).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from notifications.outbox import DispatchResult
+    from notifications.sweep import SweepResult
 
 log = logging.getLogger("govbot.worker")
 
@@ -40,10 +46,10 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
         digests = threading.Thread(target=digest_loop, name="govbot-digest", daemon=True)
         digests.start()
     while not stop.is_set():
-        try:
+        swept: SweepResult | None = None
+        sent: DispatchResult | None = None
+        with contextlib.suppress(Exception):  # logged by the worker; the next cycle retries
             swept, sent = worker.cycle(with_digest=inline_digest)
-        except Exception:  # noqa: BLE001 - logged by the worker; the next cycle retries
-            swept = sent = None
         cycles += 1
         if swept is not None and sent is not None and (swept.timers or sent.sent or sent.retried or sent.failed):
             log.info("cycle %d: %d timers, %d fired; %d sent, %d recovered, %d retried, %d failed", cycles,

@@ -308,8 +308,8 @@ class ChatMount:
         if not isinstance(body, dict):
             raise web.HTTPBadRequest(text="expected a JSON object")
         try:
-            body["person_id"] = int(body.get("person_id"))
-        except (TypeError, ValueError):
+            body["person_id"] = int(body["person_id"])
+        except (KeyError, TypeError, ValueError):
             raise web.HTTPBadRequest(text="person_id is required") from None
         return body
 

@@ -132,7 +132,7 @@ def middleware(token: str, prefixes: Iterable[str], *, clock: Clock = _utc_now,
                                     "(the `dashboard` command in chat).\n")
             if not await holder_allowed(valid):
                 raise _unauthorised("This link belongs to someone who may no longer view the dashboard.\n")
-            response = web.HTTPFound(_without(request, PASS_PARAM))
+            response: web.HTTPException = web.HTTPFound(_without(request, PASS_PARAM))
             # Lax, not Strict: the link is opened from Slack or Teams (another site), and the redirect that
             # follows must carry the cookie.  The dashboard only reads; the chat API takes JSON only.
             lifetime = max(1, int((valid.expires_at - now).total_seconds()))

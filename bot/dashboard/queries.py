@@ -263,10 +263,10 @@ def decision_metrics(*, session: Session) -> dict[str, Any]:
     timers = session.scalars(select(Timer).where(Timer.kind == sla.APPROVAL)).all()
     met = breached = 0
     for t in timers:
-        cr = session.get(ChangeRequest, t.change_id) if t.change_id else None
-        if cr is None or cr.decided_at is None or t.target_at is None:
+        timed = session.get(ChangeRequest, t.change_id) if t.change_id else None
+        if timed is None or timed.decided_at is None or t.target_at is None:
             continue
-        if cr.decided_at <= t.target_at:
+        if timed.decided_at <= t.target_at:
             met += 1
         else:
             breached += 1

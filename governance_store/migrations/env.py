@@ -28,6 +28,8 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: set sqlalchemy.url or pass a connection")
     engine = make_engine(url, schema=config.attributes.get("schema"))
     with engine.begin() as conn:
         _run(conn)
