@@ -632,6 +632,7 @@ def clone_history(factory: Any, plant: Any, templates: Templates, *, weeks: int 
     approvals_by_change: dict[int, list[dict[str, Any]]] = {}
     for a in _dumped(templates.approvals, ap_t):
         approvals_by_change.setdefault(a["change_id"], []).append(a)
+
     def analyze() -> None:
         # What autovacuum does on a live server (it may be off where the benchmark runs): fresh statistics,
         # so that the foreign-key checks of the next plant's COPY are planned for the tables' real size.

@@ -281,6 +281,12 @@ class SharedReads:
         return self.weeks[start, end]
 
 
+def monday_midnight(at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """00:00 local time (``tz``) on the Monday of the week holding ``at``, in UTC."""
+    local = at.astimezone(tz)
+    return dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+
+
 def week_boundary(week_start: dt.datetime, weeks: int, tz: dt.tzinfo | None) -> dt.datetime:
     """The midnight ``weeks`` weeks after ``week_start`` (negative: before), in UTC.
 
@@ -455,9 +461,7 @@ def render(data: DigestData, scope: DigestScope, *, delayed: bool = False) -> Re
 
 def preview(scope: DigestScope, *, session: Session, now: dt.datetime) -> Reply:
     tz = ZoneInfo(scope_timezone(scope, session=session))
-    local = now.astimezone(tz)
-    monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time(0), tzinfo=tz)
-    return render(collect(scope, session=session, now=now, week_start=monday.astimezone(dt.UTC), tz=tz), scope)
+    return render(collect(scope, session=session, now=now, week_start=monday_midnight(now, tz), tz=tz), scope)
 
 
 @dataclass(frozen=True)
@@ -468,8 +472,12 @@ class DueDigest:
     week: str
     at: dt.datetime
     this_monday: dt.datetime  # 00:00 local time on the Monday of ``week``, in UTC
-    last_monday: dt.datetime  # 00:00 local time on the Monday before: the digest covers [last_monday, this_monday)
     tz: ZoneInfo  # the scope's time zone
+
+    @property
+    def last_monday(self) -> dt.datetime:
+        """00:00 local time on the Monday before: the digest covers [last_monday, this_monday)."""
+        return week_boundary(self.this_monday, -1, self.tz)
 
 
 def due_digests(scopes: list[DigestScope], *, session: Session, now: dt.datetime) -> list[DueDigest]:
@@ -481,10 +489,7 @@ def due_digests(scopes: list[DigestScope], *, session: Session, now: dt.datetime
         if now < at:
             continue
         tz = ZoneInfo(scope_timezone(scope, session=session, zones=zones))
-        local = at.astimezone(tz)
-        this_monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time(0),
-                                          tzinfo=tz).astimezone(dt.UTC)
-        due.append(DueDigest(scope, week, at, this_monday, week_boundary(this_monday, -1, tz), tz))
+        due.append(DueDigest(scope, week, at, monday_midnight(at, tz), tz))
     if not due:
         return []
     done = set(session.execute(select(DigestRun.scope, DigestRun.iso_week).where(
