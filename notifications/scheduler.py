@@ -77,12 +77,15 @@ class Worker:
             self.heartbeat.errors += 1
             log.exception("the weekly digest failed; retried next cycle, delivery goes on")
 
-    def start(self) -> BackgroundScheduler:
+    def start(self, *, sweep: bool = True) -> BackgroundScheduler:
+        """Schedule the work: the sweep cycle (unless ``sweep`` is false: the caller runs the cycles),
+        the weekly digests, the outbox pruning and any extra jobs."""
         scheduler = BackgroundScheduler(timezone="UTC")
+        if sweep:
+            scheduler.add_job(self._safe_cycle, "interval", seconds=self.interval, id="sweep", max_instances=1,
+                              coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
         # The digest job (seconds to compute at many plants) runs in its own thread, so escalations are
         # swept and delivered on time while it runs; its messages go out with the next cycle.
-        scheduler.add_job(self._safe_cycle, "interval", seconds=self.interval, id="sweep", max_instances=1,
-                          coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
         scheduler.add_job(self.digest, "interval", seconds=self.interval, id="digest", max_instances=1,
                           coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
         if self.retention is not None:

@@ -33,18 +33,12 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
     stop = stop or threading.Event()
     started = time.monotonic()
     cycles = 0
-    # Running on, the weekly digests get their own thread so that computing them never holds up
-    # escalations; a single pass (--once, --until-idle) sends them in line.
+    # Running on, the worker's scheduler runs the weekly digests (in their own thread, so that computing
+    # them never holds up escalations) and the outbox pruning; this loop runs the cycles.  A single pass
+    # (--once, --until-idle) sends the due digests in line.
     inline_digest = once or until_idle
-    digests = None
     if not inline_digest:
-        def digest_loop() -> None:
-            while not stop.is_set():
-                worker.digest()
-                stop.wait(worker.interval)
-
-        digests = threading.Thread(target=digest_loop, name="govbot-digest", daemon=True)
-        digests.start()
+        worker.start(sweep=False)
     while not stop.is_set():
         swept: SweepResult | None = None
         sent: DispatchResult | None = None
@@ -65,9 +59,7 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
             break
         if not left.due:
             stop.wait(worker.interval)
-    if digests is not None:
-        stop.set()
-        digests.join(timeout=60)
+    worker.stop()
     return cycles
 
 

@@ -169,14 +169,20 @@ def test_the_standalone_worker_computes_digests_beside_its_cycles(org: sessionma
     monkeypatch.setattr("bot.worker.build_worker", lambda container: worker)
     container = SimpleNamespace(session_factory=org, clock=lambda: T0)
     cycles: list[int] = []
-    loop = threading.Thread(target=lambda: cycles.append(worker_cmd.run_worker(container, stop=stop)))
+    worker.retention = KEEP
+    loop = threading.Thread(target=lambda: cycles.append(worker_cmd.run_worker(container, stop=stop)),
+                            name="worker-loop")
     loop.start()
     try:
         assert computing.wait(15)
         assert _until(lambda: worker.heartbeat.cycles >= 3), "cycles go on while the digest computes"
+        scheduler = worker.scheduler
+        assert scheduler is not None and scheduler.get_job("prune") is not None, "it prunes the outbox too"
+        assert scheduler.get_job("sweep") is None, "the loop runs the cycles, not the scheduler"
     finally:
         release.set()
         stop.set()
         loop.join(30)
     assert not loop.is_alive() and cycles and cycles[0] >= 3
-    assert digest_threads and all(name == "govbot-digest" for name in digest_threads)
+    assert digest_threads and all(name != loop.name for name in digest_threads)
+    assert worker.scheduler is None, "the scheduler stops with the loop"
