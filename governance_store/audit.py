@@ -8,10 +8,8 @@ a single writer anyway) so two concurrent writers can never fork the chain.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from governance_store.models import AuditEntry, Person
+from governance_store.spreadsheet import csv_text
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x60B07A0D  # any constant shared by every writer of the audit log
@@ -161,11 +160,10 @@ def export(session: Session, *, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(list(_rows(entries)), ensure_ascii=False, indent=2)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS)
-        writer.writeheader()
-        for row in _rows(entries):
-            row["data"] = json.dumps(row["data"], ensure_ascii=False, sort_keys=True)
-            writer.writerow(row)
-        return buf.getvalue()
+        rows = (
+            [json.dumps(row["data"], ensure_ascii=False, sort_keys=True) if name == "data" else row[name]
+             for name in EXPORT_FIELDS]
+            for row in _rows(entries)
+        )
+        return csv_text(EXPORT_FIELDS, rows)
     raise ValueError(f"unknown export format {fmt!r}; use csv or json")
