@@ -22,6 +22,9 @@ class Actor:
     display_name: str
     platform: str = "console"
     email: str | None = None
+    # The language the chat client reports for this user (Slack user locale, Teams activity locale), as a
+    # BCP 47 tag such as ``de-DE``; ``None`` when the surface does not say.
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
