@@ -12,7 +12,7 @@ systems each; the generator makes at least two):
    paths on two plants (one US, one German; one plant with ``--quick``): five
    change requests per plant
    (``CHANGES_PER_PLANT_WEEK``), each previewed and submitted through
-   ``handlers.dispatch`` with its approvals, consults, SLA timers, outbox
+   ``the router (handlers.router)`` with its approvals, consults, SLA timers, outbox
    messages and audit entries; the sweep (``notifications.sweep``) runs at every
    instant a timer falls due and the outbox is delivered to a recording sender
    after every step.  The five are: approved after two consults, then
@@ -28,8 +28,8 @@ systems each; the generator makes at least two):
 3. **Measured on that database:** size (``pg_total_relation_size`` over the
    schema, top tables, rows per table) after the import and after the year;
    a fresh process's RSS after building the catalog index
-   (``handlers.catalog.index_for``, with the web host's modules loaded) and its
-   peak while building, and ``handlers.catalog.resolve`` p50/p99 over 1,000
+   (``handlers.catalog.Catalog.index_for``, with the web host's modules loaded) and its
+   peak while building, and ``Catalog.resolve`` p50/p99 over 1,000
    queries; the weekly digest job for all plants as the worker runs it (one
    ``run_due`` call for every default scope; the week's lint snapshot, which
    reads the whole catalog, timed apart); a peak hour's due timers
@@ -370,7 +370,7 @@ def _local(site_tz: str, day: int, hhmm: str) -> dt.datetime:
 
 
 def drive_week(factory: Any, sites: Sequence[Any]) -> Driven:
-    """Five change requests per site through ``handlers.dispatch``, the sweep and the outbox (module docstring)."""
+    """Five change requests per site through ``the router (handlers.router)``, the sweep and the outbox (module docstring)."""
     week = _Week(factory, RecordingSender())
     for site in sites:
         _plan_site(week, site)
@@ -378,10 +378,14 @@ def drive_week(factory: Any, sites: Sequence[Any]) -> Driven:
 
 
 def _plan_site(week: _Week, site: Any) -> None:
+    from bot.bootstrap import build_router
     from governance_store.models import Approval, ChangeRequest, Person, System, Timer
-    from handlers.dispatch import handle_action, handle_command
     from handlers.reply import Action, Actor, Command
+    from handlers.services import Services
     from notifications import sla
+
+    router = build_router(Services())
+    handle_action, handle_command = router.action, router.command
 
     factory, tz = week.factory, site.tz
     ids: list[int] = week.result.change_ids.setdefault(site.code, [])
@@ -787,7 +791,7 @@ def clone_digests(factory: Any, *, weeks: int = WEEKS) -> int:
 
 
 def catalog_child(url: str, schema: str, n_queries: int, naive_queries: int) -> dict[str, Any]:
-    """In a fresh process: RSS after building the catalog index; ``handlers.catalog.resolve`` latency."""
+    """In a fresh process: RSS after building the catalog index; ``Catalog.resolve`` latency."""
     import psutil
     from rapidfuzz import fuzz, process, utils
 
@@ -798,8 +802,9 @@ def catalog_child(url: str, schema: str, n_queries: int, naive_queries: int) -> 
 
     with contextlib.suppress(Exception):  # what a govbot process has loaded; without it, the core alone
         import bot.web  # noqa: F401
-    from handlers import catalog
+    from handlers.catalog import Catalog
 
+    catalog = Catalog()
     proc = psutil.Process()
     engine = db.make_engine(url, schema=schema)
     factory = db.make_session_factory(engine)
@@ -1099,7 +1104,7 @@ def rows_for(res: dict[str, Any]) -> list[dict[str, Any]]:
                    f"{RETENTION_DAYS}-day outbox retention ({res['pruned']:,} messages deleted in {res['prune_s']:.1f} s); "
                    f"top: {top_s}; govbot process RSS "
                    f"{cat['rss_after_index_mb']:.0f} MB after the catalog index ({cat['build_s']:.1f} s to build); "
-                   f"handlers.catalog.resolve over {cat['queries']} queries, CPU p99 {cat['cpu_p99_ms']:.1f} ms")},
+                   f"Catalog.resolve over {cat['queries']} queries, CPU p99 {cat['cpu_p99_ms']:.1f} ms")},
         {**common, "benchmark": "scale-sweep", "median_s": round(sw["seconds"], 2), "p99_ms": None, "goal": sweep_goal,
          "baseline": (f"per-timer claim + transaction: {sw['naive_ms_per_timer']:.1f} ms/timer (sample {sw['naive_sample']})"
                       if sw["naive_sample"] else "-"),

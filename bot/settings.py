@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     dashboard_link_hours: float = Field(default=12.0, gt=0)
 
     sweep_interval_seconds: float = 15.0
-    # Quorum rules for change requests (JSON): see governance_store.changes.configure_policies.
+    # Quorum rules for change requests (JSON): see governance_store.changes.ChangePolicies.from_config.
     change_policy: dict[str, Any] = Field(default_factory=dict)
     # Slack allows about one message per second per channel; the outbox paces each channel/DM to this.
     outbox_channel_interval_seconds: float = 1.0

@@ -13,8 +13,9 @@ Extension points: everything else is a :class:`WebMount`, an object with
 
     create_app(container, mounts=[TeamsMount(...), DashboardMount(...)])
 
-``serve(container)`` runs the host (and Socket Mode when an ``xapp-`` app token
-is set); ``govbot serve`` calls it.
+``serve(container, slack=…, mounts=…, worker=…)`` runs the host with what the composition root
+(:mod:`bot.bootstrap`) built, and Socket Mode when an ``xapp-`` app token is set; ``govbot serve``
+and ``govbot demo`` call it.
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ import logging
 import re
 import signal
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
-from bot.bootstrap import Container
-from bot.slack import texts
-from bot.slack.app import DEFAULT_CORE_THREADS, SlackAdapter, new_error_id
+from bot.slack.app import SlackAdapter
+from bot.turn import error_reply, new_error_id
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
-CONTAINER = web.AppKey("container", Container)
+CONTAINER: web.AppKey[Container] = web.AppKey("container")
 SLACK = web.AppKey("slack", SlackAdapter)
 
 
@@ -63,26 +66,10 @@ class WebMount(Protocol):
     def mount(self, app: web.Application) -> None: ...
 
 
-class _Auto:
-    """Sentinel: build the Slack adapter from settings when they are complete."""
-
-
-AUTO = _Auto()
-
-
-def build_slack(container: Container, *, core_threads: int = DEFAULT_CORE_THREADS,
-                core_processes: int = 0) -> SlackAdapter | None:
-    """The Slack adapter when a bot token is configured, else ``None`` (logged, not fatal)."""
-    if container.settings.slack_bot_token is None:
-        log.warning("Slack is not configured (set GOVBOT_SLACK_BOT_TOKEN and GOVBOT_SLACK_SIGNING_SECRET)")
-        return None
-    return SlackAdapter(container, core_threads=core_threads, core_processes=core_processes)
-
-
 def create_app(
     container: Container,
     *,
-    slack: SlackAdapter | None | _Auto = AUTO,
+    slack: SlackAdapter | None = None,
     slack_http: bool = True,
     mounts: Iterable[WebMount] = (),
     worker: Any = None,
@@ -96,7 +83,7 @@ def create_app(
     if worker is not None:
         app[WORKER] = worker
     app.router.add_get(HEALTH_PATH, healthz)
-    adapter = build_slack(container) if isinstance(slack, _Auto) else slack
+    adapter = slack
     if adapter is not None:
         app[SLACK] = adapter
         app.on_startup.append(_start_slack)
@@ -131,7 +118,7 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     except Exception:
         error_id = new_error_id()
         log.exception("error_id=%s while dispatching a Slack request", error_id)
-        return web.json_response({"response_type": "ephemeral", "text": texts.error(error_id).text})
+        return web.json_response({"response_type": "ephemeral", "text": error_reply(error_id).text})
     return await to_aiohttp_response(bolt_response)
 
 
@@ -162,36 +149,26 @@ async def healthz(request: web.Request) -> web.Response:
 async def serve(
     container: Container,
     *,
+    slack: SlackAdapter | None = None,
+    mounts: Iterable[WebMount] = (),
+    worker: Any = None,
     host: str | None = None,
     port: int | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Sequence[Any]], None] | None = None,
-    mounts: Iterable[WebMount] = (),
-    core_threads: int = DEFAULT_CORE_THREADS,
-    core_processes: int | None = None,
-    run_worker: bool = True,
-    worker: Any = None,
 ) -> None:
-    """Run the web host until ``stop`` is set (or SIGINT/SIGTERM); Socket Mode when an app token is set.
+    """Run the web host with what it is given until ``stop`` is set (or SIGINT/SIGTERM).
 
-    The core answers in ``core_processes`` worker processes (default: one per CPU, at most four), or in
-    ``core_threads`` threads of this process when ``core_processes`` is 0.  ``worker``: a ready
-    notification worker to run instead of the one built from settings (the demo delivers to its web inbox).
-    """
+    ``slack``: the adapter (Socket Mode when ``GOVBOT_SLACK_APP_TOKEN`` is set, else HTTP at
+    ``/slack/events``); ``mounts``: Teams, the dashboard, the web chat …; ``worker``: the notification
+    worker to start (and report on ``/healthz``)."""
     from bot.slack.socket_mode import GovbotSocketModeHandler
-    from bot.slack.workers import default_processes
 
     settings = container.settings
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     if app_token and not app_token.startswith("xapp-"):
         raise SystemExit("GOVBOT_SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    processes = default_processes() if core_processes is None else core_processes
-    slack = build_slack(container, core_threads=core_threads, core_processes=processes)
     socket_mode = bool(slack is not None and app_token)
-    if worker is None and run_worker:
-        from bot.worker import build_worker
-
-        worker = build_worker(container)
     if worker is not None and not worker.alive:
         worker.start()
     app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts, worker=worker)
@@ -213,8 +190,8 @@ async def serve(
         elif slack is not None:
             log.info("Slack: HTTP mode at %s", SLACK_EVENTS_PATH)
         if slack is not None:
-            where = f"{processes} worker processes" if processes else f"{core_threads} thread(s)"
-            log.info("the core answers in %s", where)
+            processes = slack.runner.processes
+            log.info("the core answers in %s", f"{processes} worker processes" if processes else "threads")
         log.info("govbot is serving on %s", ", ".join(str(a) for a in runner.addresses))
         if on_ready is not None:
             on_ready(runner.addresses)

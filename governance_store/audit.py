@@ -22,6 +22,7 @@ from governance_store.models import AuditEntry, Person
 from governance_store.spreadsheet import csv_text
 
 GENESIS = "0" * 64
+ACTOR_MAX = 254  # ``AuditEntry.actor`` holds this many characters; longer chat names are cut, never refused
 _LOCK_KEY = 0x60B07A0D  # any constant shared by every writer of the audit log
 
 
@@ -98,7 +99,7 @@ def record(
     """Append one entry in the caller's transaction."""
     _lock(session)
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
-    label = actor_label or (f"{actor.display_name} <{actor.email}>" if actor is not None else "govbot")
+    label = (actor_label or (f"{actor.display_name} <{actor.email}>" if actor is not None else "govbot"))[:ACTOR_MAX]
     entry = AuditEntry(**_entry(prev, at=at, actor_id=actor.id if actor is not None else None, actor=label,
                                 platform=platform, action=action, object_type=object_type, object_key=object_key,
                                 data=data))

@@ -12,25 +12,29 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, utils
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from governance_store import audit, raci
 from governance_store.models import (
+    CHANGE_NUMBER_COUNTER,
+    CHANGE_NUMBER_SEQUENCE,
     Activity,
     Approval,
     ApprovalState,
     BlackoutWindow,
     ChangeRequest,
     ChangeState,
+    Counter,
     DecisionRight,
     Delegation,
     ParticipantKind,
     Person,
+    RoleAssignment,
     Site,
     System,
     SystemRelation,
@@ -41,6 +45,31 @@ RISKS = ("low", "moderate", "high")
 PENDING = (ChangeState.SUBMITTED.value,)
 OPEN = (ChangeState.SUBMITTED.value, ChangeState.APPROVED.value, ChangeState.SCHEDULED.value)
 CHANGE_MANAGER_ROLE = "Change Manager (CAB Chair)"
+ORIGIN = "govbot"  # ``ChangeRequest.origin`` of requests raised in govbot; imported ones name their source
+NUMBER_PREFIX = "GCR"
+MAX_NUMBER = 999_999
+
+
+def awaiting_decision(cr: ChangeRequest) -> bool:
+    """Submitted and not decided, or an emergency change implemented first that still needs its
+    retrospective approval."""
+    return cr.state in PENDING or (
+        cr.change_type == "emergency" and cr.state == ChangeState.IMPLEMENTED.value and cr.decided_at is None
+    )
+
+
+def imported(cr: ChangeRequest) -> bool:
+    """Raised and decided in another system (ServiceNow): govbot shows it and never changes it."""
+    return cr.origin != ORIGIN
+
+
+def read_only_reason(cr: ChangeRequest) -> str:
+    source = "ServiceNow" if cr.origin == "servicenow" else cr.origin
+    if cr.decided_at is not None:
+        return (f"{cr.number} was decided in {source} on {cr.decided_at:%Y-%m-%d}; govbot shows it read-only and "
+                "nothing can be changed here.")
+    where = f" (state there: {cr.source_state})" if cr.source_state else ""
+    return f"{cr.number} is managed in {source}{where}; govbot shows it read-only: decide on it in {source}."
 
 
 class ChangeError(Exception):
@@ -62,30 +91,43 @@ class ChangePolicy:
     emergency_retro_business_days: int = 2
 
 
-DEFAULT_POLICY = ChangePolicy()
-_policies: dict[str, ChangePolicy] = {}
+@dataclass(frozen=True)
+class ChangePolicies:
+    """The quorum rules in force: a default and overrides per RACI activity (built once from settings)."""
+
+    default: ChangePolicy = field(default_factory=ChangePolicy)
+    per_activity: Mapping[str, ChangePolicy] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> ChangePolicies:
+        """Top-level keys set the default, ``activities`` override per activity; unknown keys are refused.
+
+        Example: ``{"change_manager_on_high_risk": true, "activities": {"ACT-03":
+        {"allow_self_approval_for_standard": true}}}``.
+        """
+        names = set(ChangePolicy.__dataclass_fields__)
+        unknown = set(config) - names - {"activities"}
+        if unknown:
+            raise ValueError(f"unknown change policy keys: {', '.join(sorted(unknown))}")
+        base = {k: v for k, v in config.items() if k in names}
+        per_activity: dict[str, ChangePolicy] = {}
+        activities = config.get("activities") or {}
+        if not isinstance(activities, Mapping):
+            raise ValueError("change policy 'activities' must map activity ids to rules")
+        for activity, override in activities.items():
+            if not isinstance(override, Mapping):
+                raise ValueError(f"change policy for {activity} must be an object")
+            bad = set(override) - names
+            if bad:
+                raise ValueError(f"unknown change policy keys for {activity}: {', '.join(sorted(bad))}")
+            per_activity[str(activity)] = ChangePolicy(**{**base, **override})  # type: ignore[arg-type]
+        return cls(default=ChangePolicy(**base), per_activity=per_activity)  # type: ignore[arg-type]
+
+    def for_activity(self, activity_id: str | None) -> ChangePolicy:
+        return self.per_activity.get(activity_id or "", self.default)
 
 
-def configure_policies(config: dict[str, object]) -> None:
-    """Quorum rules from settings: top-level keys set the default, ``activities`` override per activity.
-
-    Example: ``{"change_manager_on_high_risk": true, "activities": {"ACT-03":
-    {"allow_self_approval_for_standard": true}}}``.
-    """
-    global DEFAULT_POLICY
-    fields = set(ChangePolicy.__dataclass_fields__)
-    base = {k: v for k, v in config.items() if k in fields}
-    unknown = set(config) - fields - {"activities"}
-    if unknown:
-        raise ValueError(f"unknown change policy keys: {', '.join(sorted(unknown))}")
-    DEFAULT_POLICY = ChangePolicy(**base)  # type: ignore[arg-type]
-    _policies.clear()
-    for activity, override in dict(config.get("activities") or {}).items():  # type: ignore[call-overload]
-        _policies[str(activity)] = ChangePolicy(**{**base, **override})
-
-
-def policy_for(activity_id: str | None) -> ChangePolicy:
-    return _policies.get(activity_id or "", DEFAULT_POLICY)
+DEFAULT_POLICIES = ChangePolicies()
 
 
 @dataclass(frozen=True)
@@ -169,7 +211,7 @@ def _site(system: System, *, session: Session) -> Site | None:
 
 
 def route(draft: Draft, *, requester: Person, session: Session, now: dt.datetime,
-          policy: ChangePolicy | None = None) -> Routing:
+          policies: ChangePolicies = DEFAULT_POLICIES) -> Routing:
     """Who must approve, be consulted and be informed, and what conflicts exist: nothing is written."""
     system = draft.system
     routing = Routing(activity=None, decision_right=None)
@@ -179,7 +221,7 @@ def route(draft: Draft, *, requester: Person, session: Session, now: dt.datetime
     if activity is None:
         routing.errors["system"] = f"No change activity in the RACI matrix covers {system.name}"
         return routing
-    policy = policy or policy_for(activity.activity_id)
+    policy = policies.for_activity(activity.activity_id)
     routing.decision_right = decision_right_for(activity, session=session)
     result = raci.resolve_activity(activity, system, session=session)
     routing.warnings.extend(w for w in result.warnings if "left the company" not in w)
@@ -319,11 +361,34 @@ def conflicts(draft: Draft, *, session: Session, exclude_id: int | None = None) 
 # --------------------------------------------------------------------------- submission
 
 
+def _next_value(session: Session) -> int:
+    """The next change number: a PostgreSQL sequence (never handed out twice, never blocks); on SQLite a
+    counter row, which the database's single writer serialises."""
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.execute(CHANGE_NUMBER_SEQUENCE.next_value()).scalar_one())
+    bumped = session.execute(
+        update(Counter).where(Counter.name == CHANGE_NUMBER_COUNTER).values(value=Counter.value + 1)
+        .returning(Counter.value)).scalar_one_or_none()
+    if bumped is not None:
+        return int(bumped)
+    start = _highest_number(session) + 1
+    session.add(Counter(name=CHANGE_NUMBER_COUNTER, value=start))
+    session.flush()
+    return start
+
+
+def _highest_number(session: Session) -> int:
+    numbers = session.scalars(select(ChangeRequest.number).where(ChangeRequest.number.like(f"{NUMBER_PREFIX}%"))).all()
+    return max((int(n[len(NUMBER_PREFIX):]) for n in numbers if n[len(NUMBER_PREFIX):].isdigit()), default=0)
+
+
 def next_number(session: Session) -> str:
-    n = session.scalar(select(func.count(ChangeRequest.id)).where(ChangeRequest.origin == "govbot")) or 0
+    """A change number nobody has: ``GCR`` and six digits, from a sequence that is safe under concurrency."""
     while True:
-        n += 1
-        number = f"GCR{n:06d}"
+        n = _next_value(session)
+        if n > MAX_NUMBER:
+            raise ChangeError("govbot has run out of change numbers; ask your govbot admin")
+        number = f"{NUMBER_PREFIX}{n:06d}"
         if session.scalar(select(ChangeRequest.id).where(ChangeRequest.number == number)) is None:
             return number
 
@@ -366,10 +431,11 @@ def draft_of(cr: ChangeRequest) -> Draft:
 
 
 def submit_draft(change_id: int, *, actor: Person | None, session: Session, now: dt.datetime, platform: str,
-                 policy: ChangePolicy | None = None) -> tuple[ChangeRequest, Routing]:
+                 policies: ChangePolicies = DEFAULT_POLICIES) -> tuple[ChangeRequest, Routing]:
     """Route a saved draft afresh and send it for decision."""
     cr = load_for_update(change_id, session=session)
-    if actor is None or cr.requester_id != actor.id:
+    actor = _require(cr, actor, "submit", session=session, now=now, platform=platform)
+    if cr.requester_id != actor.id:
         raise _refuse(cr, actor, "submit", f"Only the requester can submit {cr.number}", session=session, now=now,
                       platform=platform)
     if cr.state != ChangeState.DRAFT.value:
@@ -377,7 +443,7 @@ def submit_draft(change_id: int, *, actor: Person | None, session: Session, now:
     if cr.system is None:
         raise ChangeError(f"The system of {cr.number} no longer exists")
     draft = draft_of(cr)
-    routing = route(draft, requester=actor, session=session, now=now, policy=policy)
+    routing = route(draft, requester=actor, session=session, now=now, policies=policies)
     if not routing.ok:
         raise ChangeError("; ".join(routing.errors.values()) or "No approver could be found")
     cr.state = ChangeState.SUBMITTED.value
@@ -410,13 +476,13 @@ def submit_draft(change_id: int, *, actor: Person | None, session: Session, now:
 
 
 def submit(draft: Draft, *, requester: Person, session: Session, now: dt.datetime, platform: str,
-           policy: ChangePolicy | None = None) -> tuple[ChangeRequest, Routing]:
+           policies: ChangePolicies = DEFAULT_POLICIES) -> tuple[ChangeRequest, Routing]:
     """Save and submit in one step (scripts and tests)."""
-    routing = route(draft, requester=requester, session=session, now=now, policy=policy)
+    routing = route(draft, requester=requester, session=session, now=now, policies=policies)
     if not routing.ok:
         raise ChangeError("; ".join(routing.errors.values()) or "No approver could be found")
     cr = save_draft(draft, requester=requester, session=session, now=now)
-    return submit_draft(cr.id, actor=requester, session=session, now=now, platform=platform, policy=policy)
+    return submit_draft(cr.id, actor=requester, session=session, now=now, platform=platform, policies=policies)
 
 
 def _priority(draft: Draft) -> int:
@@ -455,6 +521,22 @@ def _refuse(cr: ChangeRequest, actor: Person | None, action: str, reason: str, *
     return NotAllowed(reason)
 
 
+def _require(cr: ChangeRequest, actor: Person | None, action: str, *, session: Session, now: dt.datetime,
+             platform: str) -> Person:
+    """The rules every step on a change shares: the actor is an active person in the directory, and the
+    change is govbot's own (imported history is read-only).  Raises :class:`NotAllowed` (audited)."""
+    if actor is None:
+        raise _refuse(cr, None, action, "You are not in govbot's directory, so you cannot act on change requests",
+                      session=session, now=now, platform=platform)
+    if not actor.active:
+        left = f" (left on {actor.left_on:%Y-%m-%d})" if actor.left_on else ""
+        raise _refuse(cr, actor, action, f"Your directory entry is inactive{left}, so you cannot act on "
+                      "change requests", session=session, now=now, platform=platform)
+    if imported(cr):
+        raise _refuse(cr, actor, action, read_only_reason(cr), session=session, now=now, platform=platform)
+    return actor
+
+
 def already_decided(cr: ChangeRequest, *, session: Session) -> str:
     last = session.scalars(
         select(Approval).where(Approval.change_id == cr.id, Approval.kind == ParticipantKind.APPROVER.value,
@@ -478,21 +560,20 @@ def may_decide(change_id: int, *, actor: Person | None, approve: bool, session: 
 def _pending_decisions(cr: ChangeRequest, actor: Person | None, verb: str, *, session: Session, now: dt.datetime,
                        platform: str) -> list[Approval]:
     """The approvals ``actor`` may give on ``cr`` now; raises :class:`NotAllowed` (audited) when none."""
-    if actor is None:
-        raise _refuse(cr, None, verb, "You are not in the directory, so you cannot decide on changes",
-                      session=session, now=now, platform=platform)
-    mine = session.scalars(
+    actor = _require(cr, actor, verb, session=session, now=now, platform=platform)
+    mine = list(session.scalars(
         select(Approval).where(Approval.change_id == cr.id, Approval.person_id == actor.id,
                                Approval.kind == ParticipantKind.APPROVER.value)
-    ).all()
+    ).all())
+    if cr.requester_id != actor.id:
+        mine += _delegated_to(cr, actor, now=now, session=session)
     if cr.requester_id == actor.id and not any(a.state == ApprovalState.REQUESTED.value for a in mine):
         raise _refuse(cr, actor, verb, f"You requested {cr.number}; you cannot approve or reject your own change",
                       session=session, now=now, platform=platform)
     if not mine:
         raise _refuse(cr, actor, verb, f"You are not an approver of {cr.number}", session=session, now=now,
                       platform=platform)
-    if cr.state not in PENDING and not (cr.change_type == "emergency" and cr.state == ChangeState.IMPLEMENTED.value
-                                        and cr.decided_at is None):
+    if not awaiting_decision(cr):
         raise _refuse(cr, actor, verb, already_decided(cr, session=session), session=session, now=now,
                       platform=platform)
     pending = [a for a in mine if a.state == ApprovalState.REQUESTED.value]
@@ -504,6 +585,21 @@ def _pending_decisions(cr: ChangeRequest, actor: Person | None, verb: str, *, se
     return pending
 
 
+def _delegated_to(cr: ChangeRequest, actor: Person, *, now: dt.datetime, session: Session) -> list[Approval]:
+    """Approvals of ``cr`` still waiting on active people who, right now, have named ``actor`` their delegate."""
+    delegators = session.scalars(
+        select(Delegation.person_id).join(Person, Person.id == Delegation.person_id)
+        .where(Delegation.delegate_id == actor.id, Delegation.starts_at <= now, Delegation.ends_at > now,
+               Person.active.is_(True))
+    ).all()
+    if not delegators:
+        return []
+    return list(session.scalars(
+        select(Approval).where(Approval.change_id == cr.id, Approval.kind == ParticipantKind.APPROVER.value,
+                               Approval.state == ApprovalState.REQUESTED.value, Approval.person_id.in_(delegators))
+    ).all())
+
+
 def decide(change_id: int, *, actor: Person | None, approve: bool, reason: str | None, session: Session,
            now: dt.datetime, platform: str) -> Outcome:
     """Record one approver's decision; exactly one transition happens however many click at once."""
@@ -513,14 +609,19 @@ def decide(change_id: int, *, actor: Person | None, approve: bool, reason: str |
     assert actor is not None
     if not approve and not (reason or "").strip():
         raise ChangeError("A rejection needs a reason")
+    stood_in_for = sorted({a.person.email for a in pending if a.person_id != actor.id and a.person is not None})
     for a in pending:
+        if a.person_id != actor.id:
+            # A delegate decides in the delegator's place: the approval is theirs now, and says for whom.
+            a.delegate_of_id, a.person_id = a.person_id, actor.id
         a.state = ApprovalState.APPROVED.value if approve else ApprovalState.REJECTED.value
         a.decided_at = now
         a.comment = reason
     session.flush()
     decided = "change.approved" if approve else "change.rejected"
     audit.record(session, at=now, actor=actor, platform=platform, action=decided, object_type="change",
-                 object_key=cr.number, data={"roles": sorted({a.role_name or "" for a in pending}), "reason": reason})
+                 object_key=cr.number, data={"roles": sorted({a.role_name or "" for a in pending}), "reason": reason,
+                                             **({"as_delegate_for": stood_in_for} if stood_in_for else {})})
     approvals = session.scalars(
         select(Approval).where(Approval.change_id == cr.id, Approval.kind == ParticipantKind.APPROVER.value)
     ).all()
@@ -571,6 +672,7 @@ def _transition(cr: ChangeRequest, new_state: str, now: dt.datetime, actor: Pers
 def respond_consult(change_id: int, *, actor: Person | None, concern: str | None, session: Session,
                     now: dt.datetime, platform: str) -> Outcome:
     cr = load_for_update(change_id, session=session)
+    actor = _require(cr, actor, "consult", session=session, now=now, platform=platform)
     row = None
     if actor is not None:
         row = session.scalar(select(Approval).where(
@@ -579,6 +681,8 @@ def respond_consult(change_id: int, *, actor: Person | None, concern: str | None
     if row is None:
         raise _refuse(cr, actor, "consult", f"You are not consulted on {cr.number}", session=session, now=now,
                       platform=platform)
+    if cr.state != ChangeState.SUBMITTED.value:
+        raise ChangeError(already_decided(cr, session=session))
     row.state = ApprovalState.CONCERN.value if concern else ApprovalState.NO_CONCERNS.value
     row.comment = concern
     row.decided_at = now
@@ -592,7 +696,8 @@ def ask_question(change_id: int, *, actor: Person | None, question: str, session
                  platform: str) -> Outcome:
     """An approver asks the requester something: the request waits on the requester until answered."""
     cr = load_for_update(change_id, session=session)
-    if actor is None or not session.scalar(select(Approval.id).where(
+    actor = _require(cr, actor, "ask", session=session, now=now, platform=platform)
+    if not session.scalar(select(Approval.id).where(
         Approval.change_id == cr.id, Approval.person_id == actor.id, Approval.kind == ParticipantKind.APPROVER.value
     )):
         raise _refuse(cr, actor, "ask", f"Only approvers of {cr.number} can ask its requester", session=session,
@@ -610,7 +715,8 @@ def ask_question(change_id: int, *, actor: Person | None, question: str, session
 def answer_question(change_id: int, *, actor: Person | None, answer: str, session: Session, now: dt.datetime,
                     platform: str) -> Outcome:
     cr = load_for_update(change_id, session=session)
-    if actor is None or cr.requester_id != actor.id:
+    actor = _require(cr, actor, "answer", session=session, now=now, platform=platform)
+    if cr.requester_id != actor.id:
         raise _refuse(cr, actor, "answer", f"Only the requester of {cr.number} can answer", session=session,
                       now=now, platform=platform)
     cr.awaiting_requester_since = None
@@ -631,16 +737,17 @@ LIFECYCLE = {
 
 
 def advance(change_id: int, step: str, *, actor: Person | None, session: Session, now: dt.datetime, platform: str,
-            policy: ChangePolicy | None = None) -> Outcome:
+            policies: ChangePolicies = DEFAULT_POLICIES) -> Outcome:
     """Lifecycle steps after the decision: schedule, implement, close; or withdraw / cancel."""
     if step not in LIFECYCLE:
         raise ChangeError(f"Unknown step {step!r}")
     cr = load_for_update(change_id, session=session)
-    policy = policy or policy_for(cr.activity_id)
+    actor = _require(cr, actor, step, session=session, now=now, platform=platform)
+    policy = policies.for_activity(cr.activity_id)
     allowed_from, target = LIFECYCLE[step]
-    is_requester = actor is not None and cr.requester_id == actor.id
-    is_assignee = actor is not None and cr.assigned_to_id == actor.id
-    is_manager = actor is not None and _holds(actor, policy.change_manager_role, session=session)
+    is_requester = cr.requester_id == actor.id
+    is_assignee = cr.assigned_to_id == actor.id
+    is_manager = _holds(actor, policy.change_manager_role, session=session)
     if step == "withdraw" and not is_requester:
         raise _refuse(cr, actor, step, f"Only the requester can withdraw {cr.number}", session=session, now=now,
                       platform=platform)
@@ -681,3 +788,135 @@ def response_times(cr: ChangeRequest) -> dict[str, dt.timedelta]:
         if a.kind == ParticipantKind.APPROVER.value and a.requested_at and a.decided_at and a.person and decided:
             out[a.person.display_name] = a.decided_at - a.requested_at
     return out
+
+
+# --------------------------------------------------------------------------- approvers who left
+
+
+def approvals_waiting_on(person: Person, *, session: Session,
+                         now: dt.datetime | None = None) -> list[tuple[ChangeRequest, Approval]]:
+    """Approvals waiting on ``person``; on people who left and for whom ``person`` is the acting holder
+    (before the worker has re-routed them); and, at ``now``, on people who named ``person`` their delegate
+    (never the person's own requests).  Oldest request first."""
+    acting_for = session.scalars(select(Person.id).join(
+        RoleAssignment, RoleAssignment.acting_for_id == Person.id).where(
+        RoleAssignment.person_id == person.id, Person.active.is_(False))).all()
+    delegators: Sequence[int] = []
+    if now is not None:
+        delegators = session.scalars(
+            select(Delegation.person_id).join(Person, Person.id == Delegation.person_id)
+            .where(Delegation.delegate_id == person.id, Delegation.starts_at <= now, Delegation.ends_at > now,
+                   Person.active.is_(True))).all()
+    rows = session.execute(
+        select(ChangeRequest, Approval).join(Approval, Approval.change_id == ChangeRequest.id)
+        .where(Approval.person_id.in_([person.id, *acting_for, *delegators]),
+               Approval.kind == ParticipantKind.APPROVER.value, Approval.state == ApprovalState.REQUESTED.value,
+               ChangeRequest.state.in_((*PENDING, ChangeState.IMPLEMENTED.value)))
+        .order_by(func.coalesce(ChangeRequest.submitted_at, ChangeRequest.created_at), ChangeRequest.id)
+    ).tuples().all()
+    out: list[tuple[ChangeRequest, Approval]] = []
+    seen: set[int] = set()
+    for cr, approval in rows:
+        if approval.person_id in delegators and cr.requester_id == person.id:
+            continue
+        if cr.id not in seen and awaiting_decision(cr):
+            seen.add(cr.id)
+            out.append((cr, approval))
+    return out
+
+
+@dataclass(frozen=True)
+class Rerouted:
+    """One approval that waited on someone who left: who it went to (nobody: ``to`` is empty) and why."""
+
+    change: ChangeRequest
+    role: str
+    left: Person
+    to: tuple[Person, ...]
+    how: str
+
+
+def _active_people(refs: Sequence[raci.PersonRef], *, exclude: set[int], session: Session) -> list[Person]:
+    out: list[Person] = []
+    for ref in refs:
+        person = session.get(Person, ref.id)
+        if person is not None and person.active and person.id not in exclude and person not in out:
+            out.append(person)
+    return out
+
+
+def _substitutes(cr: ChangeRequest, left: Person, *, session: Session) -> tuple[list[Person], str]:
+    """The acting holder of the role ``left`` held, else the holders of the decision right's escalation role."""
+    requester = {cr.requester_id} if cr.requester_id else set()
+    acting = raci.acting_for(left.id, session=session)
+    if acting is not None:
+        people = _active_people([acting], exclude=requester, session=session)
+        if people:
+            return people, f"acting holder for {left.display_name}"
+    activity = session.scalar(select(Activity).where(Activity.activity_id == cr.activity_id)) if cr.activity_id else None
+    right = decision_right_for(activity, session=session) if activity is not None else None
+    if right is not None and right.escalation_role and cr.system is not None:
+        holders = raci.role_holders(right.escalation_role, cr.system, session=session)
+        people = _active_people([p for h in holders for p in h.people()], exclude=requester, session=session)
+        if people:
+            return people, f"escalation role {right.escalation_role} ({right.decision_id})"
+    return [], ""
+
+
+def reroute_departed(*, session: Session, now: dt.datetime) -> list[Rerouted]:
+    """Approvals still waiting on people who have left the directory go to the acting holder of their role
+    (from the role assignments) or, when nobody acts for them, to the decision right's escalation role.
+
+    The departed person's approval becomes ``rerouted`` and the substitutes get approvals of their own
+    (acting for the person who left); the audit trail says who, why and how.  An approval nobody can take
+    over is left waiting and reported once (``change.approval_stalled``).  Safe to run again: a substitute
+    who already has the approval is not given a second one.
+    """
+    rows = session.scalars(
+        select(Approval).join(Person, Approval.person_id == Person.id)
+        .join(ChangeRequest, Approval.change_id == ChangeRequest.id)
+        .where(Approval.kind == ParticipantKind.APPROVER.value, Approval.state == ApprovalState.REQUESTED.value,
+               Person.active.is_(False),
+               ChangeRequest.state.in_((*PENDING, ChangeState.IMPLEMENTED.value)))
+        .options(selectinload(Approval.person), selectinload(Approval.change).selectinload(ChangeRequest.system))
+        .order_by(Approval.id)
+    ).all()
+    done: list[Rerouted] = []
+    for approval in rows:
+        cr, left = approval.change, approval.person
+        if left is None or not awaiting_decision(cr):
+            continue
+        role = approval.role_name or "approver"
+        people, how = _substitutes(cr, left, session=session)
+        left_on = f" on {left.left_on:%Y-%m-%d}" if left.left_on else ""
+        if not people:
+            if approval.comment != STALLED:
+                approval.comment = STALLED
+                audit.record(session, at=now, action="change.approval_stalled", object_type="change",
+                             object_key=cr.number, data={"role": role, "waiting_on": left.email,
+                                                         "reason": f"{left.display_name} left{left_on}; nobody acts "
+                                                                   "for them and no escalation role is assigned"})
+                done.append(Rerouted(cr, role, left, (), ""))
+            continue
+        holding = {a.person_id for a in session.scalars(select(Approval).where(
+            Approval.change_id == cr.id, Approval.kind == ParticipantKind.APPROVER.value,
+            Approval.state == ApprovalState.REQUESTED.value, Approval.role_name == approval.role_name)).all()}
+        added = [p for p in people if p.id not in holding]
+        for person in added:
+            session.add(Approval(
+                change_id=cr.id, kind=ParticipantKind.APPROVER.value, person_id=person.id, role_name=approval.role_name,
+                acting_for_id=left.id, state=ApprovalState.REQUESTED.value, requested_at=now, due_at=approval.due_at,
+            ))
+        approval.state = ApprovalState.REROUTED.value
+        approval.decided_at = now
+        approval.comment = f"re-routed to {', '.join(p.display_name for p in people)} ({how}): left{left_on}"
+        session.flush()
+        if added:
+            audit.record(session, at=now, action="change.approval_rerouted", object_type="change", object_key=cr.number,
+                         data={"role": role, "from": left.email, "to": [p.email for p in added],
+                               "reason": f"{left.display_name} left{left_on}", "how": how})
+            done.append(Rerouted(cr, role, left, tuple(added), how))
+    return done
+
+
+STALLED = "waiting on someone who left; nobody to re-route to"

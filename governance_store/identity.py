@@ -1,10 +1,9 @@
 """Chat accounts to people: which person in the directory a Slack or Teams user is.
 
-Adapters look an account up with :func:`person_for_chat`.  When the account is
-unknown (or known but not joined to a person), the adapter fetches the
-account's e-mail from the platform and calls :func:`person_by_email`, then
-records the join with :func:`link_chat_identity` so the next turn needs no
-platform call.  Nothing here knows about a chat platform's API.
+The turn pipeline calls :func:`resolve_chat_user` on every turn: the Entra object id (Teams), then an
+account already joined to a person, then the e-mail the platform reports for the account; a match by id
+or e-mail is recorded with :func:`link_chat_identity` so the next turn needs no platform call.  Nothing
+here knows about a chat platform's API.
 """
 
 from __future__ import annotations
@@ -40,6 +39,50 @@ def person_by_email(session: Session, email: str) -> Person | None:
     if person is None:
         person = session.scalars(select(Person).where(func.lower(Person.upn) == wanted)).first()
     return person
+
+
+# ``ChatIdentity.display_name`` keeps 200 characters; Entra display names may have 256, and PostgreSQL
+# refuses a longer value rather than cut it.
+DISPLAY_NAME_MAX = 200
+
+
+def person_by_aad_object_id(session: Session, aad_object_id: str) -> Person | None:
+    wanted = aad_object_id.strip().lower()
+    if not wanted:
+        return None
+    return session.scalars(select(Person).where(func.lower(Person.aad_object_id) == wanted)).first()
+
+
+def resolve_chat_user(
+    session: Session,
+    *,
+    platform: str,
+    account_id: str | None,
+    aad_object_id: str | None = None,
+    email: str | None = None,
+    display_name: str | None = None,
+    handle: str | None = None,
+    workspace_id: str | None = None,
+    timezone: str | None = None,
+    is_bot: bool | None = None,
+    locale: str | None = None,
+) -> tuple[Person | None, str | None]:
+    """The person behind a chat account (or ``None``) and the account's locale: the person by Entra object
+    id, then the account's recorded join, then ``email``.  A person found by id or e-mail is joined to the
+    account for the next turn; a locale the platform reports is kept for turns where it does not."""
+    person = person_by_aad_object_id(session, aad_object_id) if aad_object_id else None
+    account = chat_identity(session, platform=platform, external_id=account_id) if account_id else None
+    linked = account.person if account is not None else None
+    person = person or linked
+    if person is None and email:
+        person = person_by_email(session, email)
+    if person is not None and account_id and (linked is None or linked.id != person.id):
+        account = link_chat_identity(session, platform=platform, external_id=account_id, person=person, email=email,
+                                     display_name=display_name[:DISPLAY_NAME_MAX] if display_name else None,
+                                     handle=handle, workspace_id=workspace_id, timezone=timezone, is_bot=is_bot)
+    if account is not None and locale and account.locale != locale[:35]:
+        account.locale = locale[:35]
+    return person, (locale or (account.locale if account is not None else None))
 
 
 def link_chat_identity(

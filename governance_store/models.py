@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Sequence,
     String,
     Text,
     TypeDecorator,
@@ -112,6 +113,7 @@ class ApprovalState(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    REROUTED = "rerouted"  # the approver left; the approval went to the acting holder or the escalation role
     NO_CONCERNS = "no_concerns"
     CONCERN = "concern"
     INFORMED = "informed"
@@ -234,6 +236,8 @@ class ChatIdentity(Base):
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     is_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The language the chat client reports for the account (BCP 47, e.g. ``de-DE``), when it does.
+    locale: Mapped[str | None] = mapped_column(String(35))
 
     person: Mapped[Person | None] = relationship()
 
@@ -569,6 +573,7 @@ class Approval(Base):
     change: Mapped[ChangeRequest] = relationship(back_populates="participants")
     person: Mapped[Person | None] = relationship(foreign_keys=[person_id])
     acting_for: Mapped[Person | None] = relationship(foreign_keys=[acting_for_id])
+    delegate_of: Mapped[Person | None] = relationship(foreign_keys=[delegate_of_id])
 
 
 class AuditEntry(Base):
@@ -736,3 +741,17 @@ class ConversationReference(Base):
     service_url: Mapped[str] = mapped_column(String(500))
     reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column()
+
+
+# Change numbers: a sequence on PostgreSQL (safe under concurrency, never blocks), a counter row on SQLite.
+CHANGE_NUMBER_SEQUENCE = Sequence("change_number_seq", metadata=Base.metadata)
+CHANGE_NUMBER_COUNTER = "change_number"
+
+
+class Counter(Base):
+    """A named counter, for databases without sequences (SQLite serialises its writers)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

@@ -355,7 +355,13 @@ def systems_of_person(person: Person, *, session: Session) -> dict[str, list[Sys
     managed = session.scalars(
         select(System).where(System.technical_manager_id == person.id).order_by(System.name)
     ).all()
-    return {"owner": list(owned), "technical manager": list(managed)}
+    groups = {"owner": list(owned), "technical manager": list(managed)}
+    departed = select(RoleAssignment.acting_for_id).join(Person, Person.id == RoleAssignment.acting_for_id).where(
+        RoleAssignment.person_id == person.id, Person.active.is_(False))
+    acting = session.scalars(select(System).where(System.owner_id.in_(departed)).order_by(System.name)).all()
+    if acting:
+        groups["acting owner (for someone who left)"] = list(acting)
+    return groups
 
 
 def systems_of_team(team: Team, *, session: Session) -> dict[str, list[System]]:

@@ -13,9 +13,6 @@ from governance_store.lookup import Match, Resolution, SystemIndex
 from governance_store.models import ImportRun, System
 from handlers.reply import Choice, row_id
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[tuple[object, ...], SystemIndex]] = {}
-
 
 def _fingerprint(session: Session) -> tuple[object, ...]:
     """Cheap change marker: systems are only removed or renamed by an import, which leaves an ImportRun."""
@@ -24,26 +21,47 @@ def _fingerprint(session: Session) -> tuple[object, ...]:
     return (max_id, last_import)
 
 
-def index_for(session: Session) -> SystemIndex:
-    """The index for this database; rebuilt only when systems were added, removed or re-imported."""
-    bind = session.get_bind()
-    key = f"{bind.engine.url!r}|{session.info.get('schema', '')}|{id(bind)}"
-    fp = _fingerprint(session)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None and hit[0] == fp:
-            return hit[1]
-    index = SystemIndex.from_session(session)
-    # A large index is long-lived: keep the garbage collector from walking it on every collection.
-    gc.freeze()
-    with _lock:
-        _cache[key] = (fp, index)
-    return index
+class Catalog:
+    """The fuzzy index of one process, per database, rebuilt only when systems were added, removed or
+    re-imported.  The composition root makes one and hands it to every use case that resolves systems."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple[object, ...], SystemIndex]] = {}
 
-def invalidate() -> None:
-    with _lock:
-        _cache.clear()
+    def index_for(self, session: Session) -> SystemIndex:
+        bind = session.get_bind()
+        key = f"{bind.engine.url!r}|{session.info.get('schema', '')}|{id(bind)}"
+        fp = _fingerprint(session)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == fp:
+                return hit[1]
+        index = SystemIndex.from_session(session)
+        # A large index is long-lived: keep the garbage collector from walking it on every collection.
+        gc.freeze()
+        with self._lock:
+            self._cache[key] = (fp, index)
+        return index
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def resolve(self, query: str, *, session: Session) -> Resolved:
+        """Resolve free text to one system.  ``#ID`` (what choice buttons carry) picks a system directly."""
+        ref = query.strip()
+        system_id = row_id(ref[1:]) if ref.startswith("#") else None
+        if system_id is not None:
+            system = session.get(System, system_id)
+            if system is not None:
+                match = Match(system.id, system.name, system.site_code, system.location, system.class_name, 100.0,
+                              "id")
+                return Resolved(system, Resolution("exact", (match,)))
+        resolution = self.index_for(session).resolve(query)
+        if resolution.status in ("exact", "confident") and len(resolution.matches) == 1:
+            return Resolved(session.get(System, resolution.matches[0].system_id), resolution)
+        return Resolved(None, resolution)
 
 
 @dataclass(frozen=True)
@@ -52,21 +70,6 @@ class Resolved:
 
     system: System | None
     resolution: Resolution
-
-
-def resolve(query: str, *, session: Session) -> Resolved:
-    """Resolve free text to one system.  ``#ID`` (what choice buttons carry) picks a system directly."""
-    ref = query.strip()
-    system_id = row_id(ref[1:]) if ref.startswith("#") else None
-    if system_id is not None:
-        system = session.get(System, system_id)
-        if system is not None:
-            match = Match(system.id, system.name, system.site_code, system.location, system.class_name, 100.0, "id")
-            return Resolved(system, Resolution("exact", (match,)))
-    resolution = index_for(session).resolve(query)
-    if resolution.status in ("exact", "confident") and len(resolution.matches) == 1:
-        return Resolved(session.get(System, resolution.matches[0].system_id), resolution)
-    return Resolved(None, resolution)
 
 
 def choices_for(resolution: Resolution, verb: str) -> tuple[Choice, ...]:

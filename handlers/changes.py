@@ -8,11 +8,12 @@ import datetime as dt
 import re
 import shlex
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from governance_store import audit, escalations
 from governance_store import changes as core
 from governance_store.calendar import for_system
 from governance_store.models import (
@@ -21,13 +22,15 @@ from governance_store.models import (
     AuditEntry,
     ChangeRequest,
     ChangeState,
+    Delegation,
     OutboxMessage,
     ParticipantKind,
     Person,
     Site,
     Timer,
 )
-from handlers import catalog
+from handlers.catalog import Catalog
+from handlers.ownership import find_person
 from handlers.reply import (
     Action,
     Button,
@@ -40,6 +43,8 @@ from handlers.reply import (
     reply_to_dict,
     row_id,
 )
+from handlers.routes import Route, RouteKind
+from handlers.services import Services
 from notifications import outbox, sla
 
 USAGE = (
@@ -53,16 +58,12 @@ def _status(status: str, **extra: Any) -> dict[str, Any]:
     return {"status": status, "candidates": [], "warnings": [], **extra}
 
 
-def _person(actor_person_id: int | None, *, session: Session) -> Person | None:
-    return session.get(Person, actor_person_id) if actor_person_id is not None else None
-
-
-def _not_in_directory() -> Reply:
-    return Reply(
-        text="You are not in govbot's directory, so you cannot open or decide on change requests. "
-        "Ask your govbot admin to import your directory entry (your chat e-mail must match it).",
-        data=_status("refused"),
-    )
+def _person(actor_person_id: int | None, *, session: Session) -> Person:
+    """The acting person: the router lets only active people in the directory reach these use cases."""
+    person = session.get(Person, actor_person_id) if actor_person_id is not None else None
+    if person is None:
+        raise LookupError("a change use case was reached without a person")
+    return person
 
 
 # --------------------------------------------------------------------------- the form
@@ -116,7 +117,8 @@ def parse_window(text: str, tz: str) -> tuple[dt.datetime, dt.datetime]:
     raise ValueError("write the window as YYYY-MM-DDTHH:MM/HH:MM (site local time)")
 
 
-def _draft_from_values(values: dict[str, str], *, session: Session) -> tuple[core.Draft | None, dict[str, str], Reply | None]:
+def _draft_from_values(values: dict[str, str], *, session: Session,
+                       catalog: Catalog) -> tuple[core.Draft | None, dict[str, str], Reply | None]:
     errors: dict[str, str] = {}
     system_text = values.get("system", "").strip()
     if not system_text:
@@ -184,10 +186,8 @@ def parse_inline(text: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- opening
 
 
-def change_command(command: Command, *, session: Session, now: dt.datetime) -> Reply:
+def change_command(command: Command, *, session: Session, now: dt.datetime, services: Services) -> Reply:
     actor = _person(command.actor.person_id, session=session)
-    if actor is None:
-        return _not_in_directory()
     rest = command.text.strip()[len("change"):].strip()
     if not rest:
         return Reply(text="Fill in the change request.", form=change_form(), data=_status("form"))
@@ -195,15 +195,16 @@ def change_command(command: Command, *, session: Session, now: dt.datetime) -> R
         values = parse_inline(rest)
     except ValueError as exc:
         return Reply(text=f"I couldn't read that change request: {exc}.\nUsage: {USAGE}", data=_status("usage"))
-    return _preview(values, actor=actor, session=session, now=now)
+    return _preview(values, actor=actor, session=session, now=now, services=services)
 
 
-def _preview(values: dict[str, str], *, actor: Person, session: Session, now: dt.datetime) -> Reply:
-    draft, errors, _ = _draft_from_values(values, session=session)
+def _preview(values: dict[str, str], *, actor: Person, session: Session, now: dt.datetime,
+             services: Services) -> Reply:
+    draft, errors, _ = _draft_from_values(values, session=session, catalog=services.catalog)
     if draft is None or errors:
         return Reply(text="Please correct the highlighted fields.", form=change_form(values=values, errors=errors),
                      data=_status("invalid", errors=errors))
-    routing = core.route(draft, requester=actor, session=session, now=now)
+    routing = core.route(draft, requester=actor, session=session, now=now, policies=services.policies)
     if routing.errors:
         return Reply(text="Please correct the highlighted fields.",
                      form=change_form(values=values, errors=routing.errors),
@@ -257,8 +258,11 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
     for a in approvals:
         if a.kind != ParticipantKind.APPROVER.value or a.person is None:
             continue
-        mark = {"approved": "✅", "rejected": "❌", "requested": "⏳", "cancelled": "–"}.get(a.state, a.state)
+        mark = {"approved": "✅", "rejected": "❌", "requested": "⏳", "cancelled": "–", "rerouted": "↪"}.get(a.state,
+                                                                                                       a.state)
         extra = f" (acting for {a.acting_for.display_name})" if a.acting_for_id and a.acting_for else ""
+        if a.delegate_of_id and a.delegate_of:
+            extra += f" (delegate of {a.delegate_of.display_name})"
         when = f" {_local(a.decided_at, cr, session=session)}" if a.decided_at and a.state in ("approved", "rejected") else ""
         comment = f" — “{a.comment}”" if a.comment else ""
         status_lines.append(f"{mark} {a.person.display_name}{extra} · {a.role_name}{when}{comment}")
@@ -288,14 +292,14 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
     if timer is not None and timer.target_at is not None:
         fields.append(Field("SLA", _sla_text(timer, cr, session=session)))
     buttons: tuple[Button, ...] = ()
-    pending = cr.state == ChangeState.SUBMITTED.value or (
-        cr.change_type == "emergency" and cr.state == ChangeState.IMPLEMENTED.value and cr.decided_at is None
-    )
+    pending = core.awaiting_decision(cr) and not core.imported(cr)
     ref = str(cr.id)
-    if role == "approver" and pending:
+    if core.imported(cr):
+        fields.append(Field("Managed in", "ServiceNow (read-only here)" if cr.origin == "servicenow" else cr.origin))
+    elif role == "approver" and pending:
         buttons = (Button("Approve", "cr.approve", ref, "primary"), Button("Reject", "cr.reject", ref, "danger"),
                    Button("Ask a question", "cr.ask", ref))
-    elif role == "consulted" and cr.state == ChangeState.SUBMITTED.value:
+    elif role == "consulted" and cr.state == ChangeState.SUBMITTED.value and not core.imported(cr):
         buttons = (Button("No concerns", "cr.consult_ok", ref, "primary"), Button("Raise concern", "cr.consult_concern", ref))
     elif role == "requester":
         nxt = {
@@ -350,17 +354,21 @@ def notify(cr: ChangeRequest, *, event: str, session: Session, now: dt.datetime)
     """Queue the messages an event causes, and refresh every card already sent about the request."""
     approvals = session.scalars(select(Approval).where(Approval.change_id == cr.id)).all()
     base = f"cr:{cr.id}"
-    if event == "submitted":
+    if event in ("submitted", "rerouted"):
         for a in approvals:
             if a.person_id is None:
+                continue
+            if event == "rerouted" and (a.kind != ParticipantKind.APPROVER.value
+                                        or a.state != ApprovalState.REQUESTED.value):
                 continue
             role = {"approver": "approver", "consulted": "consulted", "informed": "informed"}[a.kind]
             outbox.enqueue(session, key=f"{base}:{role}:{a.person_id}", now=now, person_id=a.person_id,
                            change_id=cr.id, payload=reply_to_dict(card(cr, role=role, session=session)))
-        if cr.requester_id:
+        if cr.requester_id and event == "submitted":
             outbox.enqueue(session, key=f"{base}:requester:{cr.requester_id}", now=now, person_id=cr.requester_id,
                            change_id=cr.id, payload=reply_to_dict(card(cr, role="requester", session=session)))
-        return
+        if event == "submitted":
+            return
     if event in ("approved", "rejected", "withdrawn", "cancelled"):
         for a in approvals:
             if a.kind == ParticipantKind.INFORMED.value and a.person_id is not None:
@@ -389,27 +397,26 @@ def _change(action: Action, *, session: Session) -> ChangeRequest | None:
     return session.get(ChangeRequest, change_id) if change_id is not None else None
 
 
-def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
+def on_action(action: Action, *, session: Session, now: dt.datetime, services: Services) -> Reply:
     actor = _person(action.actor.person_id, session=session)
     platform = action.actor.platform
     if action.action_id == "cr.preview":
-        if actor is None:
-            return _not_in_directory()
-        return _preview(dict(action.inputs), actor=actor, session=session, now=now)
+        return _preview(dict(action.inputs), actor=actor, session=session, now=now, services=services)
     cr = _change(action, session=session)
     if cr is None:
         return Reply(text="That change request does not exist.", data=_status("refused"))
     step = action.action_id.removeprefix("cr.")
     try:
         if step == "submit":
-            cr, routing = core.submit_draft(cr.id, actor=actor, session=session, now=now, platform=platform)
+            cr, routing = core.submit_draft(cr.id, actor=actor, session=session, now=now, platform=platform,
+                                            policies=services.policies)
             sla.start(cr, session=session, now=now)
             notify(cr, event="submitted", session=session, now=now)
             reply = card(cr, role="requester", session=session)
             return _with(reply, text=f"{cr.number} was submitted to {', '.join(p.name for s in routing.slots for p in s.people)}.",
                          status="submitted")
         if step == "discard":
-            if actor is None or cr.requester_id != actor.id or cr.state != ChangeState.DRAFT.value:
+            if cr.requester_id != actor.id or cr.state != ChangeState.DRAFT.value:
                 return Reply(text="Only the requester can discard an unsent draft.", data=_status("refused"))
             session.delete(cr)
             return Reply(text="Draft discarded; nothing was sent.", data=_status("discarded"))
@@ -439,7 +446,7 @@ def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
             outcome = core.respond_consult(cr.id, actor=actor, concern=concern or None, session=session, now=now,
                                            platform=platform)
             for a in outcome.change.participants:
-                if actor is not None and a.person_id == actor.id and a.kind == ParticipantKind.CONSULTED.value:
+                if a.person_id == actor.id and a.kind == ParticipantKind.CONSULTED.value:
                     sla.stop_consult(a, session=session)
             notify(outcome.change, event="consulted", session=session, now=now)
             return _with(card(outcome.change, role="consulted", session=session), text=outcome.message, status="consulted")
@@ -460,7 +467,8 @@ def on_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
                 notify(outcome.change, event="answer", session=session, now=now)
             return Reply(text=outcome.message, data=_status("ok"))
         if step in ("schedule", "implement", "close", "withdraw", "cancel"):
-            outcome = core.advance(cr.id, step, actor=actor, session=session, now=now, platform=platform)
+            outcome = core.advance(cr.id, step, actor=actor, session=session, now=now, platform=platform,
+                                   policies=services.policies)
             if outcome.new_state in ("withdrawn", "cancelled"):
                 sla.stop(outcome.change, session=session, reason=outcome.new_state)
             notify(outcome.change, event=outcome.new_state, session=session, now=now)
@@ -483,65 +491,73 @@ def _with(reply: Reply, *, text: str, status: str) -> Reply:
 # --------------------------------------------------------------------------- my approvals
 
 
-def approvals_command(command: Command, *, session: Session, now: dt.datetime) -> Reply:
+def approvals_command(command: Command, *, session: Session, now: dt.datetime, services: Services) -> Reply:
     actor = _person(command.actor.person_id, session=session)
-    if actor is None:
-        return _not_in_directory()
-    rows = session.scalars(
-        select(ChangeRequest).join(Approval, Approval.change_id == ChangeRequest.id)
-        .where(Approval.person_id == actor.id, Approval.kind == ParticipantKind.APPROVER.value,
-               Approval.state == ApprovalState.REQUESTED.value, ChangeRequest.state == ChangeState.SUBMITTED.value)
-        .order_by(ChangeRequest.submitted_at)
-    ).all()
+    rows = core.approvals_waiting_on(actor, session=session, now=now)
     if not rows:
         return Reply(text="Nothing waits for your approval.", data=_status("answered", pending=[]))
     sections = []
     buttons = []
-    for cr in rows[:10]:
+    for cr, approval in rows[:10]:
         age = now - (cr.submitted_at or cr.created_at)
-        sections.append(Section(title=f"{cr.number} · {cr.title}", fields=(
-            Field("System", cr.system_name or "—"), Field("Waiting", f"{age.days} d {age.seconds // 3600} h"),
-            Field("Requested by", cr.requester.display_name if cr.requester else "—"))))
-        buttons += [Button(f"Approve {cr.number}", "cr.approve", str(cr.id), "primary"),
-                    Button(f"Reject {cr.number}", "cr.reject", str(cr.id), "danger")]
+        fields = [Field("System", cr.system_name or "—"), Field("Waiting", f"{age.days} d {age.seconds // 3600} h"),
+                  Field("Requested by", cr.requester.display_name if cr.requester else "—")]
+        if approval.person_id != actor.id and approval.person is not None:
+            why = "you are their delegate" if approval.person.active else "left; you act for them"
+            fields.append(Field("For", f"{approval.person.display_name} ({why})"))
+        elif approval.acting_for is not None:
+            fields.append(Field("For", f"{approval.acting_for.display_name} (left; you act for them)"))
+        if core.imported(cr):
+            fields.append(Field("Decide", core.read_only_reason(cr)))
+        else:
+            buttons += [Button(f"Approve {cr.number}", "cr.approve", str(cr.id), "primary"),
+                        Button(f"Reject {cr.number}", "cr.reject", str(cr.id), "danger")]
+        sections.append(Section(title=f"{cr.number} · {cr.title}", fields=tuple(fields)))
     return Reply(text=f"{len(rows)} change request(s) wait for your approval.", sections=tuple(sections),
-                 buttons=tuple(buttons), data=_status("answered", pending=[cr.number for cr in rows]))
+                 buttons=tuple(buttons), data=_status("answered", pending=[cr.number for cr, _ in rows]))
 
 
-def acknowledge_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
-    from notifications.sweep import acknowledge
+def reroute_departed(*, session: Session, now: dt.datetime) -> int:
+    """Give approvals waiting on people who left to their acting holders (or escalate them), and send the new
+    approvers their cards; the worker runs this regularly and ``govbot import`` after every import."""
+    moved = core.reroute_departed(session=session, now=now)
+    for change_id in dict.fromkeys(r.change.id for r in moved if r.to):
+        cr = session.get(ChangeRequest, change_id)
+        if cr is not None and not core.imported(cr):
+            notify(cr, event="rerouted", session=session, now=now)
+    return len(moved)
 
+
+def acknowledge_action(action: Action, *, session: Session, now: dt.datetime, services: Services) -> Reply:
     timer_text, _, level_text = action.value.partition(":")
     timer_id, level = row_id(timer_text), row_id(level_text)
     if timer_id is None or level is None:
         return Reply(text="That escalation no longer exists.", data=_status("refused"))
     actor = _person(action.actor.person_id, session=session)
-    message = acknowledge(timer_id, level, person=actor, session=session, now=now,
-                          platform=action.actor.platform)
-    ok = message.startswith("Thanks")
-    return Reply(text=message, data=_status("acknowledged" if ok else "refused"))
+    outcome = escalations.acknowledge(timer_id, level, person=actor, session=session, now=now,
+                                      platform=action.actor.platform)
+    if outcome.accepted and outcome.change is not None:
+        notify(outcome.change, event="acknowledged", session=session, now=now)
+    return Reply(text=outcome.message, data=_status("acknowledged" if outcome.accepted else "refused"))
 
 
 DELEGATE_USAGE = "delegate PERSON until YYYY-MM-DD [reason]  ·  delegate off  ·  delegate (show)"
+# A stand-in covers an absence, not a change of role: longer windows are a role assignment.
+MAX_DELEGATION = dt.timedelta(days=366)
 
 
-def delegate_command(command: Command, *, session: Session, now: dt.datetime) -> Reply:
+def delegate_command(command: Command, *, session: Session, now: dt.datetime, services: Services) -> Reply:
     """Out of office: name who approves in your place until a date."""
-    from governance_store import audit
-    from governance_store.models import Delegation
-    from handlers.ownership import find_person
-
     actor = _person(command.actor.person_id, session=session)
-    if actor is None:
-        return _not_in_directory()
     rest = command.text.strip()[len("delegate"):].strip()
     active = session.scalars(select(Delegation).where(
         Delegation.person_id == actor.id, Delegation.ends_at > now).order_by(Delegation.starts_at)).all()
     if not rest:
         if not active:
             return Reply(text=f"You have no delegate. Usage: {DELEGATE_USAGE}", data=_status("answered"))
-        lines = [f"{d.delegate.display_name} from {d.starts_at:%Y-%m-%d} until {d.ends_at:%Y-%m-%d %H:%M} UTC"
-                 for d in active]
+        tz = _zone(actor.timezone)
+        lines = [f"{d.delegate.display_name} from {d.starts_at.astimezone(tz):%Y-%m-%d} until "
+                 f"{d.ends_at.astimezone(tz):%Y-%m-%d %H:%M %Z}" for d in active]
         return Reply(text="Your delegates:\n" + "\n".join(lines), data=_status("answered"))
     if rest.lower() == "off":
         for d in active:
@@ -549,20 +565,31 @@ def delegate_command(command: Command, *, session: Session, now: dt.datetime) ->
         audit.record(session, at=now, actor=actor, platform=command.actor.platform, action="delegation.ended",
                      object_type="person", object_key=actor.email, data={})
         return Reply(text="You approve your own requests again.", data=_status("answered"))
-    m = re.match(r"^(?P<who>.+?)\s+until\s+(?P<day>\d{4}-\d{2}-\d{2})(?:\s+(?P<reason>.*))?$", rest, re.I)
+    m = re.match(r"^(?P<who>.+?)\s+until\s+(?P<day>\S+)(?:\s+(?P<reason>.*))?$", rest, re.I)
     if not m:
         return Reply(text=f"Usage: {DELEGATE_USAGE}", data=_status("usage"))
+    try:
+        day = dt.date.fromisoformat(m["day"]) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", m["day"]) else None
+    except ValueError:
+        day = None
+    if day is None:
+        return Reply(text=f"“{m['day']}” is not a date (write YYYY-MM-DD). Usage: {DELEGATE_USAGE}",
+                     data=_status("usage"))
+    tz = _zone(actor.timezone)
+    today = now.astimezone(tz).date()
+    if day < today:
+        return Reply(text="That date has passed.", data=_status("invalid"))
+    if day - today > MAX_DELEGATION:
+        return Reply(text=f"A delegation can last at most {MAX_DELEGATION.days} days (until "
+                          f"{today + MAX_DELEGATION:%Y-%m-%d}); for longer, ask for a role assignment.",
+                     data=_status("invalid"))
     who = find_person(session, m["who"])
     if who is None or not who.active:
         return Reply(text=f"I don't know an active person called “{m['who']}” (use their name or e-mail).",
                      data=_status("invalid"))
     if who.id == actor.id:
         return Reply(text="You cannot delegate to yourself.", data=_status("invalid"))
-    tz = ZoneInfo(actor.timezone or "UTC")
-    try:
-        until = dt.datetime.combine(dt.date.fromisoformat(m["day"]), dt.time(23, 59), tzinfo=tz).astimezone(dt.UTC)
-    except ValueError:
-        return Reply(text=f"“{m['day']}” is not a date. Usage: {DELEGATE_USAGE}", data=_status("usage"))
+    until = dt.datetime.combine(day, dt.time(23, 59), tzinfo=tz).astimezone(dt.UTC)
     if until <= now:
         return Reply(text="That date has passed.", data=_status("invalid"))
     session.add(Delegation(person_id=actor.id, delegate_id=who.id, starts_at=now, ends_at=until,
@@ -570,15 +597,66 @@ def delegate_command(command: Command, *, session: Session, now: dt.datetime) ->
     audit.record(session, at=now, actor=actor, platform=command.actor.platform, action="delegation.set",
                  object_type="person", object_key=actor.email,
                  data={"delegate": who.email, "until": until.isoformat(), "reason": m["reason"]})
-    return Reply(text=f"Until {m['day']}, {who.display_name} approves in your place. New requests go to them.",
+    return Reply(text=f"Until {day:%Y-%m-%d}, {who.display_name} approves in your place. New requests go to them.",
                  data=_status("answered"))
 
 
-def register(router: Any) -> None:
-    router.EXTRA_COMMANDS["delegate"] = delegate_command
-    router.ACTION_HANDLERS["esc.ack"] = acknowledge_action
-    router.EXTRA_COMMANDS["change"] = change_command
-    router.EXTRA_COMMANDS["approvals"] = approvals_command
-    for step in ("preview", "submit", "discard", "approve", "reject", "consult_ok", "consult_concern", "ask", "answer",
-                 "schedule", "implement", "close", "withdraw", "cancel"):
-        router.ACTION_HANDLERS[f"cr.{step}"] = on_action
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def _change_subject(request: Command | Action, session: Session) -> tuple[str, str]:
+    if isinstance(request, Action) and request.action_id.startswith("cr.") and request.action_id != "cr.preview":
+        change_id = row_id(request.value)
+        cr = session.get(ChangeRequest, change_id) if change_id is not None else None
+        return "change", cr.number if cr is not None else f"#{request.value[:20]}"
+    return "change", "new"
+
+
+def _escalation_subject(request: Command | Action, session: Session) -> tuple[str, str]:
+    value = request.value if isinstance(request, Action) else ""
+    timer_id = row_id(value.partition(":")[0])
+    timer = session.get(Timer, timer_id) if timer_id is not None else None
+    cr = session.get(ChangeRequest, timer.change_id) if timer is not None and timer.change_id else None
+    return "change", cr.number if cr is not None else f"timer {value[:20]}"
+
+
+def _person_subject(request: Command | Action, session: Session) -> tuple[str, str]:
+    return "person", request.actor.email or request.actor.display_name or "unknown"
+
+
+# What each button does, as the audit trail names a refusal and the person is told.
+_STEPS = {
+    "preview": ("change.request", "open change requests"),
+    "submit": ("change.submit", "submit change requests"),
+    "discard": ("change.discard", "discard change requests"),
+    "approve": ("change.approve", "decide on change requests"),
+    "reject": ("change.reject", "decide on change requests"),
+    "consult_ok": ("change.consult", "answer consultations"),
+    "consult_concern": ("change.consult", "answer consultations"),
+    "ask": ("change.ask", "ask about change requests"),
+    "answer": ("change.answer", "answer questions about change requests"),
+    "schedule": ("change.schedule", "schedule change requests"),
+    "implement": ("change.implement", "implement change requests"),
+    "close": ("change.close", "close change requests"),
+    "withdraw": ("change.withdraw", "withdraw change requests"),
+    "cancel": ("change.cancel", "cancel change requests"),
+}
+
+ROUTES = (
+    Route(RouteKind.COMMAND, "change", change_command, changes_state=True, audit_as="change.request",
+          what="open change requests", subject=_change_subject),
+    Route(RouteKind.COMMAND, "approvals", approvals_command),
+    Route(RouteKind.COMMAND, "delegate", delegate_command, changes_state=True, audit_as="delegation",
+          what="name a delegate", subject=_person_subject),
+    Route(RouteKind.ACTION, "esc.ack", acknowledge_action, changes_state=True, audit_as="escalation.ack",
+          what="acknowledge escalations", subject=_escalation_subject),
+    *(Route(RouteKind.ACTION, f"cr.{step}", on_action, changes_state=True, audit_as=audit_as, what=what,
+            subject=_change_subject) for step, (audit_as, what) in _STEPS.items()),
+)

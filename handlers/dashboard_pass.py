@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Domain separation: the key signs passes only (the session cookie of a token holder uses another label).
 _KEY_LABEL = b"govbot dashboard pass key v1"
@@ -84,3 +84,32 @@ def verify(value: str, *, key: bytes, now: dt.datetime) -> Pass:
     if now >= expires_at:
         raise InvalidPass("expired")
     return Pass(person_id=int(match.group(1)), expires_at=expires_at)
+
+
+DEFAULT_URL = "http://127.0.0.1:3000/"
+DEFAULT_LIFETIME = dt.timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class DashboardLinks:
+    """Where the dashboard is reached and, when it needs a token, the key its passes are signed with."""
+
+    base_url: str = DEFAULT_URL
+    key: bytes | None = field(default=None, repr=False)
+    lifetime: dt.timedelta = DEFAULT_LIFETIME
+
+    @classmethod
+    def configure(cls, base_url: str, *, token: str | None, lifetime: dt.timedelta = DEFAULT_LIFETIME
+                  ) -> DashboardLinks:
+        if lifetime <= dt.timedelta(0):
+            raise ValueError("the dashboard link lifetime must be positive")
+        key = derive_key(token) if token else None
+        return cls(base_url=base_url.rstrip("/") + "/", key=key, lifetime=lifetime)
+
+    def link(self, person_id: int, *, now: dt.datetime) -> tuple[str, dt.datetime | None]:
+        """The URL for ``person_id`` and when it stops working (``None``: a plain URL that never does)."""
+        if self.key is None:
+            return self.base_url, None
+        expires_at = now + self.lifetime
+        signed = issue(person_id, key=self.key, expires_at=expires_at)
+        return f"{self.base_url}?pass={signed}", expires_at

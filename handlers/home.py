@@ -13,22 +13,24 @@ about a system; ``govbot lint`` has the complete list.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from governance_store.changes import approvals_waiting_on, imported
 from governance_store.lint import OPEN_CHANGE_STATES, system_gaps
 from governance_store.models import (
-    Approval,
-    ApprovalState,
     ChangeRequest,
-    ParticipantKind,
     Person,
+    RoleAssignment,
     System,
     Team,
     TeamMember,
 )
 from handlers.reply import Actor, Reply, Section
+from handlers.routes import Route, RouteKind
+from handlers.services import Services
 
 SECTION_APPROVALS = "My pending approvals"
 SECTION_REQUESTS = "My open requests"
@@ -41,7 +43,7 @@ LIMIT = 10
 GAP_SCAN = 200
 
 
-def home_for(actor: Actor, *, session: Session, now: dt.datetime) -> Reply:
+def home_for(actor: Actor, *, session: Session, now: dt.datetime, services: Services | None = None) -> Reply:
     if actor.person_id is None:
         return Reply(
             text="You are not in the governance directory yet, so there is nothing to show here.",
@@ -49,7 +51,7 @@ def home_for(actor: Actor, *, session: Session, now: dt.datetime) -> Reply:
         )
     person = session.get(Person, actor.person_id)
     name = person.display_name if person is not None else actor.display_name
-    approvals, n_approvals = _pending_approvals(session, actor.person_id, now)
+    approvals, n_approvals = _pending_approvals(session, person, now) if person is not None else ("", 0)
     requests, n_requests = _open_requests(session, actor.person_id)
     owned, n_owned = _owned_systems(session, actor.person_id)
     gaps, n_gaps = _gaps(session, actor.person_id)
@@ -78,29 +80,32 @@ def _more(lines: list[str], total: int) -> str:
     return "\n".join(lines)
 
 
-def _when(value: dt.datetime | None) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+def _when(value: dt.datetime, person: Person) -> str:
+    """A time in the person's own zone when the directory knows it, else in UTC; labelled either way."""
+    try:
+        zone: dt.tzinfo = ZoneInfo(person.timezone) if person.timezone else dt.UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _pending_approvals(session: Session, person_id: int, now: dt.datetime) -> tuple[str, int]:
-    rows = session.scalars(
-        select(Approval)
-        .where(
-            Approval.person_id == person_id,
-            Approval.state == ApprovalState.REQUESTED.value,
-            Approval.kind == ParticipantKind.APPROVER.value,
-        )
-        .options(selectinload(Approval.change))
-        .order_by(Approval.due_at.is_(None), Approval.due_at, Approval.id)
-    ).all()
+def _pending_approvals(session: Session, person: Person, now: dt.datetime) -> tuple[str, int]:
+    rows = approvals_waiting_on(person, session=session, now=now)
+    rows.sort(key=lambda row: (row[1].due_at is None, row[1].due_at or now, row[1].id))
     lines = []
-    for approval in rows[:LIMIT]:
-        change = approval.change
+    for change, approval in rows[:LIMIT]:
         line = f"• {change.number}: {change.title}"
         if change.system_name:
             line += f" ({change.system_name})"
-        if approval.due_at is not None:
-            line += f", due {_when(approval.due_at)}"
+        if approval.person_id != person.id and approval.person is not None:
+            why = "you are their delegate" if approval.person.active else "left; you act for them"
+            line += f", for {approval.person.display_name} ({why})"
+        elif approval.acting_for is not None:
+            line += f", for {approval.acting_for.display_name} (left; you act for them)"
+        if imported(change):
+            line += ", decide in ServiceNow"
+        elif approval.due_at is not None:
+            line += f", due {_when(approval.due_at, person)}"
             if approval.due_at < now:
                 line += " (overdue)"
         lines.append(line)
@@ -124,10 +129,19 @@ def _live(query: Select[tuple[System]]) -> Select[tuple[System]]:
 
 
 def _owned_systems(session: Session, person_id: int) -> tuple[str, int]:
-    mine = _live(select(System).where(System.owner_id == person_id))
+    """Systems the person owns, and those owned by people who left and for whom they are the acting holder."""
+    acting_for = select(RoleAssignment.acting_for_id).where(RoleAssignment.person_id == person_id,
+                                                          RoleAssignment.acting_for_id.is_not(None))
+    departed = select(Person.id).where(Person.id.in_(acting_for), Person.active.is_(False))
+    mine = _live(select(System).where(or_(System.owner_id == person_id, System.owner_id.in_(departed))))
     total = session.scalar(select(func.count()).select_from(mine.subquery())) or 0
-    rows = session.scalars(mine.order_by(System.name).limit(LIMIT)).all()
-    lines = [f"• {s.name}" + (f" ({s.site_code})" if s.site_code else "") for s in rows]
+    rows = session.scalars(mine.options(selectinload(System.owner)).order_by(System.name).limit(LIMIT)).all()
+    lines = []
+    for s in rows:
+        line = f"• {s.name}" + (f" ({s.site_code})" if s.site_code else "")
+        if s.owner_id != person_id and s.owner is not None:
+            line += f", acting for {s.owner.display_name} (left)"
+        lines.append(line)
     return _more(lines, total), total
 
 
@@ -180,3 +194,6 @@ def _gaps(session: Session, person_id: int) -> tuple[str, int]:
         lines.append(f"• {system.name}: " + "; ".join(gaps))
     shown = sum(1 for line in lines if line.startswith("• "))
     return "\n".join(lines), shown
+
+
+ROUTES = (Route(RouteKind.HOME, "", home_for),)

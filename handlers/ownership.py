@@ -30,6 +30,8 @@ from governance_store.models import (
 from handlers import catalog
 from handlers.parse import Intent
 from handlers.reply import Button, Choice, Field, Reply, Section
+from handlers.routes import Route, RouteKind
+from handlers.services import Services
 
 SystemHandler = Callable[..., Reply]
 CRITICALITY = {1: "1 - most critical", 2: "2 - somewhat critical", 3: "3 - less critical", 4: "4 - not critical"}
@@ -99,8 +101,8 @@ def about_system(verb: str) -> Callable[[SystemHandler], Callable[..., Reply]]:
 
     def wrap(fn: SystemHandler) -> Callable[..., Reply]:
         @functools.wraps(fn)
-        def handler(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
-            resolved = catalog.resolve(intent.subject, session=session)
+        def handler(intent: Intent, *, session: Session, now: dt.datetime, services: Services) -> Reply:
+            resolved = services.catalog.resolve(intent.subject, session=session)
             if resolved.system is None:
                 return unresolved(intent, resolved, verb)
             return fn(intent, resolved.system, session=session, now=now)
@@ -245,15 +247,15 @@ def who_owns(intent: Intent, system: System, *, session: Session, now: dt.dateti
 # --------------------------------------------------------------------------- RACI
 
 
-def raci_answer(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
+def raci_answer(intent: Intent, *, session: Session, now: dt.datetime, services: Services) -> Reply:
     subject, activity_text = intent.subject, intent.activity
-    resolved = catalog.resolve(subject, session=session)
+    resolved = services.catalog.resolve(subject, session=session)
     if resolved.system is None and not intent.explicit_activity:
         # "raci PLC-FIL-L3-07 firmware update": the longest prefix naming a system wins.
         words = subject.split()
         for cut in range(len(words) - 1, 0, -1):
             head = " ".join(words[:cut])
-            attempt = catalog.resolve(head, session=session)
+            attempt = services.catalog.resolve(head, session=session)
             if attempt.system is not None and attempt.resolution.status == "exact":
                 resolved, activity_text = attempt, " ".join(words[cut:])
                 break
@@ -507,7 +509,7 @@ def _system_list(systems: Sequence[System]) -> str:
 # --------------------------------------------------------------------------- what does P own
 
 
-def owns(intent: Intent, *, session: Session, now: dt.datetime) -> Reply:
+def owns(intent: Intent, *, session: Session, now: dt.datetime, services: Services) -> Reply:
     query = intent.subject.strip()
     people = session.scalars(select(Person)).all()
     teams = session.scalars(select(Team)).all()
@@ -575,3 +577,19 @@ def find_person(session: Session, text: str) -> Person | None:
     return session.scalar(
         select(Person).where(or_(func.lower(Person.email) == t, func.lower(Person.display_name) == t, func.lower(Person.upn) == t))
     )
+
+
+ROUTES = tuple(Route(RouteKind.INTENT, name, handler) for name, handler in (
+    ("who_owns", who_owns),
+    ("raci", raci_answer),
+    ("accountable", accountable),
+    ("responsible", accountable),
+    ("approves", accountable),
+    ("steward", steward),
+    ("call", call),
+    ("sla", sla),
+    ("deps", deps),
+    ("depends_on_me", deps),
+    ("my_dependencies", deps),
+    ("owns", owns),
+))

@@ -13,6 +13,11 @@ from typing import Any, Literal
 
 ButtonStyle = Literal["primary", "danger"] | None
 
+# Replies about the asker rather than an answer (an error, "you are not in the directory", a refusal,
+# usage help, their personal dashboard link): every surface shows them to the asker only, never shares
+# them and never lets them replace a card others can see.
+PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid", "link"})
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -130,6 +135,11 @@ class Reply:
     @property
     def status(self) -> str:
         return str(self.data.get("status", "answered"))
+
+    @property
+    def private(self) -> bool:
+        """About the asker, not an answer: see :data:`PRIVATE_STATUSES`."""
+        return self.status in PRIVATE_STATUSES
 
 
 _ROW_ID = re.compile(r"[0-9]{1,10}")

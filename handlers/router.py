@@ -1,140 +1,201 @@
-"""Routes a neutral Command or Action to its use case and turns failures into replies."""
+"""The core's front door: a neutral Command, Action or home request to the use case that answers it.
+
+The tables are built by the composition root from an explicit list of use-case modules
+(:meth:`Router.from_modules`); each module declares its :class:`Route` values in ``ROUTES``, and
+importing a module registers nothing.  What people type and what buttons carry is cleaned here once
+for every use case (NUL and the other control characters, which PostgreSQL refuses in text and no
+answer needs, are removed; line breaks and tabs stay).
+
+One rule is enforced here for every route that changes something (a request, a submission, a
+decision, a delegation, an acknowledgement, a dashboard link): only people who are in the directory
+and active may run it.  A refusal is recorded in the audit trail as ``<route>.refused`` with the
+object the request was about, whichever surface it came from; the use cases enforce their own rules
+(who may approve what, when) on top, in ``governance_store``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import logging
-import uuid
-from collections.abc import Callable
+import re
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from handlers import catalog, ownership
+from governance_store import audit
+from governance_store.models import Person
 from handlers.help import help_reply
 from handlers.parse import Intent, parse
-from handlers.reply import Action, Command, Reply
+from handlers.reply import Action, Actor, Command, Reply
+from handlers.routes import Route, RouteKind
+from handlers.services import Services
 
-log = logging.getLogger(__name__)
-
-Handler = Callable[..., Reply]
-
-INTENT_HANDLERS: dict[str, Handler] = {
-    "who_owns": ownership.who_owns,
-    "raci": ownership.raci_answer,
-    "accountable": ownership.accountable,
-    "responsible": ownership.accountable,
-    "approves": ownership.accountable,
-    "steward": ownership.steward,
-    "call": ownership.call,
-    "sla": ownership.sla,
-    "deps": ownership.deps,
-    "depends_on_me": ownership.deps,
-    "my_dependencies": ownership.deps,
-    "owns": ownership.owns,
-}
-
-# Extra command words contributed by other use cases (change requests, approvals ...).
-EXTRA_COMMANDS: dict[str, Handler] = {}
-ACTION_HANDLERS: dict[str, Callable[..., Reply]] = {}
+RERUN_ACTIONS = ("govbot.run", "govbot.choose")  # buttons that ask a command again (choices, "open the form")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _error_reply(exc: BaseException) -> Reply:
-    error_id = uuid.uuid4().hex[:8]
-    log.exception("error %s while answering", error_id, exc_info=exc)
-    return Reply(
-        text=f"Something went wrong on my side (error id {error_id}). The team running govbot can look it up.",
-        data={"status": "error", "error_id": error_id, "candidates": [], "warnings": []},
-    )
+def clean(text: str) -> str:
+    return _CONTROL.sub("", text)
 
 
-def route_command(command: Command, *, session: Session, now: dt.datetime) -> Reply:
-    try:
-        text = command.text.strip()
-        word = text.split(" ", 1)[0].lower() if text else ""
-        if word in EXTRA_COMMANDS:
-            return EXTRA_COMMANDS[word](command, session=session, now=now)
-        intent = parse(text)
-        return answer(intent, command=command, session=session, now=now)
-    except Exception as exc:  # noqa: BLE001 - never a traceback in chat
-        session.rollback()
-        return _error_reply(exc)
+def _cleaned(request: Command | Action) -> Command | Action:
+    if isinstance(request, Command):
+        return dataclasses.replace(request, text=clean(request.text))
+    return dataclasses.replace(request, action_id=clean(request.action_id), value=clean(request.value),
+                               inputs={clean(k): clean(v) for k, v in request.inputs.items()})
 
 
-def answer(intent: Intent, *, command: Command, session: Session, now: dt.datetime) -> Reply:
-    if intent.name == "help":
-        return help_reply(topic=intent.subject)
-    if intent.name == "not_understood":
-        # A bare system name is a question about its owner.
-        resolved = catalog.resolve(intent.subject, session=session)
-        if resolved.system is not None and resolved.resolution.status == "exact":
-            return ownership.who_owns(Intent("who_owns", intent.subject), session=session, now=now)
-        return help_reply(
-            prefix=f"I didn't understand “{intent.subject}”. Here is what I can answer:", status="not_understood"
-        )
-    handler = INTENT_HANDLERS[intent.name]
-    return handler(intent, session=session, now=now)
+def _status(status: str, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "candidates": [], "warnings": [], **extra}
 
 
-def route_action(action: Action, *, session: Session, now: dt.datetime) -> Reply:
-    try:
-        if action.action_id in ("govbot.run", "govbot.choose"):
-            return route_command(Command(text=action.value, actor=action.actor), session=session, now=now)
-        handler = ACTION_HANDLERS.get(action.action_id)
-        if handler is None:
+class Router:
+    """Routes requests to use cases and applies the rule that only active people change anything."""
+
+    def __init__(self, routes: Iterable[Route], *, services: Services) -> None:
+        self.services = services
+        self._tables: dict[RouteKind, dict[str, Route]] = {kind: {} for kind in RouteKind}
+        for route in routes:
+            table = self._tables[route.kind]
+            if route.key in table:
+                raise ValueError(f"two use cases answer the {route.kind} {route.key!r}")
+            if route.changes_state and not route.audit_as:
+                raise ValueError(f"{route.key!r} changes state but names no audit action for refusals")
+            table[route.key] = route
+        if "" not in self._tables[RouteKind.HOME]:
+            raise ValueError("no use case answers the home page")
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[ModuleType], *, services: Services) -> Router:
+        """The tables from each module's ``ROUTES``."""
+        routes: list[Route] = []
+        for module in modules:
+            declared = getattr(module, "ROUTES", None)
+            if declared is None:
+                raise ValueError(f"{module.__name__} declares no ROUTES")
+            routes.extend(declared)
+        return cls(routes, services=services)
+
+    def routes(self, kind: RouteKind) -> Mapping[str, Route]:
+        return self._tables[kind]
+
+    # ------------------------------------------------------------------ entry points
+
+    def command(self, command: Command, *, session: Session, now: dt.datetime) -> Reply:
+        command = _cleaned(command)  # type: ignore[assignment]
+        route = self._command_route(command)
+        refused = self._guard(route, command, session=session, now=now)
+        if refused is not None:
+            return refused
+        if route is not None:
+            return route.handler(command, session=session, now=now, services=self.services)
+        return self._question(parse(command.text.strip()), command, session=session, now=now)
+
+    def action(self, action: Action, *, session: Session, now: dt.datetime) -> Reply:
+        action = _cleaned(action)  # type: ignore[assignment]
+        if action.action_id in RERUN_ACTIONS:
+            return self.command(Command(text=action.value, actor=action.actor), session=session, now=now)
+        route = self._tables[RouteKind.ACTION].get(action.action_id)
+        if route is None:
             return Reply(text="That button is no longer supported. Ask again to get a fresh answer.",
-                         data={"status": "refused", "candidates": [], "warnings": []})
-        return handler(action, session=session, now=now)
-    except Exception as exc:  # noqa: BLE001 - never a traceback in chat
-        session.rollback()
-        return _error_reply(exc)
+                         data=_status("refused"))
+        refused = self._guard(route, action, session=session, now=now)
+        if refused is not None:
+            return refused
+        return route.handler(action, session=session, now=now, services=self.services)
+
+    def home(self, actor: Actor, *, session: Session, now: dt.datetime) -> Reply:
+        route = self._tables[RouteKind.HOME][""]
+        person = self._person(actor, session=session)
+        if person is not None and not person.active:
+            return Reply(text=_inactive_text(person, "see a home page"), data=_status("refused"))
+        return route.handler(actor, session=session, now=now, services=self.services)
+
+    def refuse_unknown(self, request: Command | Action, *, session: Session, now: dt.datetime) -> Reply:
+        """What a chat user who is not in the directory is told; what they tried is audited when it would
+        have changed something."""
+        request = _cleaned(request)
+        route = self._route_of(request)
+        what = route.what if route is not None and route.changes_state else "use govbot"
+        if route is not None and route.changes_state:
+            self._audit_refusal(route, request, None, "not in the directory", session=session, now=now)
+        actor = request.actor
+        return Reply(
+            text=f"You are not in govbot's directory, so you cannot {what}. Ask your govbot admin to import your "
+                 "directory entry (your chat e-mail must match it).",
+            data=_status("unknown_person", email=actor.email, tried=route.key if route is not None else None),
+        )
+
+    # ------------------------------------------------------------------ rules
+
+    def _command_route(self, command: Command) -> Route | None:
+        text = command.text.strip()
+        word = text.split(None, 1)[0].lower() if text else ""
+        return self._tables[RouteKind.COMMAND].get(word)
+
+    def _route_of(self, request: Command | Action) -> Route | None:
+        if isinstance(request, Command):
+            return self._command_route(request)
+        if request.action_id in RERUN_ACTIONS:
+            return self._command_route(Command(text=request.value, actor=request.actor))
+        return self._tables[RouteKind.ACTION].get(request.action_id)
+
+    @staticmethod
+    def _person(actor: Actor, *, session: Session) -> Person | None:
+        return session.get(Person, actor.person_id) if actor.person_id is not None else None
+
+    def _guard(self, route: Route | None, request: Command | Action, *, session: Session,
+               now: dt.datetime) -> Reply | None:
+        """``None`` when the request may run; otherwise the refusal (audited)."""
+        person = self._person(request.actor, session=session)
+        if person is not None and person.active:
+            return None
+        changes_state = route is not None and route.changes_state
+        if person is None:
+            if request.actor.person_id is not None:
+                # An id that names nobody (a tampered web-chat request, a person deleted meanwhile).
+                return self.refuse_unknown(request, session=session, now=now)
+            if not changes_state:
+                return None  # an anonymous question (``govbot ask``): nothing personal is answered
+            return self.refuse_unknown(request, session=session, now=now)
+        what = route.what if route is not None and changes_state else "use govbot"
+        if route is not None and changes_state:
+            self._audit_refusal(route, request, person, "inactive", session=session, now=now)
+        return Reply(text=_inactive_text(person, what), data=_status("refused", reason="inactive"))
+
+    def _audit_refusal(self, route: Route, request: Command | Action, person: Person | None, reason: str, *,
+                       session: Session, now: dt.datetime) -> None:
+        actor = request.actor
+        object_type, object_key = route.subject(request, session) if route.subject else (route.audit_as, "")
+        label = None if person is not None else f"{actor.display_name or 'someone'} (not in the directory)"
+        audit.record(session, at=now, actor=person, actor_label=label, platform=actor.platform,
+                     action=f"{route.audit_as}.refused", object_type=object_type, object_key=object_key[:80],
+                     data={"reason": reason, "email": actor.email})
+
+    # ------------------------------------------------------------------ questions
+
+    def _question(self, intent: Intent, command: Command, *, session: Session, now: dt.datetime) -> Reply:
+        if intent.name == "help":
+            return help_reply(topic=intent.subject)
+        intents = self._tables[RouteKind.INTENT]
+        if intent.name == "not_understood":
+            # A bare system name is a question about its owner.
+            resolved = self.services.catalog.resolve(intent.subject, session=session)
+            if resolved.system is not None and resolved.resolution.status == "exact" and "who_owns" in intents:
+                return intents["who_owns"].handler(Intent("who_owns", intent.subject), session=session, now=now,
+                                                   services=self.services)
+            return help_reply(prefix=f"I didn't understand “{intent.subject}”. Here is what I can answer:",
+                              status="not_understood")
+        route = intents.get(intent.name)
+        if route is None:
+            return help_reply(prefix=f"I can't answer “{command.text.strip()}” yet. Here is what I can answer:",
+                              status="not_understood")
+        return route.handler(intent, session=session, now=now, services=self.services)
 
 
-class _NotRefused(Exception):
-    """A use case did not refuse someone outside the directory: undo whatever it did."""
-
-
-def refuse_unknown(request: Command | Action, *, session: Session, now: dt.datetime) -> Reply | None:
-    """What the core says to a chat user who is not in the directory (``request.actor.person_id`` is None).
-
-    The adapters tell such a user that they are unknown and run nothing for them; they call this so that
-    what the user tried (a click, or a command such as ``dashboard`` or ``change``) is refused and audited
-    by the use case that owns the rule, like every other refusal.  Questions (``who``, ``raci`` ...) are
-    not use cases with rules and get ``None``.  Anything a use case did not refuse is rolled back.
-    """
-    if request.actor.person_id is not None:
-        raise ValueError("refuse_unknown is for people outside the directory")
-    handler: Callable[..., Reply] | None
-    if isinstance(request, Action):
-        if request.action_id in ("govbot.run", "govbot.choose"):
-            return refuse_unknown(Command(text=request.value, actor=request.actor), session=session, now=now)
-        handler = ACTION_HANDLERS.get(request.action_id)
-    else:
-        text = request.text.strip()
-        handler = EXTRA_COMMANDS.get(text.split(" ", 1)[0].lower() if text else "")
-    if handler is None:
-        return None
-    try:
-        with session.begin_nested():
-            reply = handler(request, session=session, now=now)
-            if reply.status != "refused":
-                raise _NotRefused(reply.status)
-    except _NotRefused as exc:
-        log.info("%s was not refused to someone outside the directory (%s); nothing was kept",
-                    getattr(request, "action_id", None) or "a command", exc)
-        return None
-    except Exception as exc:  # noqa: BLE001 - the adapter's answer does not depend on this; the savepoint is undone
-        _error_reply(exc)
-        return None
-    return reply
-
-
-def _register_use_cases() -> None:
-    import sys
-
-    from handlers import changes, dashboard
-
-    changes.register(sys.modules[__name__])
-    dashboard.register(sys.modules[__name__])
-
-
-_register_use_cases()
+def _inactive_text(person: Person, what: str) -> str:
+    left = f" (you left on {person.left_on:%Y-%m-%d})" if person.left_on else ""
+    return (f"Your entry in govbot's directory is inactive{left}, so you cannot {what}. If you are back, ask your "
+            "govbot admin to re-import the directory.")

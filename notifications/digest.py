@@ -44,7 +44,7 @@ from governance_store.models import (
     Site,
     System,
 )
-from handlers.dashboard import DashboardLinks
+from handlers.dashboard_pass import DashboardLinks
 from handlers.reply import LINK, Button, Field, Reply, Section, reply_to_dict
 from notifications import outbox
 

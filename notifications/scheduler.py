@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import OutboxMessage, Timer
-from handlers.dashboard import DashboardLinks
+from handlers.dashboard_pass import DashboardLinks
 from notifications import digest, outbox, sweep
 
 log = logging.getLogger(__name__)

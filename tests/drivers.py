@@ -17,8 +17,9 @@ from typing import Any
 from bot.bootstrap import Container
 from bot.slack.outbox import SlackOutboxSender
 from governance_store.models import ChangeRequest
-from handlers import dispatch
-from handlers.reply import Action, Command, Reply
+from handlers.reply import Action, Actor, Command, Reply
+from handlers.router import Router
+from tests import core
 from tests.slack import seed
 from tests.slack.conftest import BOT_TOKEN, submission
 from tests.slack.fake_slack import Call
@@ -32,21 +33,30 @@ INPUT_TYPES = ("Input.Text", "Input.ChoiceSet", "Input.Toggle", "Input.Date", "I
 
 @dataclass
 class Recorder:
-    """The real core, remembering the status of every reply it gave."""
+    """The real router (``Container.use_router``), remembering the status of every reply it gave."""
 
+    router: Router = field(default_factory=lambda: core.DEFAULT)
     replies: list[Reply] = field(default_factory=list)
 
     @property
     def statuses(self) -> list[str]:
         return [r.status for r in self.replies]
 
-    def handle_command(self, command: Command, **kw: Any) -> Reply:
-        reply = dispatch.handle_command(command, **kw)
+    def command(self, command: Command, **kw: Any) -> Reply:
+        reply = self.router.command(command, **kw)
         self.replies.append(reply)
         return reply
 
-    def handle_action(self, action: Action, **kw: Any) -> Reply:
-        reply = dispatch.handle_action(action, **kw)
+    def action(self, action: Action, **kw: Any) -> Reply:
+        reply = self.router.action(action, **kw)
+        self.replies.append(reply)
+        return reply
+
+    def home(self, actor: Actor, **kw: Any) -> Reply:
+        return self.router.home(actor, **kw)
+
+    def refuse_unknown(self, request: Command | Action, **kw: Any) -> Reply:
+        reply = self.router.refuse_unknown(request, **kw)
         self.replies.append(reply)
         return reply
 

@@ -16,12 +16,11 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from bot.bootstrap import Container
-from bot.slack.app import Core
 from governance_store.models import OutboxMessage, Person
-from handlers import dispatch, home
 from handlers.reply import Action, Actor, Command
 from notifications import outbox
 from notifications.sweep import sweep
+from tests import core
 from tests.drivers import Recorder, SlackDriver, TeamsDriver, button, change_state
 from tests.slack import conftest as slack_rig
 from tests.slack.conftest import FROZEN_NOW
@@ -92,10 +91,10 @@ async def journeys(driver: Any, recorder: Recorder, box: Container) -> dict[str,
     with box.unit_of_work() as s:
         jessica = s.scalars(sa.select(Person).where(Person.email == JESSICA)).one()
         who = Actor(jessica.id, jessica.display_name, driver.platform, jessica.email)
-        preview = dispatch.handle_command(Command(f'change PLC-FIL-L3-07 "Escalate via {driver.platform}"', who),
+        preview = core.handle_command(Command(f'change PLC-FIL-L3-07 "Escalate via {driver.platform}"', who),
                                           session=s, now=now)
         pending = int(next(b.value for b in preview.buttons if b.action_id == "cr.submit"))
-        dispatch.handle_action(Action("cr.submit", str(pending), who), session=s, now=now)
+        core.handle_action(Action("cr.submit", str(pending), who), session=s, now=now)
         luis_id = s.scalars(sa.select(Person.id).where(Person.email == LUIS)).one()
     sweep(box.session_factory, now=now + dt.timedelta(days=3))
     sender = driver.sender(box)
@@ -118,8 +117,7 @@ async def journeys(driver: Any, recorder: Recorder, box: Container) -> dict[str,
 async def test_slack_and_teams_give_the_same_outcomes(make_host: Any, make_teams_host: Any,
                                                       container: Container) -> None:
     slack_core, teams_core = Recorder(), Recorder()
-    slack_host = await make_host(core=Core(handle_command=slack_core.handle_command,
-                                           handle_action=slack_core.handle_action, home_for=home.home_for))
+    slack_host = await make_host(core=slack_core)
     # The same database, with Teams configured as in production (an app id: every activity carries a token).
     teams_container = Container(settings=container.settings.model_copy(
         update={"teams_app_id": APP_ID, "teams_app_password": SecretStr(APP_PASSWORD)}), clock=lambda: FROZEN_NOW)

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from bot.cli import CliState, pass_state
 from bot.console.chat import run_chat
 from bot.console.render import render
-from handlers.dispatch import handle_command
-from handlers.reply import Actor, Command
+from bot.turn import Ask, ChatUser
 
 
 def register(main: click.Group) -> None:
@@ -30,9 +29,8 @@ def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str
     """Ask one question, e.g. govbot ask "who owns PLC-FIL-L3-07?"."""
     container = state.store
     text = " ".join(question)
-    with container.unit_of_work() as session:
-        reply = handle_command(Command(text=text, actor=Actor(None, as_email or "cli", "cli", as_email)),
-                               session=session, now=container.clock())
+    user = ChatUser(platform="cli", email=as_email, display_name=as_email or "cli", local_operator=True)
+    reply = container.pipeline.answer(user, Ask(text))
     if as_json:
         click.echo(json.dumps(reply.data, ensure_ascii=False, indent=2, default=str))
     else:
@@ -63,16 +61,16 @@ def systems() -> None:
 def systems_show(state: CliState, name: tuple[str, ...], as_json: bool) -> None:
     """Print one system with its owners, hierarchy, zone and sources."""
     from governance_store.models import SystemSource
-    from handlers import catalog
     from handlers.ownership import who_owns
     from handlers.parse import Intent
 
     container = state.store
+    services = container.services
     with container.unit_of_work() as session:
-        reply = who_owns(Intent("who_owns", " ".join(name)), session=session, now=container.clock())
+        reply = who_owns(Intent("who_owns", " ".join(name)), session=session, now=container.clock(), services=services)
         system_id = None
         if reply.data.get("status") == "answered":
-            system_id = catalog.resolve(" ".join(name), session=session).system.id  # type: ignore[union-attr]
+            system_id = services.catalog.resolve(" ".join(name), session=session).system.id  # type: ignore[union-attr]
             rows = session.scalars(select(SystemSource).where(SystemSource.system_id == system_id)).all()
             reply.data["sources"] = [
                 {"source": r.source, "external_id": r.external_id, "seen_at": r.seen_at.isoformat() if r.seen_at else None}

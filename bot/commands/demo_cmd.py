@@ -69,11 +69,9 @@ def register(main: click.Group) -> None:
     def demo_cmd(state, port: int, speed: float, start_at: str, db_path: Path | None,  # type: ignore[no-untyped-def]
                  sweep_seconds: float, log_level: str) -> None:
         """Serve the dashboard and the web chat on 127.0.0.1 with an accelerated clock."""
-        from bot.bootstrap import build
-        from bot.dashboard import ChatMount, DashboardMount, MetricsMount, WebInbox
+        from bot.bootstrap import build, build_demo
         from bot.settings import Settings
         from bot.web import serve
-        from bot.worker import build_worker
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if db_path is not None:
@@ -96,14 +94,11 @@ def register(main: click.Group) -> None:
         from bot.commands.digest_cmd import configured_scopes
 
         configured_scopes(container)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
-        inbox = WebInbox()
-        worker = build_worker(container, senders=[inbox])
+        demo = build_demo(container, host=host)
 
         def ready(addresses: object) -> None:
             click.echo(f"govbot demo on http://{host}:{port}/  (web chat: http://{host}:{port}/chat)")
             click.echo(f"demo clock starts {start:%Y-%m-%d %H:%M} UTC and runs x{speed:g}; Ctrl-C stops")
 
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        asyncio.run(serve(container, host=host, port=port, worker=worker, on_ready=ready, core_processes=0,
-                          mounts=[MetricsMount(container, host=host), DashboardMount(container, host=host),
-                                  ChatMount(container, inbox, host=host)]))
+        asyncio.run(serve(container, host=host, port=port, worker=demo.worker, on_ready=ready, mounts=demo.mounts))

@@ -87,3 +87,10 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool) -> None:
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
+    if not dry_run:
+        from bot.bootstrap import reroute_departed
+
+        moved = reroute_departed(container)
+        if moved:
+            console.print(f"{moved} approval(s) waiting on people who left were re-routed or escalated "
+                          "(see the audit trail)", markup=False)

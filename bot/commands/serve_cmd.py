@@ -27,23 +27,22 @@ def register(main: click.Group) -> None:
     def serve_cmd(state, host: str | None, port: int | None, core_processes: int | None,  # type: ignore[no-untyped-def]
                   core_threads: int | None, worker: bool, dashboard: bool | None, log_level: str) -> None:
         """Serve Slack (HTTP at /slack/events, or Socket Mode when GOVBOT_SLACK_APP_TOKEN is set), Teams at /api/messages and /healthz."""
-        from bot.slack.app import DEFAULT_CORE_THREADS
-        from bot.teams.app import teams_mount_from_settings
+        from bot import bootstrap
+        from bot.core_runner import default_processes
+        from bot.dashboard.auth import DashboardAuthError
         from bot.web import serve
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        teams = teams_mount_from_settings(state.store)
-        from bot.dashboard.app import dashboard_mounts
-        from bot.dashboard.auth import DashboardAuthError
-
+        container = state.store
         try:
-            web_mounts = dashboard_mounts(state.store, host=host, wanted=dashboard)
+            mounts = bootstrap.build_mounts(container, host=host, dashboard=dashboard)
         except DashboardAuthError as exc:
             raise click.ClickException(str(exc)) from None
         if worker:
             from bot.commands.digest_cmd import configured_scopes
 
-            configured_scopes(state.store)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
-        asyncio.run(serve(state.store, host=host, port=port, core_processes=core_processes,
-                          core_threads=core_threads or DEFAULT_CORE_THREADS, run_worker=worker,
-                          mounts=([teams] if teams is not None else []) + web_mounts))
+            configured_scopes(container)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
+        slack = bootstrap.build_slack(container, core_threads=core_threads or 1,
+                                      core_processes=default_processes() if core_processes is None else core_processes)
+        asyncio.run(serve(container, slack=slack, mounts=mounts,
+                          worker=bootstrap.build_worker(container) if worker else None, host=host, port=port))

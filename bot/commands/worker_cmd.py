@@ -26,7 +26,7 @@ log = logging.getLogger("govbot.worker")
 def run_worker(container, *, once: bool = False, until_idle: bool = False,  # type: ignore[no-untyped-def]
                max_seconds: float | None = None, stop: threading.Event | None = None) -> int:
     """Run ``Worker.cycle()`` in a loop on the container's clock; return the number of cycles."""
-    from bot.worker import build_worker
+    from bot.bootstrap import build_worker, reroute_departed
     from notifications.scheduler import backlog
 
     worker = build_worker(container)
@@ -39,6 +39,9 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
     inline_digest = once or until_idle
     if not inline_digest:
         worker.start(sweep=False)
+    else:
+        with contextlib.suppress(Exception):  # logged; the scheduled pass retries when the worker runs on
+            reroute_departed(container)
     while not stop.is_set():
         swept: SweepResult | None = None
         sent: DispatchResult | None = None

@@ -8,18 +8,16 @@ forms (a new change request, a rejection reason) are asked field by field;
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bot.bootstrap import Container
 from bot.console.render import button_for, render
-from governance_store.models import Person
-from handlers.dispatch import handle_action, handle_command
-from handlers.reply import Action, Actor, Command, Form, Reply, reply_from_dict
+from bot.turn import Ask, ChatUser, Click, Request
+from handlers.reply import Actor, Form, Reply, reply_from_dict
 from notifications import outbox
 
 PROMPT = "govbot> "
@@ -51,14 +49,19 @@ class ConsoleInbox:
         return ref
 
 
-def actor_for(container: Container, email: str | None) -> Actor:
+PLATFORM = "console"
+
+
+def user_for(container: Container, email: str | None) -> tuple[ChatUser, Actor | None]:
+    """The console's chat user for ``--as EMAIL`` (who they are, checked by the pipeline), or the local
+    operator without one (questions only)."""
     if not email:
-        return Actor(person_id=None, display_name="console user", platform="console")
-    with container.unit_of_work() as session:
-        person = session.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower()))
-        if person is None:
-            raise LookupError(f"no person with e-mail {email} in the directory")
-        return Actor(person_id=person.id, display_name=person.display_name, platform="console", email=person.email)
+        return ChatUser(platform=PLATFORM, display_name="console user", local_operator=True), None
+    user = ChatUser(platform=PLATFORM, email=email.strip())
+    actor = container.pipeline.identify(user)
+    if actor is None:
+        raise LookupError(f"no person with e-mail {email} in the directory")
+    return dataclasses.replace(user, person_id=actor.person_id, display_name=actor.display_name), actor
 
 
 class Console:
@@ -98,23 +101,19 @@ class Console:
             values[f.name] = line.strip() or f.initial
         return values
 
-    def turn(self, actor: Actor, *, text: str | None = None, action: Action | None = None) -> Reply:
-        with self.container.unit_of_work() as session:
-            now = self.container.clock()
-            if action is not None:
-                reply = handle_action(action, session=session, now=now)
-            else:
-                reply = handle_command(Command(text=text or "", actor=actor), session=session, now=now)
+    def turn(self, user: ChatUser, request: Request) -> Reply:
+        reply = self._run(user, request)
         while reply.form is not None:
             self.out(render(reply))
             values = self.fill(reply.form)
             if values is None:
                 return Reply(text="Cancelled; nothing was sent.")
-            with self.container.unit_of_work() as session:
-                reply = handle_action(Action(reply.form.submit_action_id, reply.form.value, actor, values),
-                                      session=session, now=self.container.clock())
+            reply = self._run(user, Click(reply.form.submit_action_id, reply.form.value, tuple(values.items())))
         self.deliver()
         return reply
+
+    def _run(self, user: ChatUser, request: Request) -> Reply:
+        return self.container.pipeline.answer(user, request)
 
     def deliver(self) -> None:
         if self.inbox is None:
@@ -124,8 +123,8 @@ class Console:
         for pid, msgs in self.inbox.messages.items():
             self.unread[pid] += len(msgs) - before.get(pid, 0)
 
-    def run(self, actor: Actor) -> int:
-        self.out(f"govbot console — you are {actor.display_name}. Ask a question, a number presses a button, "
+    def run(self, user: ChatUser) -> int:
+        self.out(f"govbot console — you are {user.display_name}. Ask a question, a number presses a button, "
                  "/as EMAIL switches person, /quit leaves.")
         last: Reply | None = None
         while True:
@@ -139,37 +138,37 @@ class Console:
                 break
             if line.startswith("/as "):
                 try:
-                    actor = actor_for(self.container, line[4:])
-                    unread = self.unread.get(actor.person_id or -1, 0)
-                    self.out(f"you are now {actor.display_name}" + (f" — {unread} new message(s): /inbox" if unread else ""))
+                    user, _ = user_for(self.container, line[4:])
+                    unread = self.unread.get(user.person_id or -1, 0)
+                    self.out(f"you are now {user.display_name}" + (f" — {unread} new message(s): /inbox" if unread else ""))
                 except LookupError as exc:
                     self.out(f"error: {exc}")
                 continue
             if line == "/inbox":
-                last = self.show_inbox(actor) or last
+                last = self.show_inbox(user) or last
                 continue
             if line.isdigit() and last is not None:
                 button = button_for(last, int(line))
                 if button is None:
                     self.out(f"there is no choice {line}")
                     continue
-                reply = self.turn(actor, action=Action(button.action_id, button.value, actor))
+                reply = self.turn(user, Click(button.action_id, button.value))
             else:
-                reply = self.turn(actor, text=line)
+                reply = self.turn(user, Ask(line))
             self.out(render(reply))
             self.out("")
             last = reply
         return 0
 
-    def show_inbox(self, actor: Actor) -> Reply | None:
-        if self.inbox is None or actor.person_id is None:
+    def show_inbox(self, user: ChatUser) -> Reply | None:
+        if self.inbox is None or user.person_id is None:
             self.out("no inbox here (start the console with --inbox)")
             return None
-        msgs = self.inbox.messages.get(actor.person_id, [])
+        msgs = self.inbox.messages.get(user.person_id, [])
         if not msgs:
             self.out("your inbox is empty")
             return None
-        self.unread[actor.person_id] = 0
+        self.unread[user.person_id] = 0
         last = None
         for msg in msgs[-5:]:
             last = reply_from_dict(msg["payload"])
@@ -182,8 +181,8 @@ def run_chat(container: Container, *, as_email: str | None, lines: Iterable[str]
              out: Callable[[str], None] = print, inbox: bool = False) -> int:
     console = Console(container, lines=lines, out=out, inbox=inbox)
     try:
-        actor = actor_for(container, as_email)
+        user, _ = user_for(container, as_email)
     except LookupError as exc:
         out(f"error: {exc}")
         return 2
-    return console.run(actor)
+    return console.run(user)

@@ -13,21 +13,22 @@ import logging
 import threading
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from bot.bootstrap import Container
 from bot.dashboard import auth, queries
 from bot.dashboard.metrics import METRICS, Registry
+from bot.turn import Ask, ChatUser, Click, Request
 from governance_store.models import Person
-from handlers import catalog
-from handlers.dispatch import handle_action, handle_command
-from handlers.reply import Action, Actor, Command, Reply, reply_from_dict, reply_to_dict, row_id
+from handlers.reply import Reply, reply_from_dict, reply_to_dict, row_id
 from notifications import outbox
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class DashboardMount:
         gaps_only = request.query.get("gaps") == "1"
         if q:
             def search(*, session: Session) -> tuple[int | None, list[Any], str]:
-                resolved = catalog.resolve(q, session=session)
+                resolved = self.container.services.catalog.resolve(q, session=session)
                 if resolved.system is not None:
                     return resolved.system.id, [], resolved.resolution.status
                 return None, list(resolved.resolution.matches[:10]), resolved.resolution.status
@@ -262,33 +263,17 @@ class ChatMount:
 
     # -- helpers
 
-    def _actor(self, person_id: int, session: Session) -> Actor:
-        person = session.get(Person, person_id)
-        if person is None:
-            raise web.HTTPBadRequest(text=f"no person {person_id} in the directory")
-        return Actor(person_id=person.id, display_name=person.display_name, platform=PLATFORM, email=person.email)
-
-    def _answer(self, kind: str, person_id: int, text: str | None = None, action: tuple[str, str, dict[str, str]] |
-                None = None) -> Reply:
+    def _answer(self, kind: str, person_id: int, request: Request) -> Reply:
+        """One turn as the person the chat was opened for (the person switcher, or a pass holder)."""
         registry: Registry | None = getattr(self, "registry", None)
-        with self.container.unit_of_work() as session:
-            actor = self._actor(person_id, session)
-            now = self.container.clock()
-            if registry is not None:
-                with registry.answering(kind):
-                    reply = self._core(session, actor, now, text, action)
-            else:
-                reply = self._core(session, actor, now, text, action)
+        user = ChatUser(platform=PLATFORM, person_id=person_id)
+        if registry is not None:
+            with registry.answering(kind):
+                reply = self.container.pipeline.answer(user, request)
+        else:
+            reply = self.container.pipeline.answer(user, request)
         self.deliver()
         return reply
-
-    @staticmethod
-    def _core(session: Session, actor: Actor, now: dt.datetime, text: str | None,
-              action: tuple[str, str, dict[str, str]] | None) -> Reply:
-        if action is not None:
-            action_id, value, inputs = action
-            return handle_action(Action(action_id, value, actor, inputs), session=session, now=now)
-        return handle_command(Command(text=text or "", actor=actor), session=session, now=now)
 
     def deliver(self) -> None:
         try:
@@ -338,7 +323,7 @@ class ChatMount:
         text = str(body.get("text", "")).strip()
         if not text:
             raise web.HTTPBadRequest(text="text is required")
-        reply = await asyncio.to_thread(self._answer, "command", _as_viewer(request, body["person_id"]), text)
+        reply = await asyncio.to_thread(self._answer, "command", _as_viewer(request, body["person_id"]), Ask(text))
         return self._out(reply)
 
     async def click(self, request: web.Request) -> web.Response:
@@ -349,8 +334,8 @@ class ChatMount:
         inputs = body.get("inputs") or {}
         if not isinstance(inputs, dict):
             raise web.HTTPBadRequest(text="inputs must be an object")
-        action = (action_id, str(body.get("value", "")), {str(k): str(v) for k, v in inputs.items()})
-        reply = await asyncio.to_thread(self._answer, "action", _as_viewer(request, body["person_id"]), None, action)
+        click = Click(action_id, str(body.get("value", "")), tuple((str(k), str(v)) for k, v in inputs.items()))
+        reply = await asyncio.to_thread(self._answer, "action", _as_viewer(request, body["person_id"]), click)
         return self._out(reply)
 
     async def inbox_api(self, request: web.Request) -> web.Response:

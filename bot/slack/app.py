@@ -1,21 +1,20 @@
 """The Slack adapter: a bolt ``AsyncApp`` whose listeners acknowledge at once and answer later.
 
-Every entry point follows the same shape:
+Every entry point follows the same shape: translate, turn, render, send.
 
 1. **ack** within Slack's 3 seconds, touching neither the database nor the network
    (an empty or unknown ``/govbot`` subcommand is answered right in the ack);
-2. **background**: resolve the Slack user to a person and run the synchronous
-   core (``handlers.dispatch``) off the event loop, in worker processes or a thread
-   (:mod:`bot.slack.workers`), one unit of work per question; a user who is not in
-   the directory is told so, and what they tried goes to the core only to be refused
-   and audited (``dispatch.handle_unknown``);
+2. **turn**: the payload becomes a :class:`~bot.turn.ChatUser` and a request, and the turn pipeline
+   (:mod:`bot.turn`) runs it off the event loop, in worker processes or a thread
+   (:mod:`bot.core_runner`); when the Slack user is not linked to anyone yet, the adapter asks Slack
+   for the account's e-mail (``users.info``) and the pipeline runs once more;
 3. **deliver** the rendered answer: ``response_url`` for slash commands and
    ephemeral cards, ``chat.postMessage`` in the thread for mentions and DMs,
    ``chat.update`` / ``replace_original`` so a clicked card changes in place,
    ``views.publish`` for the Home tab.
 
-Any exception in the core becomes a friendly "Something went wrong (error id …)"
-with the id logged next to the traceback; chat never sees a stack trace.
+The pipeline turns any exception into one friendly "Something went wrong (error id …)"; a failure
+while delivering is logged with an id of the same format.
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ import asyncio
 import dataclasses
 import logging
 import re
-import uuid
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -35,24 +32,21 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core_runner import CoreRunner, answer
 from bot.slack import texts, translate
 from bot.slack.dedup import DeliveryLog, retry_num
 from bot.slack.render import FORM_CALLBACK, SlackMessage, clip_label, render_home, render_modal, render_reply
 from bot.slack.sender import SlackSender, web_client
-from bot.slack.translate import RERUN_ACTIONS, SHARE_ACTION, ClickOrigin
+from bot.slack.translate import SHARE_ACTION, ClickOrigin
 from bot.slack.verify import install_verifier, signature_verifier
-from bot.slack.workers import CoreRunner, Job, check_process_mode
+from bot.turn import Ask, ChatUser, Click, OpenHome, Request, new_error_id
 from handlers.reply import LINK, Button, Reply
+from handlers.router import RERUN_ACTIONS
 
 if TYPE_CHECKING:
     from bot.bootstrap import Container
 
 log = logging.getLogger(__name__)
-
-# Replies about the asker rather than an answer (an error, "you are not in the directory", "already
-# approved by …", their personal dashboard link): shown only to them, never shared, and never replacing
-# a card others can see.
-PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid", "link"})
 
 # How long a modal submission may wait for the core before the modal closes and the answer comes later.
 FORM_ANSWER_SECONDS = 2.0
@@ -61,32 +55,11 @@ FORM_ANSWER_SECONDS = 2.0
 DEFAULT_CORE_THREADS = 1
 
 
+PLATFORM = "slack"
+
+
 class SlackNotConfigured(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class Core:
-    """The core entry points the adapter calls (swappable in tests).
-
-    ``handle_unknown`` hears what a Slack user who is not in the directory tried, so that the core refuses
-    and audits it; the user is told they are unknown either way."""
-
-    handle_command: Callable[..., Reply]
-    handle_action: Callable[..., Reply]
-    home_for: Callable[..., Reply]
-    handle_unknown: Callable[..., Reply | None] | None = None
-
-
-def default_core() -> Core:
-    from handlers import dispatch, home
-
-    return Core(handle_command=dispatch.handle_command, handle_action=dispatch.handle_action, home_for=home.home_for,
-                handle_unknown=dispatch.handle_unknown)
-
-
-def new_error_id() -> str:
-    return uuid.uuid4().hex[:10]
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -98,7 +71,6 @@ class SlackAdapter:
         self,
         container: Container,
         *,
-        core: Core | None = None,
         client: AsyncWebClient | None = None,
         signature_clock: Clock | None = None,
         deliveries: DeliveryLog | None = None,
@@ -111,7 +83,6 @@ class SlackAdapter:
         if not token:
             raise SlackNotConfigured("GOVBOT_SLACK_BOT_TOKEN is not set")
         self.container = container
-        self.core = core or default_core()
         self.client = client or web_client(token=token, base_url=settings.slack_api_url)
         self.sender = SlackSender(self.client)
         self.deliveries = deliveries or DeliveryLog()
@@ -126,20 +97,8 @@ class SlackAdapter:
         if signing_secret:
             install_verifier(self.bolt, signature_verifier(signing_secret, clock=signature_clock))
         self._tasks: set[asyncio.Task[None]] = set()
-        if core_processes:
-            check_process_mode(container, self.core)
-        self.runner = CoreRunner(container, self.core, threads=core_threads, processes=core_processes)
+        self.runner = CoreRunner(container, threads=core_threads, processes=core_processes)
         self._register()
-
-    @property
-    def core(self) -> Core:
-        return self._core
-
-    @core.setter
-    def core(self, core: Core) -> None:
-        self._core = core
-        if hasattr(self, "runner"):
-            self.runner.core = core
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -186,35 +145,32 @@ class SlackAdapter:
 
     # ------------------------------------------------------------------ people and the core
 
-    async def _turn(self, job: Job) -> Reply:
-        """Answer ``job`` as the person behind its Slack user; never raises."""
-        try:
-            reply = await self.runner.run(job)
-            if reply is not None:
-                return reply
-            # Not linked yet: ask Slack for the account's e-mail and match it against the directory.
-            profile = await self.sender.user_profile(job.user_id)
-            if profile is not None and profile.email:
-                reply = await self.runner.run(job, profile)
-                if reply is not None:
-                    return reply
-            email = profile.email if profile else None
-            log.info("Slack user %s is not in the directory (e-mail %s)", job.user_id, email)
-            try:
-                await self.runner.refuse(job, profile)
-            except Exception:
-                log.exception("error_id=%s while recording what unknown Slack user %s tried", new_error_id(),
-                              job.user_id)
-            return texts.not_in_directory(email=email)
-        except Exception:
-            error_id = new_error_id()
-            log.exception("error_id=%s while answering Slack user %s", error_id, job.user_id)
-            return texts.error(error_id)
+    @staticmethod
+    def _user(user_id: str, team_id: str | None) -> ChatUser:
+        return ChatUser(platform=PLATFORM, account_id=user_id, workspace_id=team_id)
+
+    async def _turn(self, user_id: str, team_id: str | None, request: Request) -> Reply:
+        """Answer ``request`` as the person behind the Slack user; never raises."""
+        user = self._user(user_id, team_id)
+
+        async def find_email() -> ChatUser | None:
+            profile = await self.sender.user_profile(user_id)
+            if profile is None:
+                return None
+            return dataclasses.replace(
+                user, email=profile.email, display_name=profile.real_name or profile.display_name,
+                handle=profile.handle, workspace_id=team_id or profile.team_id, timezone=profile.timezone,
+                locale=profile.locale, is_bot=profile.is_bot)
+
+        reply = await answer(self.runner, user, request, find_email=find_email)
+        if reply.status == "unknown_person":
+            return texts.not_in_directory(email=reply.data.get("email"))
+        return reply
 
     @staticmethod
     def _shareable(reply: Reply, command_text: str | None) -> str | None:
         """The command to re-ask when sharing, for side-effect-free answers only."""
-        if not command_text or reply.status in PRIVATE_STATUSES or reply.form is not None:
+        if not command_text or reply.private or reply.form is not None:
             return None
         return command_text if translate.parse_slash(command_text).subcommand in texts.SHAREABLE else None
 
@@ -249,8 +205,8 @@ class SlackAdapter:
         user = (body.get("user") or {}).get("id") or ""
         team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
         inputs = translate.view_inputs(view)
-        job = Job("action", user, team, action_id=action_id, value=value, inputs=tuple(sorted(inputs.items())))
-        answer = asyncio.ensure_future(self._turn(job))
+        click = Click(action_id, value, tuple(sorted(inputs.items())))
+        answer = asyncio.ensure_future(self._turn(user, team, click))
         try:
             reply = await asyncio.wait_for(asyncio.shield(answer), FORM_ANSWER_SECONDS)
         except TimeoutError:
@@ -300,7 +256,7 @@ class SlackAdapter:
         self.spawn(self._answer_slash(command, parsed.text))
 
     async def _answer_slash(self, command: dict[str, Any], text: str) -> None:
-        reply = await self._turn(Job("command", command["user_id"], command.get("team_id"), text=text, slash=True))
+        reply = await self._turn(command["user_id"], command.get("team_id"), Ask(text, slash=True))
         url = command.get("response_url")
         if reply.form is not None:
             origin = ClickOrigin(surface="slash", channel_id=command.get("channel_id"), message_ts=None,
@@ -308,7 +264,7 @@ class SlackAdapter:
             if await self._open_form(command.get("trigger_id"), reply, origin):
                 return
             reply = self._with_form_button(reply, "govbot.run", text)
-        private = reply.status in PRIVATE_STATUSES
+        private = reply.private
         ephemeral = reply.ephemeral or private
         messages = render_reply(reply, share_command=self._shareable(reply, text) if ephemeral else None)
         if not url:
@@ -341,13 +297,13 @@ class SlackAdapter:
         thread_ts = translate.thread_of(event)
         raw = event.get("text") or ""
         team = body.get("team_id") or event.get("team")
-        reply = await self._turn(Job("message", user, team, text=raw, bot_user_id=bot_user_id))
+        reply = await self._turn(user, team, Ask(translate.question_text(raw, bot_user_id=bot_user_id)))
         personal = reply.form is not None
         if personal:
             # Events carry no trigger to open a modal with: offer a button that asks again and opens it.
             text = translate.message_text(raw, bot_user_id=bot_user_id)
             reply = self._with_form_button(reply, "govbot.run", text)
-        private = reply.status in PRIVATE_STATUSES or personal
+        private = reply.private or personal
         for m in render_reply(reply):
             if private and not dm:
                 await self.sender.post_ephemeral(channel, user, m, thread_ts=thread_ts)
@@ -373,12 +329,12 @@ class SlackAdapter:
         if action_id == LINK:
             return  # a link button: the browser opened its URL; nothing for govbot to do
         rerun = action_id in RERUN_ACTIONS
+        request: Request
         if rerun:
-            job = Job("command", user, team, text=value)
+            request = Ask(value)
         else:
-            inputs = tuple(sorted(translate.block_action_inputs(body).items()))
-            job = Job("action", user, team, action_id=action_id, value=value, inputs=inputs)
-        reply = await self._turn(job)
+            request = Click(action_id, value, tuple(sorted(translate.block_action_inputs(body).items())))
+        reply = await self._turn(user, team, request)
         if reply.form is not None:
             if await self._open_form(body.get("trigger_id"), reply, origin):
                 return
@@ -397,7 +353,7 @@ class SlackAdapter:
                 await self.sender.post(user, m)
             await self._publish_home(user, team)
             return
-        if reply.status in PRIVATE_STATUSES:
+        if reply.private:
             # Keep the card; tell only the clicker what went wrong.
             await self._tell_privately(origin, user, render_reply(reply))
             return
@@ -432,8 +388,8 @@ class SlackAdapter:
 
     async def _share(self, user: str, team: str | None, origin: ClickOrigin, command_text: str) -> None:
         """"Share in channel": post the same answer for everyone, then remove the private copy."""
-        reply = await self._turn(Job("command", user, team, text=command_text, slash=True))
-        if reply.status in PRIVATE_STATUSES:
+        reply = await self._turn(user, team, Ask(command_text, slash=True))
+        if reply.private:
             await self._tell_privately(origin, user, render_reply(reply))
             return
         messages = render_reply(reply, footer=texts.shared_by(user))
@@ -464,5 +420,5 @@ class SlackAdapter:
             self.spawn(self._publish_home(event["user"], body.get("team_id")))
 
     async def _publish_home(self, user: str, team: str | None) -> None:
-        reply = await self._turn(Job("home", user, team))
+        reply = await self._turn(user, team, OpenHome())
         await self.sender.publish_home(user, render_home(reply))

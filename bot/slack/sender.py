@@ -106,6 +106,7 @@ class SlackProfile:
     timezone: str | None
     is_bot: bool
     deleted: bool
+    locale: str | None = None
 
     @classmethod
     def from_user(cls, user: dict[str, Any]) -> SlackProfile:
@@ -120,6 +121,7 @@ class SlackProfile:
             timezone=user.get("tz") or None,
             is_bot=bool(user.get("is_bot")),
             deleted=bool(user.get("deleted")),
+            locale=user.get("locale") or None,
         )
 
 
@@ -189,7 +191,7 @@ class SlackSender:
 
     async def user_profile(self, user_id: str) -> SlackProfile | None:
         try:
-            resp = await self.client.users_info(user=user_id)
+            resp = await self.client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
             log.warning("users.info for %s failed: %s", user_id, exc.response.get("error"))
             return None

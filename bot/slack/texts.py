@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "steward": ("steward SYSTEM", "who is the data steward"),
     "change": ("change ...", "raise or look up a change request"),
     "approvals": ("approvals", "change requests waiting for your decision"),
+    "delegate": ("delegate PERSON until YYYY-MM-DD", "who approves in your place while you are away"),
     "dashboard": ("dashboard", "your personal sign-in link to the web dashboard"),
     "help": ("help", "what govbot can answer"),
 }
@@ -60,14 +61,6 @@ def not_in_directory(*, email: str | None) -> Reply:
         )
     return Reply(text=f"Sorry, I don't know who you are yet. {why}", sections=(Section(text=fix),),
                  data={"status": "unknown_person"})
-
-
-def error(error_id: str) -> Reply:
-    return Reply(
-        text=f"Something went wrong on my side (error id {error_id}). "
-        "Please try again; if it keeps happening, give this id to a govbot admin.",
-        data={"status": "error", "error_id": error_id},
-    )
 
 
 def shared_by(user_id: str) -> str:

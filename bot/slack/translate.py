@@ -1,7 +1,7 @@
 """Slack payloads in: slash commands, events and clicks to neutral values.
 
-No I/O here.  The adapter (``bot.slack.app``) calls these helpers, resolves the
-Slack user to an :class:`~handlers.reply.Actor`, and hands the result to the core.
+No I/O here.  The adapter (``bot.slack.app``) calls these helpers and hands what they return to the
+turn pipeline (:mod:`bot.turn`), which resolves the Slack user to a person.
 """
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.slack import texts
+from bot.turn import mention
 
 # Action ids the adapter handles itself; every other click goes to the core.
 SHARE_ACTION = "govbot.share"
 CHOICE_ACTION = "govbot.choose"
-# Buttons whose value is command text to ask again (choices, "see also" buttons of an answer).
-RERUN_ACTIONS = frozenset({CHOICE_ACTION, "govbot.run"})
 # Slack wants action ids unique within a message; repeats get this suffix and a number.
 _REPEAT = "~~"
 
@@ -51,11 +51,13 @@ def mentioned_users(text: str) -> list[str]:
     return _USER_MENTION.findall(text or "")
 
 
-def message_text(text: str | None, *, bot_user_id: str | None, names: dict[str, str] | None = None) -> str:
+def message_text(text: str | None, *, bot_user_id: str | None, names: dict[str, str] | None = None,
+                 mention_as: Callable[[str], str] | None = None) -> str:
     """Plain words from a Slack message: the bot's own mention removed, markup unwrapped.
 
     ``names`` maps other mentioned users to a name the core understands
-    (``owns <@U123>`` becomes ``owns Luis Ortega``); unknown ones stay as markup.
+    (``owns <@U123>`` becomes ``owns Luis Ortega``); ``mention_as`` writes the others (the turn
+    pipeline's mention marker); without it they stay as markup.
     """
     value = text or ""
 
@@ -63,7 +65,9 @@ def message_text(text: str | None, *, bot_user_id: str | None, names: dict[str, 
         uid = match.group(1)
         if bot_user_id and uid == bot_user_id:
             return " "
-        return (names or {}).get(uid, match.group(0))
+        if names and uid in names:
+            return names[uid]
+        return mention_as(uid) if mention_as is not None else match.group(0)
 
     value = _USER_MENTION.sub(user, value)
     value = _CHANNEL.sub(lambda m: f"#{m.group(1)}", value)
@@ -71,6 +75,12 @@ def message_text(text: str | None, *, bot_user_id: str | None, names: dict[str, 
     value = _LINK.sub(lambda m: m.group(2) or m.group(1).removeprefix("mailto:"), value)
     value = _SPECIAL.sub(lambda m: f"@{m.group(1)}", value)
     return _SPACES.sub(" ", html.unescape(value)).strip()
+
+
+def question_text(text: str | None, *, bot_user_id: str | None) -> str:
+    """A message or mention as the turn pipeline reads it: other people's mentions become its markers, so
+    it names them from the directory (``owns <@U123>`` is asked as ``owns Luis Ortega``)."""
+    return message_text(text, bot_user_id=bot_user_id, mention_as=mention)
 
 
 def is_question_message(event: dict[str, Any]) -> bool:

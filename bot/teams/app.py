@@ -1,28 +1,27 @@
 """The Teams adapter: ``POST /api/messages`` through botbuilder's ``CloudAdapter``.
 
-Every turn follows the same shape:
+Every turn follows the same shape: authenticate, translate, turn, render, send.
 
 1. **authenticate** the request (Bot Framework JWT) before anything else; any failure, a missing or a
    malformed token alike, is a 401 and nothing runs;
-2. **remember** where the conversation is (a ``ConversationReference`` row, joined to the person
-   when the Teams account maps to one) so the outbox can write there later;
-3. **answer**: the synchronous core (``handlers.dispatch``) runs in a worker thread, one unit of work
-   per turn, and the reply is rendered as Adaptive Cards.  A click on an ``Action.Execute`` button is
-   an ``adaptiveCard/action`` invoke whose response is the refreshed card (shown in place to the
-   clicker); a refusal is a message for the clicker only and leaves the shared card alone.  Someone
-   who is not in the directory is told so, and what they tried goes to the core only to be refused
-   and audited (``dispatch.handle_unknown``).
+2. **turn**: the activity becomes a :class:`~bot.turn.ChatUser` and a request for the turn pipeline
+   (:mod:`bot.turn`), which runs in a worker thread; in the same unit of work it remembers where the
+   conversation is (a ``ConversationReference`` row, joined to the person when the Teams account maps
+   to one) so the outbox can write there later.  When the account is not linked to anyone yet, the
+   adapter reads the member's e-mail from the Teams roster and the pipeline runs once more;
+3. **render** the reply as Adaptive Cards.  A click on an ``Action.Execute`` button is an
+   ``adaptiveCard/action`` invoke whose response is the refreshed card (shown in place to the clicker);
+   a refusal is a message for the clicker only and leaves the shared card alone.
 
-Any exception becomes a friendly "Something went wrong (error id …)" with the id logged next to
-the traceback.
+The pipeline turns any exception into one friendly "Something went wrong (error id …)".
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
+import datetime as dt
+import functools
 import logging
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -40,30 +39,27 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes
 
+from bot.core_runner import CoreRunner, answer
 from bot.teams import render, texts, translate
-from bot.teams.references import TeamsUser, Where, find_person, forget_reference, save_reference
-from bot.teams.translate import Click
-from handlers.reply import Action, Actor, Command, Reply
+from bot.teams.references import Where, forget_reference, save_reference
+from bot.turn import Ask, ChatUser, Click, Request, error_reply, new_error_id
+from governance_store.models import Person
+from handlers.reply import Reply
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from bot.bootstrap import Container
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MESSAGES_PATH = "/api/messages"
-# Replies about the asker rather than an answer (or their personal dashboard link): never replace a card
-# others can see.
-PRIVATE_STATUSES = frozenset({"error", "unknown_person", "usage", "refused", "invalid", "link"})
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 
 
 class TeamsNotConfigured(RuntimeError):
     pass
-
-
-def new_error_id() -> str:
-    return uuid.uuid4().hex[:10]
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ def build_adapter(settings: Settings) -> CloudAdapter:
         log.error("error_id=%s in a Teams turn", error_id, exc_info=error)
         if context.activity.type == ActivityTypes.message:
             try:
-                await context.send_activity(_card_message(render.render_reply(texts.error(error_id))[0]))
+                await context.send_activity(_card_message(render.render_reply(error_reply(error_id))[0]))
             except Exception:  # noqa: BLE001 - the connector may be the broken part
                 log.exception("error_id=%s: could not tell the user", error_id)
 
@@ -112,11 +108,11 @@ def _card_message(card: dict[str, Any]) -> Activity:
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
-def _user(activity: Activity, email: str | None = None) -> TeamsUser:
+def _user(activity: Activity) -> ChatUser:
     sender = activity.from_property
-    return TeamsUser(user_id=(sender.id if sender else "") or "",
-                     aad_object_id=(sender.aad_object_id if sender else None) or None,
-                     name=(sender.name if sender else None) or None, email=email)
+    return ChatUser(platform=texts.PLATFORM, account_id=(sender.id if sender else None) or None,
+                    aad_object_id=(sender.aad_object_id if sender else None) or None,
+                    display_name=(sender.name if sender else None) or None, locale=activity.locale or None)
 
 
 def _where(activity: Activity) -> Where | None:
@@ -130,77 +126,35 @@ def _where(activity: Activity) -> Where | None:
                  channel_name=translate.channel_name(activity) if kind == "channel" else None, reference=reference)
 
 
-@dataclass(frozen=True)
-class Work:
-    """What a turn asks of the core: a command or a click, made for whoever the Teams user turns out to be."""
+def _remember(where: Where, session: Session, person: Person | None, now: dt.datetime) -> None:
+    save_reference(session, where, person=person, now=now)
 
-    core: Any
-    request: Callable[[Actor], Command | Action]
 
-    def __call__(self, actor: Actor, session: Any, now: Any) -> Reply:
-        request = self.request(actor)
-        if isinstance(request, Action):
-            return self.core.handle_action(request, session=session, now=now)
-        return self.core.handle_command(request, session=session, now=now)
+CORE_THREADS = 4
 
 
 class GovbotTeamsBot(ActivityHandler):
-    """Turn logic: messages and clicks to the core, conversation references to the store."""
+    """Turn logic: activities to the turn pipeline, replies back as Adaptive Cards."""
 
-    def __init__(self, container: Container, *, core: Any = None) -> None:
-        from handlers import dispatch
-
+    def __init__(self, container: Container, *, runner: CoreRunner | None = None) -> None:
         self.container = container
-        self.core = core or dispatch
+        self.runner = runner or CoreRunner(container, threads=CORE_THREADS)
 
-    # ------------------------------------------------------------------ store and core (worker thread)
-
-    def _run_sync(self, activity: Activity, user: TeamsUser, work: Work | None,
-                  remember: bool) -> Reply | None:
-        """One unit of work: map the person, store the reference, run ``work``; ``None`` when unknown."""
-        now = self.container.clock()
-        where = _where(activity) if remember else None
-        with self.container.unit_of_work() as session:
-            person = find_person(session, user)
-            if where is not None:
-                save_reference(session, where, person=person, now=now)
-            if person is None or work is None:
-                return None
-            actor = Actor(person.id, person.display_name, texts.PLATFORM, person.email)
-            return work(actor, session, now)
-
-    def _refuse_sync(self, user: TeamsUser, work: Work) -> None:
-        """Someone who is not in the directory: the core refuses and audits what they tried."""
-        handle_unknown = getattr(self.core, "handle_unknown", None)
-        if handle_unknown is None:
-            return
-        name = f"{user.name} ({user.user_id})" if user.name else user.user_id
-        actor = Actor(None, name, texts.PLATFORM, user.email)
-        with self.container.unit_of_work() as session:
-            handle_unknown(work.request(actor), session=session, now=self.container.clock())
-
-    async def _turn(self, context: TurnContext, work: Work) -> Reply:
+    async def _turn(self, context: TurnContext, request: Request) -> Reply:
         """Answer as the person behind the Teams account; never raises."""
         activity = context.activity
-        try:
-            reply = await asyncio.to_thread(self._run_sync, activity, _user(activity), work, True)
-            if reply is not None:
-                return reply
+        user = _user(activity)
+        where = _where(activity)
+
+        async def find_email() -> ChatUser | None:
             email = await self._member_email(context)
-            if email:
-                reply = await asyncio.to_thread(self._run_sync, activity, _user(activity, email), work, True)
-                if reply is not None:
-                    return reply
-            log.info("Teams user %s is not in the directory (e-mail %s)", _user(activity).user_id, email)
-            try:
-                await asyncio.to_thread(self._refuse_sync, _user(activity, email), work)
-            except Exception:
-                log.exception("error_id=%s while recording what an unknown Teams user tried", new_error_id())
-            return texts.not_in_directory(email=email)
-        except Exception:
-            error_id = new_error_id()
-            log.exception("error_id=%s while answering a Teams user", error_id)
-            return texts.error(error_id)
+            return dataclasses.replace(user, email=email) if email else None
+
+        reply = await answer(self.runner, user, request, find_email=find_email,
+                             remember=functools.partial(_remember, where) if where is not None else None)
+        if reply.status == "unknown_person":
+            return texts.not_in_directory(email=reply.data.get("email"))
+        return reply
 
     async def _member_email(self, context: TurnContext) -> str | None:
         """The e-mail (or UPN) Teams knows for the sender, when the roster can be read."""
@@ -214,15 +168,12 @@ class GovbotTeamsBot(ActivityHandler):
             return None
         return (getattr(member, "email", None) or getattr(member, "user_principal_name", None)) or None
 
-    def _command(self, text: str, *, public: bool = False) -> Work:
-        return Work(self.core, lambda actor: Command(text=text, actor=actor, public=public))
-
-    def _action(self, click: Click) -> Work:
-        return Work(self.core, lambda actor: Action(click.action_id, click.value, actor, dict(click.inputs)))
-
     async def _remember(self, context: TurnContext) -> None:
+        where = _where(context.activity)
+        if where is None:
+            return
         try:
-            await asyncio.to_thread(self._run_sync, context.activity, _user(context.activity), None, True)
+            await self.runner.observe(_user(context.activity), functools.partial(_remember, where))
         except Exception:
             log.exception("error_id=%s while storing a Teams conversation reference", new_error_id())
 
@@ -234,13 +185,14 @@ class GovbotTeamsBot(ActivityHandler):
         if click is None and isinstance(activity.value, dict) and activity.value:
             await self._send(turn_context, texts.unknown_click())
             return
+        request: Request
         if click is not None:
-            work = self._action(click)
+            request = Click(click.action_id, click.value, tuple(sorted(click.inputs.items())))
         else:
             text = translate.message_text(activity)
             # In a channel or group chat everyone sees the answer, so the core keeps personal things out of it.
-            work = self._command(text or "help", public=translate.conversation_kind(activity) != "personal")
-        await self._send(turn_context, await self._turn(turn_context, work))
+            request = Ask(text or "help", public=translate.conversation_kind(activity) != "personal")
+        await self._send(turn_context, await self._turn(turn_context, request))
 
     async def _send(self, context: TurnContext, reply: Reply) -> None:
         for card in render.render_reply(reply):
@@ -254,11 +206,7 @@ class GovbotTeamsBot(ActivityHandler):
         if (activity.action or "").startswith("remove"):
             conversation_id = translate.base_conversation_id(activity.conversation.id)
 
-            def forget() -> None:
-                with self.container.unit_of_work() as session:
-                    forget_reference(session, conversation_id)
-
-            await asyncio.to_thread(forget)
+            await self.runner.observe(_user(activity), functools.partial(_forget, conversation_id))
             return
         await self._remember(turn_context)
 
@@ -270,12 +218,13 @@ class GovbotTeamsBot(ActivityHandler):
         if activity.name != translate.ADAPTIVE_CARD_ACTION:
             return await super().on_invoke_activity(turn_context)
         click = translate.invoke_click(activity)
-        reply = texts.unknown_click() if click is None else await self._turn(turn_context, self._action(click))
+        reply = texts.unknown_click() if click is None else await self._turn(
+            turn_context, Click(click.action_id, click.value, tuple(sorted(click.inputs.items()))))
         return await self.invoke_answer(turn_context, reply)
 
     async def invoke_answer(self, context: TurnContext, reply: Reply) -> InvokeResponse:
         """The refreshed card for the clicker, or a message only they see when the click changed nothing."""
-        if reply.form is None and reply.status in PRIVATE_STATUSES:
+        if reply.form is None and reply.private:
             return InvokeResponse(status=HTTPStatus.OK, body={
                 "statusCode": 200, "type": MESSAGE_RESPONSE, "value": render.clip(reply.text, 1000)})
         first, *rest = render.render_reply(reply)
@@ -283,6 +232,10 @@ class GovbotTeamsBot(ActivityHandler):
             await context.send_activity(_card_message(card))
         return InvokeResponse(status=HTTPStatus.OK, body={
             "statusCode": 200, "type": render.CONTENT_TYPE, "value": first})
+
+
+def _forget(conversation_id: str, session: Session, person: Person | None, now: dt.datetime) -> None:
+    forget_reference(session, conversation_id)
 
 
 class TeamsMount:

@@ -1,9 +1,8 @@
-"""Teams people and conversation references in the store (synchronous; runs off the event loop).
+"""Teams conversation references in the store (synchronous; runs off the event loop).
 
-* :func:`find_person`: a Teams account to a person, by Entra object id (``Person.aad_object_id``),
-  then a previously linked chat account, then the e-mail/UPN Teams reports for the member.
-* :func:`save_reference`: the ``ConversationReference`` row of a conversation, so the outbox can
-  reach the person (1:1) or the channel later without them writing first.
+:func:`save_reference` keeps the ``ConversationReference`` row of a conversation, so the outbox can
+reach the person (1:1) or the channel later without them writing first.  Which person a Teams account
+is, is the turn pipeline's business (:func:`governance_store.identity.resolve_chat_user`).
 """
 
 from __future__ import annotations
@@ -12,25 +11,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.teams.texts import PLATFORM
-from governance_store.identity import link_chat_identity, person_by_email, person_for_chat
 from governance_store.models import ConversationReference, Person
-
-# ``ChatIdentity.display_name`` keeps 200 characters; Entra display names may have 256, and PostgreSQL
-# refuses a longer value rather than cut it.
-DISPLAY_NAME_MAX = 200
-
-
-@dataclass(frozen=True)
-class TeamsUser:
-    user_id: str
-    aad_object_id: str | None = None
-    name: str | None = None
-    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,22 +29,6 @@ class Where:
     tenant_id: str | None
     channel_name: str | None
     reference: dict[str, Any]
-
-
-def find_person(session: Session, user: TeamsUser) -> Person | None:
-    person: Person | None = None
-    if user.aad_object_id:
-        person = session.scalars(
-            select(Person).where(func.lower(Person.aad_object_id) == user.aad_object_id.strip().lower())
-        ).first()
-    linked = person_for_chat(session, platform=PLATFORM, external_id=user.user_id) if user.user_id else None
-    person = person or linked
-    if person is None and user.email:
-        person = person_by_email(session, user.email)
-    if person is not None and linked is None and user.user_id:
-        link_chat_identity(session, platform=PLATFORM, external_id=user.user_id, person=person,
-                           email=user.email, display_name=user.name[:DISPLAY_NAME_MAX] if user.name else None)
-    return person
 
 
 def save_reference(session: Session, where: Where, *, person: Person | None, now: dt.datetime) -> ConversationReference:

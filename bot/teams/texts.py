@@ -22,14 +22,6 @@ def not_in_directory(*, email: str | None) -> Reply:
                  data={"status": "unknown_person"})
 
 
-def error(error_id: str) -> Reply:
-    return Reply(
-        text=f"Something went wrong on my side (error id {error_id}). "
-        "Please try again; if it keeps happening, give this id to a govbot admin.",
-        data={"status": "error", "error_id": error_id},
-    )
-
-
 def unknown_click() -> Reply:
     return Reply(text="That button is no longer supported. Ask again to get a fresh answer.",
                  data={"status": "refused"})

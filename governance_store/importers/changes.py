@@ -157,6 +157,11 @@ def import_approvals(run: Run, f: CsvFile) -> None:
         assert change is not None and approver is not None and approval_state is not None
         if approval_state not in (ApprovalState.APPROVED, ApprovalState.REJECTED):
             decided = None
+        held = by_external.get(sys_id)
+        if held is not None and held.state == ApprovalState.REROUTED.value and approval_state == ApprovalState.REQUESTED:
+            # govbot re-routed it because the approver left; the export still names them as pending.
+            state.touch(held, row.where)
+            continue
         by_external[sys_id] = state.upsert(
             by_external.get(sys_id), row.where, external_id=sys_id, change_id=change.id,
             kind=ParticipantKind.APPROVER.value, person_id=approver.id, state=approval_state.value,

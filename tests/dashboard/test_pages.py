@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.bootstrap import Container
 from bot.dashboard import ChatMount, DashboardAuthError, DashboardMount, MetricsMount, WebInbox
 from bot.dashboard.auth import is_loopback
+from bot.turn import Ask, ChatUser
 from bot.web import create_app
 from governance_store.models import ChangeRequest, Person, System
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command
 from notifications import sweep
+from tests.core import handle_action, handle_command
 from tests.dashboard.conftest import JESSICA, LUIS, FakeClock, container_on, person_id
 
 
@@ -294,10 +295,7 @@ async def test_token_required_when_bound_elsewhere(org: sessionmaker[Session], c
 
 def _dashboard_link(container: Container, email: str) -> str:
     """The link the chat ``dashboard`` command gives ``email``, issued by the core as in any chat turn."""
-    with container.unit_of_work() as s:
-        person = s.scalar(sa.select(Person).where(Person.email == email))
-        actor = Actor(person.id, person.display_name, "test", person.email)
-        reply = handle_command(Command(text="dashboard", actor=actor), session=s, now=container.clock())
+    reply = container.pipeline.answer(ChatUser(platform="test", email=email), Ask("dashboard"))
     assert reply.status == "link", reply.text
     return next(word for word in reply.text.split() if word.startswith("http"))
 

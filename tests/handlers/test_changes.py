@@ -21,8 +21,9 @@ from governance_store.models import (
     RoleAssignment,
     System,
 )
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command, Reply
+from handlers.services import Services
+from tests.core import handle_action, handle_command
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
 
@@ -33,9 +34,13 @@ def actor(session: Session, email: str) -> Actor:
     return Actor(p.id, p.display_name, "test", p.email)
 
 
-def say(factory: sessionmaker[Session], who: str, text: str) -> Reply:
+def say(factory: sessionmaker[Session], who: str, text: str, *, services: Services | None = None) -> Reply:
     with factory() as s, s.begin():
-        return handle_command(Command(text=text, actor=actor(s, who)), session=s, now=NOW)
+        return handle_command(Command(text=text, actor=actor(s, who)), session=s, now=NOW, services=services)
+
+
+def render_text(reply: Reply) -> str:
+    return "\n".join([reply.text, *(f"{f.label}: {f.value}" for sec in reply.sections for f in sec.fields)])
 
 
 def click(factory: sessionmaker[Session], who: str, action_id: str, value: str, now: dt.datetime = NOW,
@@ -252,13 +257,17 @@ def test_unknown_person_cannot_open_changes(org: sessionmaker[Session]) -> None:
     with org() as s:
         reply = handle_command(Command(text='change PLC-FIL-L3-07 "x"', actor=Actor(None, "guest", "slack")),
                                session=s, now=NOW)
-    assert reply.data["status"] == "refused" and "directory" in reply.text
+    assert reply.data["status"] == "unknown_person" and "directory" in reply.text
 
 
 def test_my_approvals(org: sessionmaker[Session]) -> None:
-    open_change(org, JESSICA, 'change PLC-FIL-L3-07 "Firmware"')
+    cid, submitted = open_change(org, JESSICA, 'change PLC-FIL-L3-07 "Firmware"')
+    number = submitted.data["change"]
     mine = say(org, LUIS, "approvals")
-    assert len(mine.data["pending"]) == 1
+    # CHG0031201 waits on Gregory Maddox, who left; Luis Ortega acts for him (and decides it in ServiceNow).
+    assert mine.data["pending"] == ["CHG0031201", number]
+    assert "decide on it in ServiceNow" in render_text(mine) and "Gregory Maddox (left; you act for them)" in render_text(mine)
+    assert [b.value for b in mine.buttons] == [str(cid), str(cid)], "imported changes have no buttons"
     assert say(org, MIKE, "approvals").data["pending"] == []
 
 
@@ -331,16 +340,19 @@ def test_delegate_command_routes_new_requests_to_the_delegate(org: sessionmaker[
 
 
 def test_quorum_rules_are_configurable_per_activity(org: sessionmaker[Session]) -> None:
-    from governance_store import changes as core
+    from governance_store.changes import ChangePolicies
+    from handlers.services import Services
 
-    try:
-        core.configure_policies({"change_manager_on_high_risk": False,
-                                 "activities": {"ACT-01": {"change_manager_on_high_risk": True}}})
-        ot = say(org, JESSICA, 'change PLC-FIL-L3-07 "Firmware" risk=high rollback="restore"')
-        assert "Change Manager (CAB Chair)" in ot.data["approvers"]
-        level3 = say(org, JESSICA, 'change MES Plant 1 Findlay "Upgrade" risk=high rollback="snapshot"')
-        assert "Change Manager (CAB Chair)" not in level3.data["approvers"]
-        with pytest.raises(ValueError, match="unknown change policy keys"):
-            core.configure_policies({"quorum": "majority"})
-    finally:
-        core.configure_policies({})
+    services = Services(policies=ChangePolicies.from_config({
+        "change_manager_on_high_risk": False, "activities": {"ACT-01": {"change_manager_on_high_risk": True}}}))
+    ot = say(org, JESSICA, 'change PLC-FIL-L3-07 "Firmware" risk=high rollback="restore"', services=services)
+    assert "Change Manager (CAB Chair)" in ot.data["approvers"]
+    level3 = say(org, JESSICA, 'change MES Plant 1 Findlay "Upgrade" risk=high rollback="snapshot"', services=services)
+    assert "Change Manager (CAB Chair)" not in level3.data["approvers"]
+    with pytest.raises(ValueError, match="unknown change policy keys"):
+        ChangePolicies.from_config({"quorum": "majority"})
+    with pytest.raises(ValueError, match="unknown change policy keys for ACT-01"):
+        ChangePolicies.from_config({"activities": {"ACT-01": {"quorum": "majority"}}})
+    # Without them, the defaults apply again: nothing is left behind in a module.
+    assert "Change Manager (CAB Chair)" in say(org, JESSICA, 'change MES Plant 1 Findlay "Upgrade" risk=high '
+                                                             'rollback="snapshot"').data["approvers"]

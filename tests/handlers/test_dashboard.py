@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import AuditEntry, ChangeRequest, Person
 from handlers import dashboard_pass
-from handlers.dashboard import LINKS_KEY, DashboardLinks
-from handlers.dispatch import handle_command, handle_unknown
+from handlers.dashboard_pass import DashboardLinks
 from handlers.reply import Action, Actor, Command
+from handlers.services import Services
+from tests.core import handle_command, refuse_unknown
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
 KEY = dashboard_pass.derive_key("the-dashboard-token")
@@ -114,9 +115,9 @@ LINKS = DashboardLinks.configure("https://govbot.plant.example", token=TOKEN)
 
 def _ask(factory: sessionmaker[Session], actor: Actor, *, public: bool = False) -> tuple[str, str, list[AuditEntry]]:
     with factory() as s, s.begin():
-        s.info[LINKS_KEY] = LINKS
         before = s.scalar(sa.select(sa.func.max(AuditEntry.id))) or 0
-        reply = handle_command(Command(text="dashboard", actor=actor, public=public), session=s, now=NOW)
+        reply = handle_command(Command(text="dashboard", actor=actor, public=public), session=s, now=NOW,
+                               services=Services(links=LINKS))
     with factory() as s:
         entries = list(s.scalars(sa.select(AuditEntry).where(AuditEntry.id > before)).all())
     return reply.status, reply.text, entries
@@ -154,7 +155,7 @@ def test_a_person_who_left_is_refused_and_it_is_audited(org: sessionmaker[Sessio
 
 def test_someone_outside_the_directory_is_refused_and_it_is_audited(org: sessionmaker[Session]) -> None:
     status, text, entries = _ask(org, Actor(None, "Pat Stranger (U0STRANGER9)", "slack", "pat@elsewhere.example"))
-    assert status == "refused" and "not in govbot's directory" in text and "https://" not in text
+    assert status == "unknown_person" and "not in govbot's directory" in text and "https://" not in text
     [entry] = entries
     assert (entry.action, entry.actor_id, entry.object_key) == ("dashboard.view.refused", None, "pat@elsewhere.example")
     assert entry.actor == "Pat Stranger (U0STRANGER9) (not in the directory)"
@@ -177,17 +178,7 @@ def test_without_a_token_the_link_is_the_plain_dashboard_url(org: sessionmaker[S
 # --------------------------------------------------------------------------- people outside the directory
 
 
-def test_what_an_unknown_chat_user_tries_is_refused_and_audited_by_the_core(org: sessionmaker[Session],
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from governance_store import audit
-    from handlers import router
-    from handlers.reply import Reply
-
-    def leaky(action: Action, *, session: Session, now: dt.datetime) -> Reply:
-        audit.record(session, at=now, action="test.leaked", object_type="test", object_key="x")
-        return Reply(text="done", data={"status": "answered"})
-
-    monkeypatch.setitem(router.ACTION_HANDLERS, "test.leaky", leaky)
+def test_what_an_unknown_chat_user_tries_is_refused_and_audited_by_the_core(org: sessionmaker[Session]) -> None:
     stranger = Actor(None, "Pat Stranger (U0STRANGER9)", "slack", "pat@elsewhere.example")
     jessica = _actor(org, "jessica.park@corvane.example")
     with org() as s, s.begin():
@@ -195,19 +186,17 @@ def test_what_an_unknown_chat_user_tries_is_refused_and_audited_by_the_core(org:
         cid = next(b.value for b in preview.buttons if b.action_id == "cr.submit")
     with org() as s, s.begin():
         before = s.scalar(sa.select(sa.func.max(AuditEntry.id))) or 0
-        refused = [handle_unknown(request, session=s, now=NOW) for request in (
+        refused = [refuse_unknown(request, session=s, now=NOW) for request in (
             Command("dashboard", stranger), Action("cr.submit", cid, stranger), Action("cr.reject", cid, stranger),
             Action("govbot.run", "dashboard", stranger))]
-        # A question is nobody's rule; a use case that did not refuse is undone.
-        ignored = [handle_unknown(request, session=s, now=NOW) for request in (
-            Command("who owns PLC-FIL-L3-07", stranger), Action("test.leaky", "", stranger))]
-    assert [r.status if r is not None else None for r in refused] == ["refused"] * 4
-    assert ignored == [None, None]
+        # A question changes nothing: the stranger is told who they are not, and nothing is audited.
+        asked = refuse_unknown(Command("who owns PLC-FIL-L3-07", stranger), session=s, now=NOW)
+    assert [r.status for r in refused] == ["unknown_person"] * 4
+    assert asked.status == "unknown_person" and "PLC-FIL-L3-07" not in asked.text
     with org() as s:
-        actions = [e.action for e in s.scalars(sa.select(AuditEntry).where(AuditEntry.id > before))]
+        entries = list(s.scalars(sa.select(AuditEntry).where(AuditEntry.id > before)))
         state = s.get(ChangeRequest, int(cid)).state
-    assert actions == ["dashboard.view.refused", "change.submit.refused", "change.reject.refused",
-                       "dashboard.view.refused"]
+    assert [e.action for e in entries] == ["dashboard.view.refused", "change.submit.refused", "change.reject.refused",
+                                           "dashboard.view.refused"]
+    assert [e.object_key for e in entries[1:3]] == [preview.data["change"]] * 2
     assert state == "draft"
-    with org() as s, pytest.raises(ValueError):
-        handle_unknown(Command("dashboard", jessica), session=s, now=NOW)

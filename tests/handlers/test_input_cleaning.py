@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import ChangeRequest, Person
-from handlers.dispatch import clean, handle_action, handle_command
 from handlers.reply import Action, Actor, Command, row_id
+from handlers.router import clean
+from tests.core import handle_action, handle_command
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command, Reply
+from tests.core import handle_action, handle_command
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)  # a Wednesday: 10:00 in Findlay, 16:00 in Regensburg
 ME = Actor(person_id=None, display_name="test", platform="test")

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store import db
 from governance_store.models import Approval, ChangeRequest, ChatIdentity, OutboxMessage, Person, Timer
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command
 from notifications import sla
 from tests.conftest import CORVANE, PG_URL
+from tests.core import handle_action, handle_command
 
 SUBMIT = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)  # Wednesday 10:00 EDT in Findlay
 REQUESTER = "jessica.park@corvane.example"

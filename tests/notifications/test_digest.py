@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import DigestRun, OutboxMessage, Person
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command
 from notifications import digest
 from notifications.sweep import sweep
+from tests.core import handle_action, handle_command
 
 JESSICA = "jessica.park@corvane.example"
 LUIS = "luis.ortega@corvane.example"
@@ -156,7 +156,7 @@ def test_default_scopes_follow_role_assignments(org: sessionmaker[Session]) -> N
 
 def test_each_recipient_gets_buttons_that_sign_them_in_and_a_channel_plain_ones(org: sessionmaker[Session]) -> None:
     from handlers import dashboard_pass
-    from handlers.dashboard import DashboardLinks
+    from handlers.dashboard_pass import DashboardLinks
 
     change(org, "x", dt.datetime(2025, 6, 3, 13, 0, tzinfo=dt.UTC), dt.timedelta(hours=1))
     links = DashboardLinks.configure("https://govbot.plant.example", token="s3cret-dashboard-token")

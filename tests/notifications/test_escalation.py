@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import Approval, AuditEntry, OutboxMessage, Person, Timer
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command, Reply
 from notifications.sweep import sweep
+from tests.core import handle_action, handle_command
 
 SUBMIT = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)  # Wednesday 10:00 EDT in Findlay
 JESSICA = "jessica.park@corvane.example"

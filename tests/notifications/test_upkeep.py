@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import ChangeRequest, OutboxMessage, Person
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command
 from notifications import outbox
 from notifications.scheduler import Worker
+from tests.core import handle_action, handle_command
 from tests.notifications.test_outbox import RecordingSender
 
 T0 = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
@@ -166,7 +166,7 @@ def test_the_standalone_worker_computes_digests_beside_its_cycles(org: sessionma
 
     monkeypatch.setattr(digest, "run_due", slow)
     worker = Worker(org, [RecordingSender()], clock=lambda: T0, interval=0.05, per_channel_interval=0)
-    monkeypatch.setattr("bot.worker.build_worker", lambda container: worker)
+    monkeypatch.setattr("bot.bootstrap.build_worker", lambda container: worker)
     container = SimpleNamespace(session_factory=org, clock=lambda: T0)
     cycles: list[int] = []
     worker.retention = KEEP

@@ -27,9 +27,10 @@ from bot.bootstrap import Container
 from bot.dashboard import DashboardMount
 from bot.web import create_app
 from governance_store.models import Approval, AuditEntry, Person, Timer
-from handlers import dashboard_pass, dispatch
+from handlers import dashboard_pass
 from handlers.reply import Action, Actor, Command
 from notifications.sweep import sweep
+from tests import core
 from tests.dashboard.conftest import FakeClock
 from tests.drivers import SLACK_IDS, SlackDriver, Step, TeamsDriver, change_state
 from tests.slack import conftest as slack_rig
@@ -85,7 +86,7 @@ DONE = {"approve": "change.approved", "reject": "change.rejected", "acknowledge"
 # The state a change is in afterwards (acknowledging and viewing the dashboard leave it as it was).
 STATE_AFTER = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}
 # What the user is told, allowed or refused.
-TOLD_DONE = {"approve": "You approved", "reject": "You rejected", "acknowledge": "Thanks, Luis Ortega: escalation of",
+TOLD_DONE = {"approve": "You approved", "reject": "You rejected", "acknowledge": "Thanks, Luis Ortega: the escalation of",
              "withdraw": "is now withdrawn", "dashboard": "Your personal link to the govbot dashboard"}
 TOLD_UNKNOWN = {"slack": "Sorry, I don't know who you are yet", "teams": "Sorry, you are not in govbot's directory"}
 
@@ -93,8 +94,10 @@ TOLD_UNKNOWN = {"slack": "Sorry, I don't know who you are yet", "teams": "Sorry,
 def told_refused(action: str, who: str) -> str:
     if action in ("approve", "reject"):
         return "you cannot approve or reject your own change" if who == "requester" else "You are not an approver of"
-    return {"acknowledge": "is not addressed to you", "withdraw": "Only the requester can withdraw",
-            "dashboard": "Your directory entry is inactive (left on 2025-02-28)"}[action]
+    if action == "acknowledge":
+        return "only the people its escalation reaches" if who == "requester" else "is not addressed to you"
+    return {"withdraw": "Only the requester can withdraw",
+            "dashboard": "directory is inactive (you left on 2025-02-28)"}[action]
 
 
 CASES = [(platform, action, who) for platform in ("slack", "teams") for action, who in MATRIX]
@@ -126,10 +129,10 @@ def _submitted_change(box: Container) -> int:
     with box.unit_of_work() as s:
         jessica = s.scalars(sa.select(Person).where(Person.email == JESSICA)).one()
         requester = Actor(jessica.id, jessica.display_name, "test", jessica.email)
-        preview = dispatch.handle_command(Command('change PLC-FIL-L3-07 "Firmware v33"', requester), session=s,
+        preview = core.handle_command(Command('change PLC-FIL-L3-07 "Firmware v33"', requester), session=s,
                                           now=box.clock())
         cid = next(b.value for b in preview.buttons if b.action_id == "cr.submit")
-        reply = dispatch.handle_action(Action("cr.submit", cid, requester), session=s, now=box.clock())
+        reply = core.handle_action(Action("cr.submit", cid, requester), session=s, now=box.clock())
         assert reply.status == "submitted", reply.text
         roles = {(a.person.email, a.kind) for a in s.scalars(sa.select(Approval).where(Approval.change_id == int(cid)))
                  if a.person is not None}

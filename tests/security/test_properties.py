@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.importers import ImportFailed, import_paths
 from governance_store.models import AuditEntry, Person, System
-from handlers.dispatch import handle_action, handle_command
 from handlers.parse import INTENTS, parse
 from handlers.reply import Action, Actor, Command
 from tests.conftest import CORVANE
+from tests.core import handle_action, handle_command
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
 STATUSES = {"answered", "ambiguous", "not_found", "not_understood", "help", "usage", "form", "preview", "invalid",

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from bot.bootstrap import Container
 from bot.settings import Settings
-from bot.slack.app import Core, SlackAdapter
+from bot.slack.app import SlackAdapter
 from bot.web import create_app
 from governance_store import db
 from governance_store.models import Base
@@ -246,8 +246,10 @@ async def make_host(container: Container, fake_slack: FakeSlack,
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def start(*, core: Core | None = None, **adapter_kwargs: Any) -> SlackHost:
-        adapter = SlackAdapter(container, core=core, **adapter_kwargs)
+    async def start(*, core: Any = None, **adapter_kwargs: Any) -> SlackHost:
+        if core is not None:
+            container.use_router(core)
+        adapter = SlackAdapter(container, **adapter_kwargs)
         runner = web.AppRunner(create_app(container, slack=adapter), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()

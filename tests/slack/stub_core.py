@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bot.slack.app import Core
 from handlers.home import home_for
-from handlers.reply import Action, Button, Choice, Command, Form, FormField, Reply, Section
+from handlers.reply import Action, Actor, Button, Choice, Command, Form, FormField, Reply, Section
 
 LONG_WORDS = [f"word{i:05d}" for i in range(4000)]
 
@@ -36,10 +35,12 @@ def change_form(errors: dict[str, str] | None = None, values: dict[str, str] | N
 
 @dataclass
 class StubCore:
+    """Stands in for the router (``Container.use_router``): the pipeline still resolves the person."""
+
     commands: list[Command] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
 
-    def handle_command(self, command: Command, *, session: Session, now: dt.datetime) -> Reply:
+    def command(self, command: Command, *, session: Session, now: dt.datetime) -> Reply:
         self.commands.append(command)
         text = command.text
         if "boom" in text:
@@ -65,7 +66,7 @@ class StubCore:
             warnings=("Owner has left the company",),
         )
 
-    def handle_action(self, action: Action, *, session: Session, now: dt.datetime) -> Reply:
+    def action(self, action: Action, *, session: Session, now: dt.datetime) -> Reply:
         self.actions.append(action)
         if action.value == "boom":
             raise RuntimeError("the click fell over")
@@ -89,5 +90,11 @@ class StubCore:
             return Reply(text=f"{action.value} rejected by {action.actor.display_name}: {inputs['reason']}")
         return Reply(text=f"Clicked {action.action_id} with {action.value} as {action.actor.display_name}")
 
-    def core(self) -> Core:
-        return Core(handle_command=self.handle_command, handle_action=self.handle_action, home_for=home_for)
+    def home(self, actor: Actor, *, session: Session, now: dt.datetime) -> Reply:
+        return home_for(actor, session=session, now=now)
+
+    def refuse_unknown(self, request: Command | Action, *, session: Session, now: dt.datetime) -> Reply:
+        return Reply(text="not in the directory", data={"status": "unknown_person", "email": request.actor.email})
+
+    def core(self) -> StubCore:
+        return self

@@ -14,7 +14,7 @@ from tests.slack.stub_core import StubCore
 
 @pytest.fixture
 async def stub_host(host: SlackHost) -> SlackHost:
-    host.adapter.core = StubCore().core()
+    host.adapter.container.use_router(StubCore())
     return host
 
 

@@ -205,7 +205,7 @@ async def test_other_mentioned_people_reach_the_core_by_name(host: SlackHost) ->
 
 async def _stub_host(host: SlackHost, stub: StubCore) -> SlackHost:
     """Swap the running host's core for the stub (same host, same fake)."""
-    host.adapter.core = stub.core()
+    host.adapter.container.use_router(stub)
     return host
 
 

@@ -46,7 +46,8 @@ async def rig(container: Container, fake_slack: FakeSlack, slack_payload: Callab
     ws = await FakeSocketMode(hello=slack_payload("socket_mode_hello.json")).start()
     fake_slack.socket_url = ws.url
     stub = StubCore()
-    adapter = SlackAdapter(container, core=stub.core())
+    container.use_router(stub)
+    adapter = SlackAdapter(container)
     await adapter.start()
     handler = GovbotSocketModeHandler(adapter, APP_TOKEN)
     await handler.connect_async()

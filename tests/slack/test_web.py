@@ -79,8 +79,11 @@ async def test_other_adapters_mount_their_routes_on_the_same_host(container: Con
 async def _serve(container: Container, *, core_processes: int) -> tuple[asyncio.Event, asyncio.Task[None], str]:
     stop = asyncio.Event()
     ready: asyncio.Future[Sequence[Any]] = asyncio.get_running_loop().create_future()
+    from bot import bootstrap
+
     task = asyncio.create_task(serve(container, host="127.0.0.1", port=0, stop=stop, on_ready=ready.set_result,
-                                     core_processes=core_processes))
+                                     slack=bootstrap.build_slack(container, core_processes=core_processes),
+                                     worker=bootstrap.build_worker(container)))
     addresses = await asyncio.wait_for(ready, 10)
     return stop, task, f"http://127.0.0.1:{addresses[0][1]}"
 
@@ -139,8 +142,9 @@ async def test_worker_processes_refuse_a_frozen_clock_or_a_custom_core(container
     with pytest.raises(ValueError, match="wall clock"):
         SlackAdapter(container, core_processes=1)
     wall = Container(settings=container.settings)
-    with pytest.raises(ValueError, match="default core"):
-        SlackAdapter(wall, core=StubCore().core(), core_processes=1)
+    wall.use_router(StubCore())
+    with pytest.raises(ValueError, match="default use cases"):
+        SlackAdapter(wall, core_processes=1)
 
 
 def test_govbot_serve_is_a_cli_command() -> None:

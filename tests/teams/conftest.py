@@ -206,7 +206,9 @@ async def make_teams_host(connector: FakeConnector, teams_payload: Callable[[str
         if not container.settings.teams_app_id:
             raise ValueError("the Teams rig runs authenticated: give the container an app id (teams_settings)")
         adapter = adapter or authenticated_adapter(container.settings)
-        mount = TeamsMount(container, adapter=adapter, bot=GovbotTeamsBot(container, core=core))
+        if core is not None:
+            container.use_router(core)
+        mount = TeamsMount(container, adapter=adapter, bot=GovbotTeamsBot(container))
         assert mount.authenticated
         runner = web.AppRunner(create_app(container, slack=None, mounts=[mount]), access_log=None)
         await runner.setup()

@@ -1,0 +1,18 @@
+"""What use cases need beyond the unit of work: built once by the composition root and passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from governance_store.changes import DEFAULT_POLICIES, ChangePolicies
+from handlers.catalog import Catalog
+from handlers.dashboard_pass import DashboardLinks
+
+
+@dataclass(frozen=True)
+class Services:
+    """The catalog index of this process, the change quorum rules, and where dashboard links point."""
+
+    catalog: Catalog = field(default_factory=Catalog)
+    policies: ChangePolicies = DEFAULT_POLICIES
+    links: DashboardLinks = field(default_factory=DashboardLinks)
