@@ -297,3 +297,25 @@ def test_a_delegate_decides_on_pending_approvals_in_the_delegators_place(org: se
         entry = [e for e in audit.history(s, object_type="change", object_key=approval.change.number)
                  if e.action == "change.approved"][0]
         assert entry.data["as_delegate_for"] == [LUIS]
+
+
+def test_the_core_itself_refuses_people_who_left_whoever_calls_it(org: sessionmaker[Session]) -> None:
+    """The router refuses first; the change rules in ``governance_store`` hold on their own as well (scripts,
+    future surfaces)."""
+    from governance_store import changes as core
+    from governance_store.escalations import acknowledge
+
+    cid = submitted(org)
+    timer, when = _escalated_to_level_3(org, cid)
+    with org() as s, s.begin():
+        luis = s.scalars(sa.select(Person).where(Person.email == LUIS)).one()
+        brian = s.scalars(sa.select(Person).where(Person.email == BRIAN)).one()
+        luis.active = brian.active = False
+    with org() as s, s.begin():
+        luis = s.scalars(sa.select(Person).where(Person.email == LUIS)).one()
+        brian = s.scalars(sa.select(Person).where(Person.email == BRIAN)).one()
+        with pytest.raises(core.NotAllowed, match="inactive"):
+            core.decide(cid, actor=luis, approve=True, reason=None, session=s, now=when, platform="script")
+        assert not acknowledge(timer.id, 3, person=brian, session=s, now=when, platform="script").accepted
+    with org() as s:
+        assert s.get(ChangeRequest, cid).state == "submitted" and s.get(Timer, timer.id).state == "pending"

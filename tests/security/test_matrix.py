@@ -8,8 +8,10 @@ it, as the local operator) and the web chat (its JSON API over HTTP, with the da
 The scenario (the same on every surface): Jessica Park opens one change to the Line 3 filler PLC per case,
 routed to Luis Ortega (OT Engineering Lead) and escalated up the Findlay OT chain until level 3 (the
 Plant Manager, Brian Caldwell) has fired and level 4 (the CISO, Daniel Okafor) has not; Luis has named
-Rachel Nguyen his delegate.  Each actor then tries each action on a change of their own, so no case
-depends on another.  What must hold, on every surface alike:
+Rachel Nguyen his delegate.  The changes Gregory Maddox tries to decide were also routed to him before he
+left (an approver who leaves after routing), and everybody also tries to approve CHG0031188, imported from
+ServiceNow.  Each actor then tries each action on a change of their own, so no case depends on another.
+What must hold, on every surface alike:
 
 * the outcome in :data:`ALLOWED` (done, or refused with nothing changed),
 * exactly one audit entry: the action done, or ``<action>.refused`` naming who tried (their person, or
@@ -36,7 +38,7 @@ from bot.console.chat import Console, user_for
 from bot.dashboard import ChatMount, WebInbox
 from bot.turn import Ask, Click
 from bot.web import create_app
-from governance_store.models import AuditEntry, ChangeRequest, Delegation, Person, Timer
+from governance_store.models import Approval, AuditEntry, ChangeRequest, Delegation, Person, Timer
 from handlers.reply import Action, Actor, Command
 from notifications import sla
 from notifications.sweep import sweep
@@ -80,7 +82,8 @@ SLACK_IDS = {JESSICA: seed.JESSICA, "luis.ortega@corvane.example": seed.LUIS,
              "gregory.maddox@corvane.example": "U0E2A50A780", "rachel.nguyen@corvane.example": "U03B1526A11",
              "brian.caldwell@corvane.example": "U02A8BF6062", "daniel.okafor@corvane.example": "U0874A6631C"}
 UNKNOWN_EMAIL = "pat.stranger@elsewhere.example"
-ACTIONS = ("request", "submit", "approve", "reject", "acknowledge", "withdraw", "dashboard", "delegate")
+ACTIONS = ("request", "submit", "approve", "reject", "approve imported", "acknowledge", "withdraw", "dashboard",
+           "delegate")
 KNOWN_ACTIVE = {"requester", "approver", "other approver", "non-approver", "delegate", "fired target",
                 "unfired target"}
 ALLOWED: dict[str, set[str]] = {
@@ -88,16 +91,19 @@ ALLOWED: dict[str, set[str]] = {
     "submit": {"requester"},
     "approve": {"approver", "delegate"},
     "reject": {"approver", "delegate"},
+    "approve imported": set(),  # CHG0031188 came from ServiceNow: decided there, by nobody here
     "acknowledge": {"fired target"},
     "withdraw": {"requester"},
     "dashboard": KNOWN_ACTIVE,
     "delegate": KNOWN_ACTIVE,
 }
 DONE = {"request": None, "submit": "change.submitted", "approve": "change.approved", "reject": "change.rejected",
+        "approve imported": "change.approved",
         "acknowledge": "change.escalation_acknowledged", "withdraw": "change.state", "dashboard": "dashboard.link_issued",
         "delegate": "delegation.set"}
 REFUSED = {"request": "change.request.refused", "submit": "change.submit.refused", "approve": "change.approve.refused",
-           "reject": "change.reject.refused", "acknowledge": "escalation.ack.refused",
+           "reject": "change.reject.refused", "approve imported": "change.approve.refused",
+           "acknowledge": "escalation.ack.refused",
            "withdraw": "change.withdraw.refused", "dashboard": "dashboard.view.refused", "delegate": "delegation.refused"}
 WHY = {"departed": "inactive", "unknown": "not in the directory"}
 SURFACES = ("slack", "teams", "console", "webchat")
@@ -151,6 +157,8 @@ def _scenario(box: Container, clock: FakeClock) -> Scenario:
     with box.unit_of_work() as s:
         jessica = _as(s, JESSICA)
         for action in ACTIONS:
+            if action == "approve imported":
+                continue
             for who in ACTORS:
                 preview = router.command(Command(f'change PLC-FIL-L3-07 "{action} by {who}"', jessica), session=s,
                                          now=clock())
@@ -158,11 +166,20 @@ def _scenario(box: Container, clock: FakeClock) -> Scenario:
                 if action != "submit":
                     assert router.action(Action("cr.submit", cid, jessica), session=s, now=clock()).status == "submitted"
                 changes[(action, who)] = int(cid)
+        # Routed to Gregory Maddox too, before he left: an approver who leaves after routing.
+        gregory = s.scalars(sa.select(Person).where(Person.email == ACTORS["departed"])).one()
+        for action in ("approve", "reject"):
+            s.add(Approval(change_id=changes[(action, "departed")], kind="approver", person_id=gregory.id,
+                           role_name="OT Engineering Lead", state="requested", requested_at=clock()))
+        imported = s.scalars(sa.select(ChangeRequest.id).where(ChangeRequest.number == "CHG0031188")).one()
+        for who in ACTORS:
+            changes[("approve imported", who)] = imported
         luis = _as(s, "luis.ortega@corvane.example")
         named = router.command(Command("delegate Rachel Nguyen until 2025-06-30", luis), session=s, now=clock())
         assert named.status == "answered", named.text
     # Escalate until level 3 has fired and level 4 has not (every change was submitted at the same moment).
     first = changes[("approve", "approver")]
+    own = [cid for (action, _), cid in changes.items() if action != "approve imported"]
     with box.session_factory() as s:
         timer = s.scalars(sa.select(Timer).where(Timer.change_id == first, Timer.kind == sla.APPROVAL)).one()
         at = {e.level: e.at for e in sla.events(timer, s.get(ChangeRequest, first), session=s) if e.kind == "level"}
@@ -172,7 +189,7 @@ def _scenario(box: Container, clock: FakeClock) -> Scenario:
     with box.session_factory() as s:
         timers = {t.change_id: t.id for t in s.scalars(sa.select(Timer).where(Timer.kind == sla.APPROVAL))}
         assert {t.level for t in s.scalars(sa.select(Timer).where(Timer.kind == sla.APPROVAL,
-                                                                  Timer.change_id.in_(list(changes.values()))))} == {3}
+                                                                  Timer.change_id.in_(own)))} == {3}
     return Scenario(changes, timers)
 
 
@@ -188,7 +205,8 @@ def _request(action: str, who: str, scenario: Scenario) -> Ask | Click:
         return Click("esc.ack", f"{scenario.timers[cid]}:{4 if who == 'unfired target' else 3}")
     if action == "reject":
         return Click("cr.reject", str(cid), (("reason", "The rollback plan is missing"),))
-    return Click({"submit": "cr.submit", "approve": "cr.approve", "withdraw": "cr.withdraw"}[action], str(cid))
+    return Click({"submit": "cr.submit", "approve": "cr.approve", "approve imported": "cr.approve",
+                  "withdraw": "cr.withdraw"}[action], str(cid))
 
 
 # --------------------------------------------------------------------------- the surfaces
@@ -298,8 +316,9 @@ def _effect(box: Container, action: str, who: str, scenario: Scenario, before: d
             return bool(drafts and drafts > before["drafts"])
         if action == "submit":
             return cr.state == "submitted"
-        if action in ("approve", "reject", "withdraw"):
-            return cr.state == {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}[action]
+        if action in ("approve", "reject", "withdraw", "approve imported"):
+            return cr.state == {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn",
+                                "approve imported": "approved"}[action]
         if action == "acknowledge":
             return s.get(Timer, scenario.timers[cid]).state == "acknowledged"
         if action == "delegate":
