@@ -768,6 +768,8 @@ def advance(change_id: int, step: str, *, actor: Person | None, session: Session
         approvals = session.scalars(select(Approval).where(Approval.change_id == cr.id)).all()
         _close_open_slots([a for a in approvals if a.kind != ParticipantKind.INFORMED.value], now)
     _transition(cr, target, now, actor, session, platform, emergency_first=emergency_first)
+    if target in (ChangeState.CLOSED.value, ChangeState.WITHDRAWN.value, ChangeState.CANCELLED.value):
+        cr.closed_at = now
     return Outcome(cr, f"{cr.number} is now {target}.", True, target)
 
 

@@ -535,6 +535,10 @@ class ChangeRequest(Base):
     created_at: Mapped[dt.datetime] = mapped_column()
     submitted_at: Mapped[dt.datetime | None] = mapped_column()
     decided_at: Mapped[dt.datetime | None] = mapped_column()
+    # When the change was closed, cancelled or withdrawn, and the close code as the source states it
+    # (ServiceNow: successful, successful_issues, unsuccessful, rejected, cancelled).
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    close_code: Mapped[str | None] = mapped_column(String(32))
     origin: Mapped[str] = mapped_column(String(32), default="govbot")
     awaiting_requester_since: Mapped[dt.datetime | None] = mapped_column()
     retro_due_at: Mapped[dt.datetime | None] = mapped_column()

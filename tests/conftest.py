@@ -28,6 +28,7 @@ pytest_plugins = ["tests.teams.tokens"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CORVANE = ROOT / "examples" / "corvane"
+HISTORY = ROOT / "examples" / "corvane-history"
 SHARED_PAYLOADS = ROOT.parent / "shared" / "data" / "payloads"
 PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -122,6 +123,18 @@ def shared_payloads() -> Path:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def corvane_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
     """A store loaded with the sample org once per test module and backend (read-only use)."""
+    yield from loaded_store(request, tmp_path_factory, [CORVANE])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def history_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """The sample org and its year of change history, once per test module and backend (read-only use)."""
+    yield from loaded_store(request, tmp_path_factory, [CORVANE, HISTORY])
+
+
+def loaded_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                 paths: list[Path]) -> Iterator[sessionmaker[Session]]:
+    """A fresh store on the backend ``request.param`` names, with ``paths`` imported; dropped afterwards."""
     from governance_store.importers import import_paths
 
     if request.param == "sqlite":
@@ -140,7 +153,7 @@ def corvane_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     eng = db.make_engine(url, schema=schema)
     factory = db.make_session_factory(eng)
     with db.unit_of_work(factory) as session:
-        import_paths([CORVANE], session=session)
+        import_paths(paths, session=session)
     yield factory
     eng.dispose()
     if schema:

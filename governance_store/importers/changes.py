@@ -39,10 +39,30 @@ APPROVAL_STATES = {
     "canceled": ApprovalState.CANCELLED, "no longer required": ApprovalState.CANCELLED,
     "not_required": ApprovalState.CANCELLED, "duplicate": ApprovalState.CANCELLED,
 }
+# Approval rows whose ``sys_updated_on`` says when they ended: decided, or withdrawn (reassigned, another
+# approver rejected, the change was cancelled).
+ENDED_APPROVALS = (ApprovalState.APPROVED, ApprovalState.REJECTED, ApprovalState.CANCELLED)
+# ServiceNow's close code labels and their stored values; an instance may add its own choices, which are
+# kept as their value (lower case, words joined by ``_``).
+CLOSE_CODES = {
+    "successful": "successful", "successful with issues": "successful_issues", "unsuccessful": "unsuccessful",
+    "rejected": "rejected", "cancelled": "cancelled", "canceled": "cancelled",
+}
 
 
 def _tz(f: CsvFile) -> dt.tzinfo:
     return dt.UTC if f.variant == "raw" else DISPLAY_TZ
+
+
+def parse_close_code(value: str) -> str | None:
+    """``"Successful with issues"`` or ``"successful_issues"`` give ``"successful_issues"``."""
+    text = " ".join(value.split()).lower()
+    if not text:
+        return None
+    code = CLOSE_CODES.get(text) or text.replace(" ", "_").replace("-", "_")
+    if len(code) > 32 or not code.replace("_", "").isalnum():
+        raise ValueError(f"not a close code: {value!r}")
+    return code
 
 
 def _person(row: Row, people: People, column: str) -> Any:
@@ -80,6 +100,18 @@ def import_changes(run: Run, f: CsvFile) -> None:
         created = row.parse(parse_datetime, "sys_created_on", tz)
         if created is None and not row["sys_created_on"]:
             row.fail("sys_created_on is empty")
+        decided = row.parse(parse_datetime, "approval_set", tz)
+        closed = row.parse(parse_datetime, "closed_at", tz)
+        close_code = row.parse(parse_close_code, "close_code")
+        if created is not None and decided is not None and decided < created:
+            row.fail(f"approval_set {row['approval_set']!r} is before sys_created_on {row['sys_created_on']!r}")
+        if created is not None and closed is not None and closed < created:
+            row.fail(f"closed_at {row['closed_at']!r} is before sys_created_on {row['sys_created_on']!r}")
+        if state_value == ChangeState.CANCELLED and (
+            close_code == "rejected" or row["approval"].strip().lower() == "rejected"
+        ):
+            # ServiceNow ends a rejected change as Canceled; its approval (or close code) says it was rejected.
+            state_value = ChangeState.REJECTED
         cab = row.parse(parse_bool, "cab_required")
         requester = _person(row, people, "requested_by")
         assignee = _person(row, people, "assigned_to")
@@ -113,6 +145,7 @@ def import_changes(run: Run, f: CsvFile) -> None:
             assigned_to_id=assignee.id if assignee is not None else None,
             assignment_team_id=team.id if team is not None else None,
             planned_start=start, planned_end=end, cab_required=bool(cab), created_at=created, origin="servicenow",
+            decided_at=decided, closed_at=closed, close_code=close_code,
         )
         if rec.version is None:
             rec.version = 1
@@ -152,10 +185,13 @@ def import_approvals(run: Run, f: CsvFile) -> None:
         due = row.parse(parse_datetime, "due_date", tz)
         requested = row.parse(parse_datetime, "sys_created_on", tz)
         decided = row.parse(parse_datetime, "sys_updated_on", tz) if row["sys_updated_on"] else None
+        if requested is not None and decided is not None and decided < requested \
+                and approval_state in ENDED_APPROVALS:
+            row.fail(f"sys_updated_on {row['sys_updated_on']!r} is before sys_created_on {row['sys_created_on']!r}")
         if first_seen(seen, sys_id, row, "sys_id") or row.bad:
             continue
         assert change is not None and approver is not None and approval_state is not None
-        if approval_state not in (ApprovalState.APPROVED, ApprovalState.REJECTED):
+        if approval_state not in ENDED_APPROVALS:
             decided = None
         held = by_external.get(sys_id)
         if held is not None and held.state == ApprovalState.REROUTED.value and approval_state == ApprovalState.REQUESTED:
@@ -168,3 +204,29 @@ def import_approvals(run: Run, f: CsvFile) -> None:
             requested_at=requested, due_at=due, decided_at=decided,
             comment=row["comments"] or row["comment"] or None,
         )
+
+
+def finish_changes(run: Run) -> None:
+    """An imported change was submitted when its approvals were first requested (a change without
+    approval records, such as a pre-approved standard change, when it was raised).
+
+    Runs after both change and approval files, over the working copy, so importing either file again
+    gives the same value: a re-import changes nothing.
+    """
+    if not run.loaded(ChangeRequest):
+        return
+    changes = run.table(ChangeRequest)
+    first: dict[int, dt.datetime] = {}
+    for a in run.table(Approval).live():
+        if a.kind != ParticipantKind.APPROVER.value or a.requested_at is None \
+                or a.state == ApprovalState.NOT_YET_REQUESTED.value:
+            continue
+        seen = first.get(a.change_id)
+        if seen is None or a.requested_at < seen:
+            first[a.change_id] = a.requested_at
+    for c in changes.live():
+        if c.origin != "servicenow" or c.state == ChangeState.DRAFT.value:
+            continue
+        submitted = first.get(c.id, c.created_at)
+        if c.submitted_at != submitted:
+            c.submitted_at = submitted

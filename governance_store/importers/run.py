@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from governance_store.importers.changes import finish_changes
 from governance_store.importers.cmdb import finish_cmdb
 from governance_store.importers.context import Run
 from governance_store.importers.csvio import CsvFile
@@ -142,6 +143,7 @@ def _import(run: Run, paths: list[Path], *, dry_run: bool) -> ImportReport:
     if "systems" in run.cache:
         refresh_dirty(run.cache["systems"])
     finish_places(run)
+    finish_changes(run)
     run.flush_tallies()
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: (position.get(e.file, -1), e.line)))

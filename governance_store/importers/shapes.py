@@ -78,7 +78,8 @@ SHAPES: list[Shape] = [
           cmdb.import_rel_ci, sniff=_variant_only("cmdb_rel_ci")),
     Shape("change_request", _cols("number,short_description,state"),
           _cols("sys_id,type,risk,impact,priority,category,cmdb_ci,assignment_group,assigned_to,requested_by,"
-                "start_date,end_date,cab_required,approval,sys_created_on,sys_updated_on,description"),
+                "start_date,end_date,cab_required,approval,sys_created_on,sys_updated_on,description,"
+                "approval_set,closed_at,close_code"),
           changes.import_changes, sniff=_variant_only("change_request")),
     Shape("sysapproval_approver", _cols("approver,state,sysapproval"),
           _cols("sys_id,source_table,due_date,sys_created_on,sys_updated_on,comments,comment"),
