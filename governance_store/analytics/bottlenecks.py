@@ -311,7 +311,7 @@ def it_ot_split(ctx: Context) -> list[Finding]:
             latest = max(a.ended_at for a in c.approvals if a.decided and a.ended_at is not None)
             if max(a.ended_at for a in mine if a.ended_at is not None) >= latest:
                 last += 1
-        for s_a, f_a in zip( side_wait[slow], side_wait[fast], strict=True):
+        for s_a, f_a in zip(side_wait[slow], side_wait[fast], strict=True):
             excess[slow] += max(0.0, ((s_a.days or 0) - (f_a.days or 0)))
         affected[slow].extend(side_wait[slow])
         people[slow].update(a.person for a in side_wait[slow])
