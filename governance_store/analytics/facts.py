@@ -20,12 +20,14 @@ import datetime as dt
 import enum
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from governance_store import calendar as cal
 from governance_store.changes import policy_for
@@ -287,7 +289,7 @@ def _weekday(at: dt.datetime, tz: str) -> int:
     return at.astimezone(ZoneInfo(tz)).weekday()
 
 
-def _reroutes(rows: list[Approval]) -> dict[int, int]:
+def _reroutes(rows: list[Any]) -> dict[int, int]:
     """Withdrawn approval id -> the approval requested (for someone else) when it was withdrawn."""
     out: dict[int, int] = {}
     taken: set[int] = set()
@@ -305,39 +307,58 @@ def _reroutes(rows: list[Approval]) -> dict[int, int]:
     return out
 
 
-Keep = Callable[[ChangeRequest, System | None], bool]
+CHANGE_COLUMNS = (
+    ChangeRequest.id, ChangeRequest.number, ChangeRequest.title, ChangeRequest.origin, ChangeRequest.change_type,
+    ChangeRequest.risk, ChangeRequest.state, ChangeRequest.priority, ChangeRequest.system_id,
+    ChangeRequest.system_name, ChangeRequest.submitted_at, ChangeRequest.decided_at,
+    System.site_code, System.purdue_level, System.criticality, System.name.label("system_label"),
+)
+APPROVAL_COLUMNS = (Approval.id, Approval.change_id, Approval.person_id, Approval.role_name, Approval.state,
+                    Approval.requested_at, Approval.decided_at)
 
 
-def load(*, session: Session, scope: Scope | None = None, keep: Keep | None = None,
-         calendars: Calendars | None = None, roles: RoleIndex | None = None) -> list[ChangeFact]:
-    """The submitted changes in ``scope`` (drafts never are) that ``keep`` keeps, oldest request first."""
+def _period(scope: Scope) -> list[ColumnElement[bool]]:
+    """``scope``'s period in SQL: decided in it, or (undecided) requested in it."""
+    conditions: list[ColumnElement[bool]] = []
+    for column, bound, newer in ((ChangeRequest.decided_at, scope.since, True),
+                                 (ChangeRequest.decided_at, scope.until, False)):
+        if bound is None:
+            continue
+        decided = column >= bound if newer else column < bound
+        requested = ChangeRequest.submitted_at >= bound if newer else ChangeRequest.submitted_at < bound
+        conditions.append(or_(decided, and_(column.is_(None), requested)))
+    return conditions
+
+
+def load(*, session: Session, scope: Scope | None = None, calendars: Calendars | None = None,
+         roles: RoleIndex | None = None) -> list[ChangeFact]:
+    """The submitted changes in ``scope`` (drafts never are), oldest request first.
+
+    Reads plain rows (no ORM objects for changes and approvals): a year of history is tens of thousands
+    of them."""
     scope = scope or Scope()
     calendars = calendars or Calendars({s.code: s for s in session.scalars(select(Site)).all()})
     roles = roles or RoleIndex(session)
-    policies = {(p.criticality, p.priority): p for p in session.scalars(select(SlaPolicy)).all()}
+    policies = {(p.criticality, p.priority): (p.response_minutes, p.schedule)
+                for p in session.scalars(select(SlaPolicy)).all()}
     query = (
-        select(ChangeRequest, System)
+        select(*CHANGE_COLUMNS)
         .outerjoin(System, System.id == ChangeRequest.system_id)
-        .where(ChangeRequest.state != ChangeState.DRAFT.value, ChangeRequest.submitted_at.is_not(None))
+        .where(ChangeRequest.state != ChangeState.DRAFT.value, ChangeRequest.submitted_at.is_not(None), *_period(scope))
         .order_by(ChangeRequest.submitted_at, ChangeRequest.id)
     )
     if scope.site:
         query = query.where(System.site_code == scope.site)
-    picked = []
-    for cr, system in session.execute(query):
-        at = cr.decided_at or cr.submitted_at
-        if scope.covers(at) and (keep is None or keep(cr, system)):
-            picked.append((cr, *((system.site_code, system.purdue_level, system.criticality, system.name)
-                                 if system is not None else (None, None, None, None))))
-    ids = [cr.id for cr, *_ in picked]
-    approvals: dict[int, list[Approval]] = defaultdict(list)
+    picked = session.execute(query).all()
+    ids = [cr.id for cr in picked]
+    approvals: dict[int, list[Any]] = defaultdict(list)
     people: dict[int, Person] = {}
     targets: dict[int, dt.datetime] = {}
     for chunk in _chunks(ids):
-        for a in session.scalars(select(Approval).where(
+        for a in session.execute(select(*APPROVAL_COLUMNS).where(
             Approval.change_id.in_(chunk), Approval.kind == ParticipantKind.APPROVER.value,
             Approval.requested_at.is_not(None), Approval.state != ApprovalState.NOT_YET_REQUESTED.value,
-        ).order_by(Approval.requested_at, Approval.id)).all():
+        ).order_by(Approval.requested_at, Approval.id)):
             approvals[a.change_id].append(a)
         for change_id, target in session.execute(select(Timer.change_id, Timer.target_at).where(
             Timer.change_id.in_(chunk), Timer.kind == APPROVAL_TIMER, Timer.target_at.is_not(None),
@@ -347,8 +368,8 @@ def load(*, session: Session, scope: Scope | None = None, keep: Keep | None = No
     for chunk in _chunks(sorted(person_ids)):
         people.update((p.id, p) for p in session.scalars(select(Person).where(Person.id.in_(chunk))).all())
     facts: list[ChangeFact] = []
-    for cr, site, purdue, criticality, system_name in picked:
-        assert cr.submitted_at is not None
+    for cr in picked:
+        site = cr.site_code
         rows = approvals.get(cr.id, [])
         rerouted = _reroutes(rows)
         replaced = {new: old for old, new in rerouted.items()}
@@ -359,17 +380,17 @@ def load(*, session: Session, scope: Scope | None = None, keep: Keep | None = No
         )
         target = targets.get(cr.id)
         if target is None:
-            policy = policies.get((criticality or 4, cr.priority or 3))
+            policy = policies.get((cr.criticality or 4, cr.priority or 3))
             if policy is not None:
-                calendar = calendars.of(site, always=policy.schedule == "24x7")
-                target = calendar.add_business_time(cr.submitted_at, dt.timedelta(minutes=policy.response_minutes))
+                calendar = calendars.of(site, always=policy[1] == "24x7")
+                target = calendar.add_business_time(cr.submitted_at, dt.timedelta(minutes=policy[0]))
         decided = cr.decided_at
         facts.append(ChangeFact(
             id=cr.id, number=cr.number, title=cr.title,
             era=Era.GOVBOT if cr.origin == "govbot" else Era.HISTORY,
-            site=site, change_type=(cr.change_type or "normal").lower(), purdue=purdue,
+            site=site, change_type=(cr.change_type or "normal").lower(), purdue=cr.purdue_level,
             risk=(cr.risk or "").lower() or None, state=cr.state, system_id=cr.system_id,
-            system_name=system_name or cr.system_name, requested_at=cr.submitted_at, decided_at=decided,
+            system_name=cr.system_label or cr.system_name, requested_at=cr.submitted_at, decided_at=decided,
             hours=_hours(cr.submitted_at, decided),
             business_days=calendars.business_days(site, cr.submitted_at, decided) if decided else None,
             sla_target=target, approvals=approval_facts,
@@ -377,7 +398,7 @@ def load(*, session: Session, scope: Scope | None = None, keep: Keep | None = No
     return facts
 
 
-def _approval_fact(a: Approval, cr: ChangeRequest, site: str | None, person: Person | None, calendars: Calendars,
+def _approval_fact(a: Any, cr: Any, site: str | None, person: Person | None, calendars: Calendars,
                    roles: RoleIndex, *, rerouted_to: int | None, rerouted_from: int | None) -> ApprovalFact:
     assert a.requested_at is not None
     role = a.role_name or roles.role_of(a.person_id, site)

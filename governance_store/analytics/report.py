@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from governance_store.analytics import bottlenecks, cycle
-from governance_store.analytics.facts import ApprovalFact, ChangeFact, Era, Keep, Scope, load
+from governance_store.analytics.facts import ApprovalFact, ChangeFact, Era, Scope, load
 from governance_store.analytics.stats import Summary
 
 WEEKDAY_NAMES = bottlenecks.WEEKDAY_NAMES
@@ -122,8 +122,8 @@ def build(facts: list[ChangeFact], *, tz: str, site: str | None = None, since: d
 
 
 def decision_report(*, session: Session, tz: str, site: str | None = None, since: dt.datetime | None = None,
-                    until: dt.datetime | None = None, keep: Keep | None = None) -> DecisionReport:
+                    until: dt.datetime | None = None) -> DecisionReport:
     """The decision report of ``site`` (``None``: every site) for changes decided (else requested) in
     [``since``, ``until``); dates and weeks in ``tz``."""
-    facts = load(session=session, scope=Scope(site=site, since=since, until=until), keep=keep)
+    facts = load(session=session, scope=Scope(site=site, since=since, until=until))
     return build(facts, tz=tz, site=site, since=since, until=until)
