@@ -8,7 +8,9 @@ before the digest is computed and filled in in the same transaction as the outbo
 messages, makes it exactly once: a restart never resends it, a second replica
 never computes it, and a bot that was down at 08:00 sends it when it comes back,
 marked as delayed.  A digest reads only the change requests of its week (and of
-the trend's four weeks before it, and those still pending), not the history.
+the trend's four weeks before it, and those still pending) as records; its headline
+(this week against the imported history, and the top bottleneck of the 13 weeks
+before) reads plain rows once per job (``notifications.digest_headline``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session, contains_eager, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from governance_store import raci
+from governance_store.analytics.bottlenecks import Finding
 from governance_store.lint import run_lint
 from governance_store.models import (
     Approval,
@@ -46,7 +49,7 @@ from governance_store.models import (
 )
 from handlers.dashboard_pass import DashboardLinks
 from handlers.reply import LINK, Button, Field, Reply, Section, reply_to_dict
-from notifications import outbox
+from notifications import digest_headline, outbox
 
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SECURITY_WORDS = ("firewall", "idmz", "access", "security", "vpn", "jump")
@@ -71,6 +74,10 @@ class DigestScope:
     public_url: str | None = None
 
     def matches(self, system: System | None, cr: ChangeRequest | None = None) -> bool:
+        return self.matches_title(system, cr.title if cr is not None else "")
+
+    def matches_title(self, system: System | None, title: str) -> bool:
+        """Whether a change with ``title`` on ``system`` belongs to this scope."""
         kind, _, arg = self.name.partition(":")
         if kind == "all":
             return True
@@ -82,8 +89,8 @@ class DigestScope:
             return system.domain == "OT"
         if kind == "security":
             text = " ".join(filter(None, [system.class_name, system.zone_id, system.name, *(system.aliases or [])])).lower()
-            title = (cr.title if cr else "").lower()
-            return system.purdue_level == "3.5" or any(w in text or w in title for w in SECURITY_WORDS)
+            lowered = title.lower()
+            return system.purdue_level == "3.5" or any(w in text or w in lowered for w in SECURITY_WORDS)
         return False
 
 
@@ -161,6 +168,8 @@ class DigestData:
     new_gaps: list[str] = field(default_factory=list)
     resolved_gaps: list[str] = field(default_factory=list)
     no_owner: list[str] = field(default_factory=list)
+    baseline_hours: list[float] = field(default_factory=list)  # imported decisions before the week's end
+    top: Finding | None = None  # the costliest bottleneck of the 13 weeks before the week's end
 
     @property
     def empty(self) -> bool:
@@ -272,6 +281,7 @@ class SharedReads:
     scopes_per_week: Counter[dt.datetime] | None = None
     weeks: dict[tuple[dt.datetime, dt.datetime], WeekHistory] = field(default_factory=dict)
     gaps: dict[tuple[int, int | None], tuple[set[str], set[str], dict[str, Any]]] = field(default_factory=dict)
+    headlines: dict[dt.datetime, digest_headline.HeadlineReads] = field(default_factory=dict)
 
     def week(self, session: Session, start: dt.datetime, end: dt.datetime, scope: DigestScope) -> WeekHistory:
         if self.scopes_per_week is not None and self.scopes_per_week[start] < 2:
@@ -279,6 +289,20 @@ class SharedReads:
         if (start, end) not in self.weeks:
             self.weeks[start, end] = load_week(session, start, end)
         return self.weeks[start, end]
+
+    def headline(self, session: Session, start: dt.datetime, end: dt.datetime,
+                 scope: DigestScope) -> digest_headline.HeadlineReads:
+        if self.scopes_per_week is not None and self.scopes_per_week[start] < 2:
+            return headline_reads(session, end, scope)
+        if end not in self.headlines:
+            self.headlines[end] = digest_headline.read(session, end)
+        return self.headlines[end]
+
+
+def headline_reads(session: Session, end: dt.datetime, scope: DigestScope) -> digest_headline.HeadlineReads:
+    """The headline reads for one scope alone: a site's only, where the scope is a site."""
+    kind, _, arg = scope.name.partition(":")
+    return digest_headline.read(session, end, site=arg if kind == "site" else None)
 
 
 def monday_midnight(at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
@@ -323,6 +347,9 @@ def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_star
                   if cr.decided_at and ws <= cr.decided_at < we]
         data.weekly_medians.append(statistics.median(cycles) if cycles else None)
     data.weekly_medians.append(statistics.median(data.cycle_hours) if data.cycle_hours else None)
+    reads = shared.headline(session, start, end, scope) if shared is not None else headline_reads(session, end, scope)
+    head = digest_headline.for_scope(scope, reads, tz=tz or dt.UTC)
+    data.baseline_hours, data.top = head.baseline_hours, head.top
     for key, action, level in week.audit:
         if key not in numbers:
             continue
@@ -428,23 +455,38 @@ def render(data: DigestData, scope: DigestScope, *, delayed: bool = False) -> Re
     if med is not None and prev_med:
         delta = (med - prev_med) / prev_med * 100
         change = f" ({'▼' if delta < 0 else '▲'} {abs(delta):.0f}% vs previous 4 weeks)"
+    base_med = statistics.median(data.baseline_hours) if data.baseline_hours else None
+    versus = None
+    if base_med:
+        versus = (med - base_med) / base_med * 100 if med is not None else None
     fields = [
         Field("Requests", f"{len(data.opened)} opened · {len(data.decided)} decided · {len(data.pending)} pending"),
         Field("Decision cycle time", f"median {_fmt_h(med)} · p90 {_fmt_h(p90)}{change}"),
         Field("Trend (5 weeks)", f"{trend(data.weekly_medians)}  previous 4 weeks median {_fmt_h(prev_med)}"),
-        Field("SLA breaches · escalations",
-              f"{data.breaches} · " + (", ".join(f"L{k}: {v}" for k, v in sorted(data.escalations.items())) or "none")),
     ]
+    if base_med is not None:
+        fields.append(Field("Against the baseline", (
+            f"this week median {_fmt_h(med)} · before govbot median {_fmt_h(base_med)} "
+            f"({len(data.baseline_hours)} imported decisions)"
+            + (f": {'▼' if versus < 0 else '▲'} {abs(versus):.0f}%" if versus is not None else ": nothing decided this week"))))
+    if data.top is not None:
+        fields.append(Field("Top bottleneck (last 13 weeks)", f"{data.top.title}. {data.top.summary}"))
+    fields.append(Field("SLA breaches · escalations",
+                        f"{data.breaches} · " + (", ".join(f"L{k}: {v}" for k, v in sorted(data.escalations.items()))
+                                                 or "none")))
+    more = f" (see {scope.public_url.rstrip('/')}/{{page}})" if scope.public_url else ""
     if data.slowest:
-        fields.append(Field("Slowest pending approvals", "\n".join(
-            f"{cr.number} {cr.title[:50]} — {_fmt_h(_hours(age))} waiting on {', '.join(holders) or 'nobody'}"
-            for cr, holders, age in data.slowest[:5])))
+        fields.append(Field(f"Slowest pending approvals ({len(data.slowest)})", _listed(
+            [f"{cr.number} {cr.title[:50]} — {_fmt_h(_hours(age))} waiting on {', '.join(holders) or 'nobody'}"
+             for cr, holders, age in data.slowest], 5, more.format(page="changes"))))
     if data.new_gaps:
-        fields.append(Field(f"New governance gaps ({len(data.new_gaps)})", "\n".join(data.new_gaps[:8])))
+        fields.append(Field(f"New governance gaps ({len(data.new_gaps)})",
+                            _listed(data.new_gaps, 8, more.format(page="gaps"))))
     if data.resolved_gaps:
-        fields.append(Field(f"Resolved gaps ({len(data.resolved_gaps)})", "\n".join(data.resolved_gaps[:8])))
+        fields.append(Field(f"Resolved gaps ({len(data.resolved_gaps)})", _listed(data.resolved_gaps, 8, "")))
     if data.no_owner:
-        fields.append(Field("Systems without an Accountable owner", ", ".join(data.no_owner[:10])))
+        fields.append(Field(f"Systems without an Accountable owner ({len(data.no_owner)})",
+                            _listed(data.no_owner, 10, more.format(page="gaps"), sep=", ")))
     buttons = _links(scope.public_url) if scope.public_url else ()
     note = " (delayed: govbot was not running at the scheduled time)" if delayed else ""
     return Reply(
@@ -455,8 +497,19 @@ def render(data: DigestData, scope: DigestScope, *, delayed: bool = False) -> Re
         data={"status": "digest", "scope": scope.name, "week": data.week, "opened": len(data.opened),
               "decided": len(data.decided), "pending": len(data.pending), "median_hours": med, "p90_hours": p90,
               "breaches": data.breaches, "escalations": dict(data.escalations), "new_gaps": data.new_gaps,
-              "resolved_gaps": data.resolved_gaps, "no_owner": data.no_owner, "delayed": delayed},
+              "resolved_gaps": data.resolved_gaps, "no_owner": data.no_owner, "delayed": delayed,
+              "baseline_median_hours": base_med, "baseline_decisions": len(data.baseline_hours),
+              "change_vs_baseline_pct": versus, "top_bottleneck": data.top.title if data.top else None},
     )
+
+
+def _listed(items: list[str], limit: int, more: str, *, sep: str = "\n") -> str:
+    """The first ``limit`` items, and how many more there are: a digest counts everything it announces."""
+    shown = sep.join(items[:limit])
+    rest = len(items) - limit
+    if rest <= 0:
+        return shown
+    return f"{shown}{sep}… and {rest} more{more}"
 
 
 def preview(scope: DigestScope, *, session: Session, now: dt.datetime) -> Reply:
