@@ -39,7 +39,7 @@ demo: $(STAMP)
 	mkdir -p $(dir $(DEMO_DB))
 	rm -f $(DEMO_DB)
 	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot db upgrade
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot import examples/corvane
+	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot import examples/corvane examples/corvane-history
 	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot lint || true
 	$(BIN)/govbot demo --db $(DEMO_DB) --port $(DEMO_PORT) --speed $(DEMO_SPEED)
 
@@ -47,7 +47,7 @@ demo-console: $(STAMP)
 	mkdir -p $(dir $(DEMO_DB))
 	rm -f $(DEMO_DB)
 	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot db upgrade
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot import examples/corvane
+	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot import examples/corvane examples/corvane-history
 	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot chat --as luis.ortega@corvane.example --inbox
 
 bench: $(STAMP)

@@ -19,7 +19,9 @@ import click
 from bot.bootstrap import Clock
 
 DEFAULT_START = "2025-06-04T14:00:00+00:00"  # Wednesday 10:00 in Findlay, 16:00 in Regensburg
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "corvane"
+EXAMPLES_ROOT = Path(__file__).resolve().parents[2] / "examples"
+# The sample org, then its year of change history (the baseline the metrics compare against).
+EXAMPLES = (EXAMPLES_ROOT / "corvane", EXAMPLES_ROOT / "corvane-history")
 
 
 def accelerated_clock(start: dt.datetime, speed: float) -> Clock:
@@ -32,7 +34,7 @@ def accelerated_clock(start: dt.datetime, speed: float) -> Clock:
     return now
 
 
-def prepare_store(database_url: str, *, examples: Path = EXAMPLES) -> bool:
+def prepare_store(database_url: str, *, examples: tuple[Path, ...] = EXAMPLES) -> bool:
     """Migrate the demo store and import the sample org when it is empty; ``True`` when it imported."""
     from sqlalchemy import func, select
 
@@ -47,7 +49,7 @@ def prepare_store(database_url: str, *, examples: Path = EXAMPLES) -> bool:
         if session.scalar(select(func.count(System.id))):
             container.engine.dispose()
             return False
-        import_paths([examples], session=session)
+        import_paths(list(examples), session=session)
     container.engine.dispose()
     return True
 
@@ -83,7 +85,7 @@ def register(main: click.Group) -> None:
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         if prepare_store(url):
-            click.echo("demo store created and loaded with the Corvane sample org")
+            click.echo("demo store created and loaded with the Corvane sample org and its change history")
         start = dt.datetime.fromisoformat(start_at)
         if start.tzinfo is None:
             start = start.replace(tzinfo=dt.UTC)

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from bot.dashboard import auth, queries
+from bot.dashboard import auth, exports, queries, trends
 from bot.dashboard.metrics import METRICS, Registry
+from bot.dashboard.zones import PageZone, page_zone
 from bot.turn import Ask, ChatUser, Click, Request
 from governance_store.models import Person
 from handlers.reply import Reply, reply_from_dict, reply_to_dict, row_id
@@ -33,18 +33,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
+UTC_ZONE = PageZone("UTC", "UTC")
 STATIC_PREFIX = "/dashboard-static"
 PLATFORM = "web"
 
 
-def _fmt_ts(value: dt.datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "—"
+def _fmt_ts(value: dt.datetime | None, zone: PageZone | None = None) -> str:
+    """A time in the page's zone, with its abbreviation (UTC only where a page has no zone)."""
+    return (zone or UTC_ZONE).fmt(value)
 
 
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["ts"] = _fmt_ts
+    env.filters["duration"] = trends.duration
+    env.filters["bdays"] = trends.bdays
     env.globals["static"] = STATIC_PREFIX
     return env
 
@@ -87,6 +91,28 @@ def _as_viewer(request: web.Request, person_id: int) -> int:
     return person_id
 
 
+def _site(request: web.Request, known: list[str]) -> tuple[str | None, str | None]:
+    """(site code, problem): the ``?site=`` a page is scoped to, if the store knows it."""
+    wanted = request.query.get("site", "").strip()
+    if not wanted:
+        return None, None
+    if wanted in known:
+        return wanted, None
+    return None, f"There is no site {wanted!r}; showing every site."
+
+
+def _day(request: web.Request, name: str, zone: PageZone) -> tuple[dt.datetime | None, str | None]:
+    """Local midnight of ``?name=YYYY-MM-DD`` in the page's zone."""
+    text = request.query.get(name, "").strip()
+    if not text:
+        return None, None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None, f"{name}: {text!r} is not a date (YYYY-MM-DD); ignored."
+    return dt.datetime.combine(day, dt.time(0), tzinfo=zone.tz), None
+
+
 def _page_number(request: web.Request) -> int:
     try:
         return max(1, int(request.query.get("page", "1")))
@@ -116,6 +142,8 @@ class DashboardMount:
         r.add_get("/changes", self.changes)
         r.add_get("/changes/{number}", self.change)
         r.add_get("/metrics-page", self.metrics_page)
+        r.add_get("/metrics-page/export.csv", self.export_csv)
+        r.add_get("/metrics-page/export.xlsx", self.export_xlsx)
         r.add_get("/gaps", self.gaps)
         if not any(getattr(res, "canonical", "") == STATIC_PREFIX for res in r.resources()):
             r.add_static(STATIC_PREFIX, HERE / "static")
@@ -127,10 +155,23 @@ class DashboardMount:
 
         return await asyncio.to_thread(run)
 
+    def zone(self, request: web.Request, *, session: Session, site: str | None = None) -> PageZone:
+        return page_zone(session=session, chosen=request.query.get("tz"), site=site,
+                         viewer_id=request.get(auth.VIEWER))
+
+    def context(self, zone: PageZone) -> dict[str, Any]:
+        return {"zone": zone, "zone_label": zone.label(self.container.clock())}
+
     async def overview(self, request: web.Request) -> web.Response:
         def load(*, session: Session) -> dict[str, Any]:
             counts, report, as_of = self.lint.get(session=session)
-            return {**queries.overview(counts, report, session=session, now=self.container.clock()), "as_of": as_of}
+            sites = queries.sites(session=session)
+            site, problem = _site(request, [s.code for s in sites])
+            zone = self.zone(request, session=session, site=site)
+            now = self.container.clock()
+            return {**queries.overview(counts, report, session=session, now=now, site=site),
+                    **trends.overview_trends(report, session=session, zone=zone, site=site, now=now),
+                    "site": site or "", "problem": problem, "as_of": as_of, **self.context(zone)}
 
         return page("overview.html", nav="overview", **(await self.read(load)))
 
@@ -154,13 +195,23 @@ class DashboardMount:
             counts, _report, as_of = self.lint.get(session=session)
             listing = queries.systems_page(counts, session=session, gaps_only=gaps_only, site=site,
                                            page=_page_number(request))
-            return {**listing, "as_of": as_of}
+            return {**listing, "as_of": as_of, **self.context(self.zone(request, session=session, site=site))}
 
         return page("systems.html", nav="systems", gaps_only=gaps_only, site=site or "", q=q, **(await self.read(load)))
 
     async def system(self, request: web.Request) -> web.Response:
-        data = await self.read(queries.system_detail, int(request.match_info["id"]),
-                               activity_id=request.query.get("activity") or None)
+        def load(*, session: Session) -> dict[str, Any] | None:
+            _counts, report, as_of = self.lint.get(session=session)
+            data = queries.system_detail(int(request.match_info["id"]), session=session, report=report,
+                                         activity_id=request.query.get("activity") or None)
+            if data is None:
+                return None
+            zone = self.zone(request, session=session, site=data["system"].site_code)
+            for c in data["changes"]:
+                c["trail"] = [queries.audit_line(e, zone) for e in c["trail"]]
+            return {**data, "as_of": as_of, **self.context(zone)}
+
+        data = await self.read(load)
         if data is None:
             return page("not_found.html", status=404, nav="systems", what=f"system {request.match_info['id']}")
         return page("system.html", nav="systems", **data)
@@ -175,25 +226,77 @@ class DashboardMount:
 
     async def changes(self, request: web.Request) -> web.Response:
         now = self.container.clock()
-        rows = await self.read(queries.open_changes, now=now)
-        return page("changes.html", nav="changes", rows=rows, now=now)
+
+        def load(*, session: Session) -> dict[str, Any]:
+            return {"rows": queries.open_changes(session=session, now=now),
+                    **self.context(self.zone(request, session=session))}
+
+        return page("changes.html", nav="changes", now=now, **(await self.read(load)))
 
     async def change(self, request: web.Request) -> web.Response:
-        data = await self.read(queries.change_detail, request.match_info["number"], now=self.container.clock())
+        def load(*, session: Session) -> dict[str, Any] | None:
+            data = queries.change_detail(request.match_info["number"], session=session, now=self.container.clock())
+            if data is None:
+                return None
+            zone = self.zone(request, session=session, site=data["site"])
+            data["trail"] = [queries.audit_line(e, zone) for e in data["trail"]]
+            return {**data, **self.context(zone)}
+
+        data = await self.read(load)
         if data is None:
             return page("not_found.html", status=404, nav="changes", what=f"change {request.match_info['number']}")
         return page("change.html", nav="changes", **data)
 
+    def _metrics_scope(self, request: web.Request, session: Session) -> dict[str, Any]:
+        sites = queries.sites(session=session)
+        site, problem = _site(request, [s.code for s in sites])
+        zone = self.zone(request, session=session, site=site)
+        since, bad_from = _day(request, "from", zone)
+        until, bad_to = _day(request, "to", zone)
+        if until is not None:
+            until += dt.timedelta(days=1)  # "to" is the last day shown
+        problems = [p for p in (problem, bad_from, bad_to) if p]
+        return {"sites": sites, "site": site, "zone": zone, "since": since, "until": until, "problems": problems,
+                "business": request.query.get("view") == "business",
+                "from_day": zone.day(since) if since else "",
+                "to_day": zone.day(until - dt.timedelta(days=1)) if until else ""}
+
     async def metrics_page(self, request: web.Request) -> web.Response:
-        data = await self.read(queries.decision_metrics)
-        return page("metrics.html", nav="metrics", svg=Markup(queries.trend_svg(data["trend"])), **data)
+        def load(*, session: Session) -> dict[str, Any]:
+            scope = self._metrics_scope(request, session)
+            data = trends.metrics_page(session=session, zone=scope["zone"], site=scope["site"],
+                                       business=scope["business"], since=scope["since"], until=scope["until"])
+            return {**scope, **data, **self.context(scope["zone"]), "query": exports.scope_query(request)}
+
+        return page("metrics.html", nav="metrics", **(await self.read(load)))
+
+    async def _export(self, request: web.Request, kind: str) -> web.Response:
+        def load(*, session: Session) -> tuple[bytes, str]:
+            scope = self._metrics_scope(request, session)
+            return exports.render(kind, session=session, tz=scope["zone"].name, site=scope["site"],
+                                  since=scope["since"], until=scope["until"], now=self.container.clock(),
+                                  table=request.query.get("table"))
+
+        try:
+            body, filename = await self.read(load)
+        except exports.UnknownTable as exc:
+            return page("not_found.html", status=404, nav="metrics", what=f"metrics table {exc}")
+        content_type = exports.CONTENT_TYPES[kind]
+        return web.Response(body=body, headers={"Content-Type": content_type,
+                                                "Content-Disposition": f'attachment; filename="{filename}"'})
+
+    async def export_csv(self, request: web.Request) -> web.Response:
+        return await self._export(request, "csv")
+
+    async def export_xlsx(self, request: web.Request) -> web.Response:
+        return await self._export(request, "xlsx")
 
     async def gaps(self, request: web.Request) -> web.Response:
         def load(*, session: Session) -> dict[str, Any]:
             _counts, report, as_of = self.lint.get(session=session)
             listing = queries.findings_page(report, severity=request.query.get("severity") or None,
                                             code=request.query.get("code") or None, page=_page_number(request))
-            return {**listing, "as_of": as_of}
+            return {**listing, "as_of": as_of, **self.context(self.zone(request, session=session))}
 
         return page("gaps.html", nav="gaps", **(await self.read(load)))
 

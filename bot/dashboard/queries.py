@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.dashboard.zones import PageZone
 from governance_store import audit, chains, lint, raci
-from governance_store.changes import cycle_time
 from governance_store.models import (
     Activity,
     Approval,
@@ -133,7 +133,37 @@ def findings_page(report: lint.LintReport, *, severity: str | None = None, code:
             "codes": sorted(by_code.items()), "severity": severity or "", "code": code or ""}
 
 
-def system_detail(system_id: int, *, session: Session, activity_id: str | None = None) -> dict[str, Any] | None:
+def holder_label(person: Person | None, *, session: Session) -> str:
+    """A person as the dashboard names them; someone who left with the holder acting for them."""
+    if person is None:
+        return "—"
+    if person.active:
+        return person.display_name
+    left = f", who left {person.left_on.isoformat()}" if person.left_on else ", who left"
+    acting = raci.acting_for(person.id, session=session)
+    if acting is not None:
+        return f"{acting.name} (acting for {person.display_name}{left})"
+    return f"{person.display_name} (left{' ' + person.left_on.isoformat() if person.left_on else ''}; nobody acts for them)"
+
+
+def participant_label(a: Approval, *, session: Session) -> str:
+    """Who took part, as they were; for a request still waiting on someone who left, who acts for them."""
+    person = a.person
+    if person is None or person.active:
+        return _name(person)
+    left = f"left {person.left_on.isoformat()}" if person.left_on else "left"
+    if a.state == ApprovalState.REQUESTED.value:
+        acting = raci.acting_for(person.id, session=session)
+        if acting is not None:
+            return f"{person.display_name} ({left}; {acting.name} acts for them)"
+    return f"{person.display_name} ({left})"
+
+
+SOURCE_NAMES = {"servicenow": "ServiceNow CMDB", "nozomi": "Nozomi Guardian", "netbox": "NetBox"}
+
+
+def system_detail(system_id: int, *, session: Session, report: lint.LintReport,
+                  activity_id: str | None = None) -> dict[str, Any] | None:
     s = session.get(System, system_id)
     if s is None:
         return None
@@ -165,27 +195,34 @@ def system_detail(system_id: int, *, session: Session, activity_id: str | None =
     for cr in session.scalars(select(ChangeRequest).where(ChangeRequest.system_id == s.id)
                               .order_by(ChangeRequest.created_at.desc())).all():
         changes.append({"number": cr.number, "title": cr.title, "state": cr.state, "created": cr.created_at,
-                        "trail": [_audit_line(e) for e in audit.history(session, object_type="change",
-                                                                        object_key=cr.number)]})
+                        "trail": audit.history(session, object_type="change", object_key=cr.number)})
     zone = session.scalar(select(Zone).where(Zone.zone_id == s.zone_id)) if s.zone_id else None
+    identifiers = [f"serial {s.serial}" if s.serial else "", f"asset tag {s.asset_tag}" if s.asset_tag else "",
+                   *(s.ips or []), *(s.hostnames or [])]
+    sources = [f"{SOURCE_NAMES.get(src.source, src.source)}"
+               + (f" (sys_id {src.external_id})" if src.source == "servicenow" else "") for src in s.sources]
     return {
-        "zone": f"{zone.zone_id} {zone.name}" + (f", SL-T {zone.sl_target}" if zone.sl_target else "")
+        "security_zone": f"{zone.zone_id} {zone.name}" + (f", SL-T {zone.sl_target}" if zone.sl_target else "")
         if zone else (s.zone_id or "—"),
-        "system": s, "owner": _name(s.owner), "technical_manager": _name(s.technical_manager),
+        "system": s, "owner": holder_label(s.owner, session=session),
+        "technical_manager": holder_label(s.technical_manager, session=session),
         "support_group": s.support_group_name or (s.support_team.name if s.support_team else "—"),
+        "identifiers": [i for i in identifiers if i], "sources": sources,
         "activities": [(a.activity_id, a.name) for a in activities],
         "activity": chosen, "change_activity": change_activity, "raci": raci_rows, "raci_warnings": raci_warnings,
         "chain": chain.chain_id if chain else None, "chain_levels": chain_rows,
         "depends_on": [(r.depends_on.id, r.depends_on.name, r.kind) for r in uses],
         "used_by": [(r.system.id, r.system.name, r.kind) for r in used_by],
-        "changes": changes, "gaps": lint.system_gaps(s, session=session),
+        # The same findings the systems list counts: one lint, one number.
+        "changes": changes, "gaps": sorted(report.for_system(s.id), key=lambda f: (lint.SEVERITY_ORDER.get(f.severity, 9),
+                                                                                  f.code, f.subject)),
     }
 
 
-def _audit_line(e: AuditEntry) -> str:
+def audit_line(e: AuditEntry, zone: PageZone) -> str:
     text = e.data.get("text") if isinstance(e.data, dict) else None
     extra = f" — {text}" if text else ""
-    return f"{e.at:%Y-%m-%d %H:%M} UTC · {e.actor} ({e.platform}) · {e.action}{extra}"
+    return f"{zone.fmt(e.at)} · {e.actor} ({e.platform}) · {e.action}{extra}"
 
 
 def sites(*, session: Session) -> list[Site]:
@@ -215,23 +252,67 @@ def _timer(cr: ChangeRequest, *, session: Session) -> Timer | None:
     return session.scalar(select(Timer).where(Timer.change_id == cr.id, Timer.kind == sla.APPROVAL))
 
 
-def sla_state(cr: ChangeRequest, *, session: Session, now: dt.datetime) -> dict[str, Any]:
-    timer = _timer(cr, session=session)
+LIVE_TIMER = ("pending", "paused")
+
+
+def breaches(numbers: list[str], *, session: Session) -> dict[str, dt.datetime]:
+    """When each change first breached its response target, as the sweep recorded it in the audit trail."""
+    out: dict[str, dt.datetime] = {}
+    for i in range(0, len(numbers), 500):
+        for key, at in session.execute(
+            select(AuditEntry.object_key, func.min(AuditEntry.at))
+            .where(AuditEntry.object_type == "change", AuditEntry.action == "change.sla_breached",
+                   AuditEntry.object_key.in_(numbers[i:i + 500]))
+            .group_by(AuditEntry.object_key)
+        ):
+            out[key] = at
+    return out
+
+
+def sla_state(cr: ChangeRequest, timer: Timer | None, *, now: dt.datetime,
+              breached_at: dt.datetime | None = None) -> dict[str, Any]:
+    """The change's response clock as a manager reads it.
+
+    A breach stays a breach: once the sweep recorded it, or once the decision came after the target, the
+    change is breached whatever happens next (an "I'm on it", the decision, the timer stopping).  The next
+    due step is shown only while the clock runs."""
+    decided = cr.decided_at
     if timer is None:
-        return {"timer": None, "due": None, "target": None, "breached": False, "level": 0, "state": "no timer"}
-    breached = timer.target_at is not None and timer.state in ("pending", "paused") and now >= timer.target_at
-    return {"timer": timer.id, "due": timer.due_at, "target": timer.target_at, "breached": breached,
-            "level": timer.level, "state": timer.state}
+        return {"timer": None, "due": None, "target": None, "breached": breached_at is not None,
+                "breached_at": breached_at, "level": 0, "acknowledged": None, "state": "no timer",
+                "decided": decided, "running": False}
+    target = timer.target_at
+    late = target is not None and (decided > target if decided is not None else
+                                   timer.state == "pending" and now >= target)
+    running = decided is None and timer.state in LIVE_TIMER
+    if decided is not None:
+        state = "decided"
+    elif timer.state == "paused":
+        state = "paused: waiting on the requester"
+    else:
+        state = {"pending": "running", "acknowledged": "escalation acknowledged", "done": "escalation ended",
+                 "stopped": "stopped"}.get(timer.state, timer.state)
+    return {"timer": timer.id, "due": timer.due_at if running else None, "target": target,
+            "breached": breached_at is not None or late, "breached_at": breached_at, "level": timer.level,
+            "acknowledged": timer.acknowledged_level, "state": state, "decided": decided, "running": running}
 
 
 def open_changes(*, session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    found = session.scalars(select(ChangeRequest).where(ChangeRequest.state.in_(OPEN_STATES))
+                            .options(selectinload(ChangeRequest.requester))
+                            .order_by(ChangeRequest.created_at.desc())).all()
+    breached = breaches([cr.number for cr in found], session=session)
+    timers: dict[int, Timer] = {}
+    ids = [cr.id for cr in found]
+    for i in range(0, len(ids), 500):
+        for t in session.scalars(select(Timer).where(Timer.change_id.in_(ids[i:i + 500]), Timer.kind == sla.APPROVAL)):
+            if t.change_id is not None:
+                timers[t.change_id] = t
     rows = []
-    for cr in session.scalars(select(ChangeRequest).where(ChangeRequest.state.in_(OPEN_STATES))
-                              .options(selectinload(ChangeRequest.requester))
-                              .order_by(ChangeRequest.created_at.desc())).all():
+    for cr in found:
         rows.append({"number": cr.number, "title": cr.title, "state": cr.state, "system": cr.system_name or "—",
                      "system_id": cr.system_id, "requester": _name(cr.requester), "risk": cr.risk or "—",
-                     "sla": sla_state(cr, session=session, now=now)})
+                     "sla": sla_state(cr, timers.get(cr.id), now=now, breached_at=breached.get(cr.number))})
     return rows
 
 
@@ -239,79 +320,41 @@ def change_detail(number: str, *, session: Session, now: dt.datetime) -> dict[st
     cr = session.scalar(select(ChangeRequest).where(ChangeRequest.number == number))
     if cr is None:
         return None
-    participants = [{"kind": a.kind, "who": _name(a.person), "role": a.role_name or "", "state": a.state,
-                     "decided": a.decided_at, "comment": a.comment or ""} for a in cr.participants]
+    participants = [{"kind": a.kind, "who": participant_label(a, session=session), "role": a.role_name or "",
+                     "state": a.state, "requested": a.requested_at, "decided": a.decided_at, "comment": a.comment or ""}
+                    for a in cr.participants]
     trail = audit.history(session, object_type="change", object_key=cr.number)
     return {"cr": cr, "requester": _name(cr.requester), "participants": participants,
-            "sla": sla_state(cr, session=session, now=now), "trail": [_audit_line(e) for e in trail]}
+            "site": cr.system.site_code if cr.system else None,
+            "sla": sla_state(cr, _timer(cr, session=session), now=now,
+                             breached_at=breaches([cr.number], session=session).get(cr.number)),
+            "trail": trail}
 
 
-def _week(ts: dt.datetime) -> str:
-    year, week, _ = ts.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def decision_metrics(*, session: Session) -> dict[str, Any]:
-    weeks: dict[str, list[float]] = defaultdict(list)
-    decided = session.scalars(select(ChangeRequest).where(ChangeRequest.decided_at.is_not(None),
-                                                          ChangeRequest.submitted_at.is_not(None))).all()
-    for cr in decided:
-        td = cycle_time(cr)
-        if td is not None and cr.decided_at is not None:
-            weeks[_week(cr.decided_at)].append(td.total_seconds() / 3600)
-    trend = [(w, sum(v) / len(v), len(v)) for w, v in sorted(weeks.items())]
-    timers = session.scalars(select(Timer).where(Timer.kind == sla.APPROVAL)).all()
-    met = breached = 0
-    for t in timers:
-        timed = session.get(ChangeRequest, t.change_id) if t.change_id else None
-        if timed is None or timed.decided_at is None or t.target_at is None:
-            continue
-        if timed.decided_at <= t.target_at:
-            met += 1
-        else:
-            breached += 1
-    total = met + breached
-    return {"trend": trend, "met": met, "breached": breached,
-            "compliance": (100.0 * met / total) if total else None}
-
-
-def trend_svg(trend: list[tuple[str, float, int]], *, width: int = 640, height: int = 220) -> str:
-    """A line chart of the weekly mean decision cycle time (hours), as inline SVG."""
-    pad = 40
-    if not trend:
-        return (f'<svg class="chart" width="{width}" height="{height}" role="img" aria-label="no data">'
-                f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle">no decided changes yet</text></svg>')
-    top = max(v for _, v, _ in trend) or 1.0
-    step = (width - 2 * pad) / max(1, len(trend) - 1)
-    pts = []
-    for i, (_, v, _) in enumerate(trend):
-        x = pad + i * step
-        y = height - pad - (v / top) * (height - 2 * pad)
-        pts.append((x, y))
-    parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="decision cycle time per week">',
-             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" class="axis"/>',
-             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" class="axis"/>',
-             f'<text x="4" y="{pad}" class="label">{top:.1f} h</text>',
-             '<polyline class="line" fill="none" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>']
-    for (x, y), (week, v, n) in zip(pts, trend, strict=True):
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="dot"><title>{week}: {v:.1f} h ({n})</title></circle>')
-        parts.append(f'<text x="{x:.1f}" y="{height - pad + 16}" text-anchor="middle" class="label">{week}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def overview(counts: dict[int, int], report: lint.LintReport, *, session: Session, now: dt.datetime) -> dict[str, Any]:
+def overview(counts: dict[int, int], report: lint.LintReport, *, session: Session, now: dt.datetime,
+             site: str | None = None) -> dict[str, Any]:
+    """The overview's cards, for one site or all (findings naming no system count everywhere)."""
+    systems = select(System.id)
+    if site:
+        systems = systems.where(System.site_code == site)
+    ids = set(session.scalars(systems).all())
+    findings = [f for f in report.findings if not site or not f.system_ids or ids.intersection(f.system_ids)]
+    open_query = select(func.count(ChangeRequest.id)).where(ChangeRequest.state.in_(OPEN_STATES))
+    pending_query = select(func.count(Approval.id)).where(
+        Approval.kind == ParticipantKind.APPROVER.value, Approval.state == ApprovalState.REQUESTED.value)
+    if site:
+        open_query = open_query.join(System, System.id == ChangeRequest.system_id).where(System.site_code == site)
+        pending_query = (pending_query.join(ChangeRequest, ChangeRequest.id == Approval.change_id)
+                         .join(System, System.id == ChangeRequest.system_id).where(System.site_code == site))
     return {
-        "systems": session.scalar(select(func.count(System.id))) or 0,
+        "systems": len(ids),
         "people": session.scalar(select(func.count(Person.id)).where(Person.active.is_(True))) or 0,
         "sites": sites(session=session),
-        "open_changes": session.scalar(select(func.count(ChangeRequest.id))
-                                       .where(ChangeRequest.state.in_(OPEN_STATES))) or 0,
-        "pending_approvals": pending_approvals(session=session),
-        "findings": len(report.findings),
-        "high": sum(1 for f in report.findings if f.severity == "high"),
-        "systems_with_gaps": len(counts),
+        "open_changes": session.scalar(open_query) or 0,
+        "pending_approvals": session.scalar(pending_query) or 0,
+        "findings": len(findings),
+        "high": sum(1 for f in findings if f.severity == "high"),
+        "systems_with_gaps": sum(1 for i in counts if i in ids),
     }
 
 

@@ -30,6 +30,8 @@ def test_prepare_store_imports_once(tmp_path: Path) -> None:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from systems where name = 'SIS-NH3-01'")).scalar() == 1
+        # The year of change history comes with it: the metrics have their baseline.
+        assert conn.execute(sa.text("select count(*) from change_requests where decided_at is not null")).scalar() > 400
     engine.dispose()
 
 
