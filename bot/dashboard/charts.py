@@ -78,7 +78,10 @@ def line_chart(*, alt: str, labels: Sequence[str], series: Sequence[Series], uni
             continue
         drawn = True
         if s.style == "bar":
-            ax.bar([x for x, _ in points], [v for _, v in points], color=s.color, label=s.label, width=0.7)
+            bars = [b for b in series if b.style == "bar"]
+            width = 0.8 / len(bars)
+            shift = (bars.index(s) - (len(bars) - 1) / 2) * width
+            ax.bar([x + shift for x, _ in points], [v for _, v in points], color=s.color, label=s.label, width=width)
         else:
             # Break the line where weeks have no value rather than bridging them.
             run_x: list[int] = []
@@ -107,5 +110,5 @@ def line_chart(*, alt: str, labels: Sequence[str], series: Sequence[Series], uni
     ax.set_ylim(bottom=0, top=y_max)
     ax.grid(axis="y", color="#e4e7ec", linewidth=0.8)
     if drawn or reference is not None:
-        ax.legend(loc="upper left", frameon=False, fontsize=8, ncols=4)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, fontsize=8, ncols=5)
     return Chart(alt, _render(fig))

@@ -90,8 +90,8 @@ def cycle_chart(weeks: list[Week], report: DecisionReport, view: View, *, what: 
 
 
 def sla_chart(weeks: list[Week]) -> charts.Chart:
-    history = [w.sla_pct if w.era == Era.HISTORY else None for w in weeks]
-    govbot = [w.sla_pct if w.era == Era.GOVBOT else None for w in weeks]
+    history = [w.sla_pct_of(Era.HISTORY) for w in weeks]
+    govbot = [w.sla_pct_of(Era.GOVBOT) for w in weeks]
     series = [charts.Series("imported history", history, charts.ACCENT, "bar")]
     if any(v is not None for v in govbot):
         series.append(charts.Series("govbot", govbot, charts.GOVBOT, "bar"))

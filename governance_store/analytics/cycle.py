@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from governance_store.analytics.facts import ChangeFact, Era, purdue_label
@@ -77,10 +77,15 @@ class Week:
     govbot: Summary  # decisions made in govbot only
     sla_total: int
     sla_met: int
+    sla_by_era: dict[Era, Compliance] = field(default_factory=dict)
 
     @property
     def sla_pct(self) -> float | None:
         return 100.0 * self.sla_met / self.sla_total if self.sla_total else None
+
+    def sla_pct_of(self, era: Era) -> float | None:
+        c = self.sla_by_era.get(era)
+        return c.pct if c is not None else None
 
     @property
     def era(self) -> Era:
@@ -118,7 +123,7 @@ def weekly(facts: list[ChangeFact], *, tz: ZoneInfo, since: dt.datetime | None =
             iso_week(monday), monday, Summary.of((f.hours, f.business_days) for f in members),
             Summary.of((f.hours, f.business_days) for f in members if f.era == Era.HISTORY),
             Summary.of((f.hours, f.business_days) for f in members if f.era == Era.GOVBOT),
-            len(timed), sum(1 for m in timed if m),
+            len(timed), sum(1 for m in timed if m), {era: compliance(members, era) for era in Era},
         ))
         monday += dt.timedelta(days=7)
     return weeks
