@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import Approval, ChangeRequest, Person
-from handlers.dispatch import handle_action, handle_command
 from handlers.reply import Action, Actor, Command
+from tests.core import handle_action, handle_command
 
 JESSICA = "jessica.park@corvane.example"
 

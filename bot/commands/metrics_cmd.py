@@ -74,7 +74,8 @@ def show(state: CliState, site: str | None, since: dt.datetime | None, until: dt
 
     zone, start, end = _scope(state, site, tz, since, until)
     with state.store.unit_of_work() as session:
-        report = decision_report(session=session, tz=zone, site=site, since=start, until=end)
+        report = decision_report(session=session, tz=zone, site=site, since=start, until=end,
+                                 change_manager_role=state.store.services.policies.default.change_manager_role)
 
     def fmt(hours: float | None, bdays: float | None) -> str:
         if business:
@@ -119,7 +120,8 @@ def export(state: CliState, site: str | None, since: dt.datetime | None, until: 
     try:
         with container.unit_of_work() as session:
             body, _name = render(fmt, session=session, tz=zone, site=site, since=start, until=end,
-                                 now=container.clock(), table=table)
+                                 now=container.clock(), table=table,
+                                 change_manager_role=container.services.policies.default.change_manager_role)
     except UnknownTable as exc:
         raise click.BadParameter(f"no table {exc}", param_hint="--table") from None
     try:

@@ -155,6 +155,11 @@ class DashboardMount:
 
         return await asyncio.to_thread(run)
 
+    @property
+    def change_manager_role(self) -> str:
+        """The change authority's role in the quorum rules: the CAB sits on neither the IT nor the OT side."""
+        return self.container.services.policies.default.change_manager_role
+
     def zone(self, request: web.Request, *, session: Session, site: str | None = None) -> PageZone:
         return page_zone(session=session, chosen=request.query.get("tz"), site=site,
                          viewer_id=request.get(auth.VIEWER))
@@ -170,7 +175,8 @@ class DashboardMount:
             zone = self.zone(request, session=session, site=site)
             now = self.container.clock()
             return {**queries.overview(counts, report, session=session, now=now, site=site),
-                    **trends.overview_trends(report, session=session, zone=zone, site=site, now=now),
+                    **trends.overview_trends(report, session=session, zone=zone, site=site, now=now,
+                                             change_manager_role=self.change_manager_role),
                     "site": site or "", "problem": problem, "as_of": as_of, **self.context(zone)}
 
         return page("overview.html", nav="overview", **(await self.read(load)))
@@ -265,7 +271,8 @@ class DashboardMount:
         def load(*, session: Session) -> dict[str, Any]:
             scope = self._metrics_scope(request, session)
             data = trends.metrics_page(session=session, zone=scope["zone"], site=scope["site"],
-                                       business=scope["business"], since=scope["since"], until=scope["until"])
+                                       business=scope["business"], since=scope["since"], until=scope["until"],
+                                       change_manager_role=self.change_manager_role)
             return {**scope, **data, **self.context(scope["zone"]), "query": exports.scope_query(request)}
 
         return page("metrics.html", nav="metrics", **(await self.read(load)))
@@ -275,7 +282,7 @@ class DashboardMount:
             scope = self._metrics_scope(request, session)
             return exports.render(kind, session=session, tz=scope["zone"].name, site=scope["site"],
                                   since=scope["since"], until=scope["until"], now=self.container.clock(),
-                                  table=request.query.get("table"))
+                                  table=request.query.get("table"), change_manager_role=self.change_manager_role)
 
         try:
             body, filename = await self.read(load)

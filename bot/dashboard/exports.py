@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from governance_store.analytics import decision_report
 from governance_store.analytics.tables import sheets, slug
+from governance_store.changes import CHANGE_MANAGER_ROLE
 from governance_store.spreadsheet import csv_sections, csv_text, xlsx_bytes
 
 CONTENT_TYPES = {
@@ -37,12 +38,14 @@ def scope_query(request: web.Request) -> str:
 
 
 def render(kind: str, *, session: Session, tz: str, site: str | None, since: dt.datetime | None,
-           until: dt.datetime | None, now: dt.datetime, table: str | None = None) -> tuple[bytes, str]:
+           until: dt.datetime | None, now: dt.datetime, table: str | None = None,
+           change_manager_role: str = CHANGE_MANAGER_ROLE) -> tuple[bytes, str]:
     """(file contents, file name) of the metrics of ``site`` (``None``: all) decided in [since, until), dates in
     ``tz``: every table, or only ``table`` (its name in lower case with ``-`` for spaces, e.g. ``weekly``)."""
     if kind not in CONTENT_TYPES:
         raise ValueError(f"unknown export format {kind!r} (expected csv or xlsx)")
-    report = decision_report(session=session, tz=tz, site=site, since=since, until=until)
+    report = decision_report(session=session, tz=tz, site=site, since=since, until=until,
+                             change_manager_role=change_manager_role)
     tables = sheets(report, generated=now)
     stem = f"govbot-metrics-{site or 'all-sites'}-{now.astimezone(ZoneInfo(tz)):%Y-%m-%d}"
     if table:

@@ -15,6 +15,7 @@ from governance_store.analytics import DecisionReport, coverage, decision_report
 from governance_store.analytics.cycle import Comparison, Week, iso_week
 from governance_store.analytics.facts import Era
 from governance_store.analytics.stats import Summary
+from governance_store.changes import CHANGE_MANAGER_ROLE
 
 TREND_WEEKS = 52
 DIMENSION_LABELS = {"site": "Site", "change_type": "Change type", "purdue": "Purdue level", "risk": "Risk"}
@@ -130,8 +131,10 @@ def finding_view(f: Any) -> dict[str, Any]:
 
 
 def metrics_page(*, session: Session, zone: PageZone, site: str | None, business: bool,
-                 since: dt.datetime | None, until: dt.datetime | None) -> dict[str, Any]:
-    report = decision_report(session=session, tz=zone.name, site=site, since=since, until=until)
+                 since: dt.datetime | None, until: dt.datetime | None,
+                 change_manager_role: str = CHANGE_MANAGER_ROLE) -> dict[str, Any]:
+    report = decision_report(session=session, tz=zone.name, site=site, since=since, until=until,
+                             change_manager_role=change_manager_role)
     view = View(business)
     weeks = report.weeks
     return {
@@ -146,14 +149,15 @@ def metrics_page(*, session: Session, zone: PageZone, site: str | None, business
 
 
 def overview_trends(report_lint: lint.LintReport, *, session: Session, zone: PageZone, site: str | None,
-                    now: dt.datetime) -> dict[str, Any]:
+                    now: dt.datetime, change_manager_role: str = CHANGE_MANAGER_ROLE) -> dict[str, Any]:
     """The last year up to ``now``: cycle time, SLA compliance, ownership coverage and open gaps."""
     local = now.astimezone(zone.tz).date()
     this_monday = local - dt.timedelta(days=local.weekday())
     first_monday = this_monday - dt.timedelta(weeks=TREND_WEEKS - 1)
     since = dt.datetime.combine(first_monday, dt.time(0), tzinfo=zone.tz)
     until = dt.datetime.combine(this_monday + dt.timedelta(days=7), dt.time(0), tzinfo=zone.tz)
-    report = decision_report(session=session, tz=zone.name, site=site, since=since, until=until)
+    report = decision_report(session=session, tz=zone.name, site=site, since=since, until=until,
+                             change_manager_role=change_manager_role)
     view = View(False)
     weeks = report.weeks
     mondays = [first_monday + dt.timedelta(weeks=i) for i in range(TREND_WEEKS)]

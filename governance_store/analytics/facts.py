@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from governance_store import calendar as cal
-from governance_store.changes import policy_for
+from governance_store.changes import CHANGE_MANAGER_ROLE
 from governance_store.models import (
     Approval,
     ApprovalState,
@@ -55,6 +55,7 @@ from governance_store.models import (
 APPROVAL_TIMER = "approval_sla"
 NO_ROLE = "no governance role"
 DECIDED = (ApprovalState.APPROVED.value, ApprovalState.REJECTED.value)
+WITHDRAWN = (ApprovalState.CANCELLED.value, ApprovalState.REROUTED.value)
 # A replacement approval is requested when the one it replaces is withdrawn; allow for clock skew.
 REROUTE_WINDOW = dt.timedelta(hours=1)
 _WORDS = re.compile(r"[A-Za-z]+")
@@ -97,7 +98,8 @@ class ApprovalFact:
 
     @property
     def withdrawn(self) -> bool:
-        return self.state == ApprovalState.CANCELLED.value and self.ended_at is not None
+        """Ended without a decision: withdrawn, or re-routed to someone else."""
+        return self.state in WITHDRAWN and self.ended_at is not None
 
     @property
     def days(self) -> float | None:
@@ -187,8 +189,8 @@ class RoleIndex:
     (a decision right's escalation role) takes that role's side when all those roles agree.
     """
 
-    def __init__(self, session: Session) -> None:
-        self.change_manager_role = policy_for(None).change_manager_role
+    def __init__(self, session: Session, *, change_manager_role: str = CHANGE_MANAGER_ROLE) -> None:
+        self.change_manager_role = change_manager_role
         node_sites: dict[str, str | None] = {
             node: site for node, site in session.execute(select(HierarchyNode.node_id, HierarchyNode.site_code))}
         members: dict[int, set[int]] = defaultdict(set)
@@ -293,7 +295,7 @@ def _reroutes(rows: list[Any]) -> dict[int, int]:
     """Withdrawn approval id -> the approval requested (for someone else) when it was withdrawn."""
     out: dict[int, int] = {}
     taken: set[int] = set()
-    withdrawn = sorted((a for a in rows if a.state == ApprovalState.CANCELLED.value and a.decided_at is not None
+    withdrawn = sorted((a for a in rows if a.state in WITHDRAWN and a.decided_at is not None
                         and a.requested_at is not None), key=lambda a: (a.decided_at, a.id))
     for w in withdrawn:
         assert w.decided_at is not None and w.requested_at is not None
@@ -331,14 +333,14 @@ def _period(scope: Scope) -> list[ColumnElement[bool]]:
 
 
 def load(*, session: Session, scope: Scope | None = None, calendars: Calendars | None = None,
-         roles: RoleIndex | None = None) -> list[ChangeFact]:
+         roles: RoleIndex | None = None, change_manager_role: str = CHANGE_MANAGER_ROLE) -> list[ChangeFact]:
     """The submitted changes in ``scope`` (drafts never are), oldest request first.
 
     Reads plain rows (no ORM objects for changes and approvals): a year of history is tens of thousands
     of them."""
     scope = scope or Scope()
     calendars = calendars or Calendars({s.code: s for s in session.scalars(select(Site)).all()})
-    roles = roles or RoleIndex(session)
+    roles = roles or RoleIndex(session, change_manager_role=change_manager_role)
     policies = {(p.criticality, p.priority): (p.response_minutes, p.schedule)
                 for p in session.scalars(select(SlaPolicy)).all()}
     query = (
@@ -402,7 +404,7 @@ def _approval_fact(a: Any, cr: Any, site: str | None, person: Person | None, cal
                    roles: RoleIndex, *, rerouted_to: int | None, rerouted_from: int | None) -> ApprovalFact:
     assert a.requested_at is not None
     role = a.role_name or roles.role_of(a.person_id, site)
-    ended = a.decided_at if a.state in (*DECIDED, ApprovalState.CANCELLED.value) else None
+    ended = a.decided_at if a.state in (*DECIDED, *WITHDRAWN) else None
     tz = (person.timezone if person is not None and person.timezone else None) or calendars.timezone(site)
     try:
         ZoneInfo(tz)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from governance_store.analytics import bottlenecks, cycle
 from governance_store.analytics.facts import ApprovalFact, ChangeFact, Era, Scope, load
 from governance_store.analytics.stats import Summary
+from governance_store.changes import CHANGE_MANAGER_ROLE
 
 WEEKDAY_NAMES = bottlenecks.WEEKDAY_NAMES
 
@@ -122,8 +123,10 @@ def build(facts: list[ChangeFact], *, tz: str, site: str | None = None, since: d
 
 
 def decision_report(*, session: Session, tz: str, site: str | None = None, since: dt.datetime | None = None,
-                    until: dt.datetime | None = None) -> DecisionReport:
+                    until: dt.datetime | None = None, change_manager_role: str = CHANGE_MANAGER_ROLE) -> DecisionReport:
     """The decision report of ``site`` (``None``: every site) for changes decided (else requested) in
-    [``since``, ``until``); dates and weeks in ``tz``."""
-    facts = load(session=session, scope=Scope(site=site, since=since, until=until))
+    [``since``, ``until``); dates and weeks in ``tz``.  ``change_manager_role``: the role of the change
+    authority (the CAB), which sits on neither the IT nor the OT side (the quorum rules' setting)."""
+    facts = load(session=session, scope=Scope(site=site, since=since, until=until),
+                 change_manager_role=change_manager_role)
     return build(facts, tz=tz, site=site, since=since, until=until)

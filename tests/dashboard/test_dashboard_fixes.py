@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import ChangeRequest, System, Timer
-from handlers.dispatch import handle_action
 from handlers.reply import Action, Actor
 from notifications import sweep
+from tests.core import handle_action
 from tests.dashboard.conftest import LUIS, FakeClock, person_id
 from tests.dashboard.test_pages import submit_change, text_of
 

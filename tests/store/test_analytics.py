@@ -151,3 +151,18 @@ def test_changes_decided_in_govbot_against_the_baseline(session_factory: session
     assert fdl.govbot.n == 3 and fdl.change() is not None
     assert report.weeks[-1].era == Era.GOVBOT and report.weeks[-1].govbot.n == 3
     assert report.compliance[Era.GOVBOT].total == 3
+
+
+def test_an_approval_govbot_rerouted_counts_as_rerouted() -> None:
+    from governance_store.analytics.facts import _reroutes
+    from governance_store.models import ApprovalState
+
+    class Row:
+        def __init__(self, id: int, person_id: int, state: str, requested: dt.datetime,
+                     decided: dt.datetime | None) -> None:
+            self.id, self.person_id, self.state, self.requested_at, self.decided_at = id, person_id, state, requested, decided
+
+    t0 = dt.datetime(2025, 3, 3, 14, tzinfo=dt.UTC)
+    moved = t0 + dt.timedelta(days=4)
+    rows = [Row(1, 10, ApprovalState.REROUTED.value, t0, moved), Row(2, 11, "approved", moved, moved + dt.timedelta(hours=5))]
+    assert _reroutes(rows) == {1: 2}
