@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from governance_store.importers.context import (
-    DISPLAY_TZ,
     Row,
     Run,
     fold,
@@ -41,8 +40,11 @@ APPROVAL_STATES = {
 }
 
 
-def _tz(f: CsvFile) -> dt.tzinfo:
-    return dt.UTC if f.variant == "raw" else DISPLAY_TZ
+def _zones(run: Run, f: CsvFile, *columns: str) -> dict[str, dt.tzinfo]:
+    """The time zone of each time column: UTC in a raw export, the exporting user's in a display export."""
+    if f.variant == "raw":
+        return dict.fromkeys(columns, dt.UTC)
+    return {c: run.display_tz(f, c) if c in f.columns else dt.UTC for c in columns}
 
 
 def _person(row: Row, people: People, column: str) -> Any:
@@ -54,7 +56,7 @@ def _person(row: Row, people: People, column: str) -> Any:
 
 
 def import_changes(run: Run, f: CsvFile) -> None:
-    tz = _tz(f)
+    tz = _zones(run, f, "start_date", "end_date", "sys_created_on")
     people = People.of(run)
     teams = Teams.of(run)
     systems = Systems.of(run)
@@ -75,9 +77,9 @@ def import_changes(run: Run, f: CsvFile) -> None:
         if change_type not in CHANGE_TYPES:
             row.fail(f"type: unknown change type {row['type']!r} (expected normal, standard or emergency)")
         priority = row.parse(parse_numbered_choice, "priority", 1, 5, "priority")
-        start = row.parse(parse_datetime, "start_date", tz)
-        end = row.parse(parse_datetime, "end_date", tz)
-        created = row.parse(parse_datetime, "sys_created_on", tz)
+        start = row.parse(parse_datetime, "start_date", tz["start_date"])
+        end = row.parse(parse_datetime, "end_date", tz["end_date"])
+        created = row.parse(parse_datetime, "sys_created_on", tz["sys_created_on"])
         if created is None and not row["sys_created_on"]:
             row.fail("sys_created_on is empty")
         cab = row.parse(parse_bool, "cab_required")
@@ -120,7 +122,7 @@ def import_changes(run: Run, f: CsvFile) -> None:
 
 
 def import_approvals(run: Run, f: CsvFile) -> None:
-    tz = _tz(f)
+    tz = _zones(run, f, "due_date", "sys_created_on", "sys_updated_on")
     people = People.of(run)
     changes = run.table(ChangeRequest)
     change_by_ref: dict[str, Any] = {}
@@ -149,9 +151,9 @@ def import_approvals(run: Run, f: CsvFile) -> None:
         approval_state = APPROVAL_STATES.get(label.lower())
         if label and approval_state is None:
             row.fail(f"state: unknown approval state {label!r}")
-        due = row.parse(parse_datetime, "due_date", tz)
-        requested = row.parse(parse_datetime, "sys_created_on", tz)
-        decided = row.parse(parse_datetime, "sys_updated_on", tz) if row["sys_updated_on"] else None
+        due = row.parse(parse_datetime, "due_date", tz["due_date"])
+        requested = row.parse(parse_datetime, "sys_created_on", tz["sys_created_on"])
+        decided = row.parse(parse_datetime, "sys_updated_on", tz["sys_updated_on"]) if row["sys_updated_on"] else None
         if first_seen(seen, sys_id, row, "sys_id") or row.bad:
             continue
         assert change is not None and approver is not None and approval_state is not None
