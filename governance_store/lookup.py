@@ -235,7 +235,10 @@ class Vocabulary:
     The index has no languages of its own; whoever builds it passes the words (``handlers`` reads them
     from its language files).  All words are compared in their plain ASCII form."""
 
-    def __init__(self, *, line_words: Iterable[str] = ("line", "linie"), groups: Iterable[Iterable[str]] = ()) -> None:
+    def __init__(self, *, line_words: Iterable[str] = ("line", "linie"), groups: Iterable[Iterable[str]] = (),
+                 stop_words: Iterable[str] = ()) -> None:
+        # Small words that are never part of a name when they stand alone ("the", "der", "la", "na").
+        self.stop_words = STOP_WORDS | {german(_canon(w)) for w in stop_words if _canon(w)}
         words = sorted({plain(w) for w in line_words if plain(w)}, key=len, reverse=True)
         self.line_words = tuple(words)
         self._line = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\s?(\d+)\b") if words else None
@@ -247,6 +250,7 @@ class Vocabulary:
                 alternatives.setdefault(word, set()).update(members - {word})
         self.alternatives: dict[str, tuple[str, ...]] = {w: tuple(sorted(a)) for w, a in alternatives.items() if a}
         self._memo = _Memo(self._canonical)
+        self.key_words = _Memo(lambda canonical: _words(canonical, True, self.stop_words))
 
     def _canonical(self, text: str) -> str:
         t = _canon(text)
@@ -304,20 +308,20 @@ def without_stop_words(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
 
     Only whitespace-separated words count: ``in`` in ``HMI-LND-IN-L11-03`` stays.
     """
-    kept = [w for w in text.split() if _basic(w) not in STOP_WORDS]
+    kept = [w for w in text.split() if _basic(w) not in vocabulary.stop_words]
     return vocabulary.canonical(" ".join(kept))
 
 
 Token = tuple[str, str]  # (German form, loose form)
 
 
-def _words(canonical: str, drop_stop_words: bool = True) -> tuple[Token, ...]:
+def _words(canonical: str, drop_stop_words: bool = True, stop_words: frozenset[str] = STOP_WORDS) -> tuple[Token, ...]:
     """The distinct words of a canonical string in their German and loose forms."""
     out: list[Token] = []
     seen: set[str] = set()
     for word in canonical.split():
         g = _GERMAN_WORD[word]
-        if (drop_stop_words and g in STOP_WORDS) or g in seen:
+        if (drop_stop_words and g in stop_words) or g in seen:
             continue
         seen.add(g)
         out.append((g, _LOOSE[word]))
@@ -326,7 +330,6 @@ def _words(canonical: str, drop_stop_words: bool = True) -> tuple[Token, ...]:
 
 _GERMAN_WORD = _Memo(german)
 _LOOSE = _Memo(loose)
-_KEY_WORDS = _Memo(_words)
 
 
 def _alnum(text: str) -> str:
@@ -498,6 +501,7 @@ class _Query:
     basic: str = ""  # the query in its German form with separators unified, "line 3" left as it is
     # Per query word: words of the same meaning in other languages (from the vocabulary).
     alternatives: tuple[tuple[Token, ...], ...] = ()
+    vocab: Vocabulary = field(default_factory=lambda: DEFAULT_VOCABULARY)
     full_g: str = ""
     strip_g: str = ""
     full_l: str = ""
@@ -557,7 +561,7 @@ class _Query:
         slips = min(
             Indel.distance(self.strip_g, kg, score_cutoff=SLIP), Indel.distance(self.strip_l, kl, score_cutoff=SLIP)
         )
-        vec, covered, n = self._vector(_KEY_WORDS[kv])
+        vec, covered, n = self._vector(self.vocab.key_words[kv])
         out = (name_sim, covered / n if n else 0.0, vec, slips)
         self.keys[kv] = out
         return out
@@ -838,7 +842,7 @@ class SystemIndex:
             words: dict[str, Token] = {}
             for text in (site_code, location, class_name, *context):
                 if text:
-                    for tok in _KEY_WORDS[self._vocab.canonical(text)]:
+                    for tok in self._vocab.key_words[self._vocab.canonical(text)]:
                         words.setdefault(tok[0], tok)
             toks = tuple(words.values())
             toks = interned.setdefault(toks, toks)
@@ -908,7 +912,7 @@ class SystemIndex:
         alternatives = tuple(
             tuple((a, a) for a in vocab.alternatives.get(ql, ())) for _, ql in tokens
         ) if vocab.alternatives else ()
-        q = _Query(full_v, strip_v, tokens, _basic(text), alternatives)
+        q = _Query(full_v, strip_v, tokens, _basic(text), alternatives, vocab)
         for form in dict.fromkeys(f for f in (full_v, strip_v) if f):
             found = self._lookup([("v", german(form))]) or self._lookup([("l", loose(form))])
             if found:
