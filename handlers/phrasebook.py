@@ -140,8 +140,9 @@ def read_language(path: Path) -> Language:
                     raise ValueError(f"{intent} phrase {text!r} needs {{system}} or {{person}}")
                 phrases.append(Phrase(intent, str(text), pattern, "a" in names))
         words = {str(k).casefold(): tuple(str(w) for w in v) for k, v in data.get("words", {}).items()}
-        return Language(code, str(head.get("name") or code), frozenset(fold_text(w).casefold() for w in
-                        data.get("filler_words", ())), words, tuple(phrases))
+        fillers = head.get("filler_words", data.get("filler_words", ()))
+        return Language(code, str(head.get("name") or code), frozenset(fold_text(str(w)).casefold() for w in fillers),
+                        words, tuple(phrases))
     except (tomllib.TOMLDecodeError, ValueError, re.error) as exc:
         raise ValueError(f"{path}: {exc}") from None
 

@@ -28,6 +28,7 @@ pytest_plugins = ["tests.teams.tokens"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CORVANE = ROOT / "examples" / "corvane"
+VALDERA = ROOT / "examples" / "valdera"
 SHARED_PAYLOADS = ROOT.parent / "shared" / "data" / "payloads"
 PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -119,18 +120,18 @@ def shared_payloads() -> Path:
     return SHARED_PAYLOADS
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def corvane_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    """A store loaded with the sample org once per test module and backend (read-only use)."""
+def _sample_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, folder: Path,
+                  **options: str) -> Iterator[sessionmaker[Session]]:
+    """A store loaded with one sample organisation, on the backend ``request.param`` names."""
     from governance_store.importers import import_paths
 
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("corvane") / "govbot.db"
+        path = tmp_path_factory.mktemp(folder.name) / "govbot.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         url, schema = f"sqlite:///{path}", None
     else:
         request.getfixturevalue("pg_schema")  # reachability check (fails in CI)
-        schema = f"govbot_corvane_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        schema = f"govbot_{folder.name}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         admin = sa.create_engine(PG_URL)
         with admin.begin() as conn:
             conn.execute(sa.text(f'create schema "{schema}"'))
@@ -140,7 +141,7 @@ def corvane_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     eng = db.make_engine(url, schema=schema)
     factory = db.make_session_factory(eng)
     with db.unit_of_work(factory) as session:
-        import_paths([CORVANE], session=session)
+        import_paths([folder], session=session, **options)  # type: ignore[arg-type]
     yield factory
     eng.dispose()
     if schema:
@@ -148,6 +149,26 @@ def corvane_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
         with admin.begin() as conn:
             conn.execute(sa.text(f'drop schema "{schema}" cascade'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def corvane_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """A store loaded with the sample org once per test module and backend (read-only use)."""
+    yield from _sample_store(request, tmp_path_factory, CORVANE)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def valdera_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """A store loaded with the second sample org (Mexico, Poland, Spain) once per module and backend."""
+    yield from _sample_store(request, tmp_path_factory, VALDERA, export_timezone="Europe/Warsaw")
+
+
+@pytest.fixture
+def valdera(valdera_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = valdera_factory()
+    yield s
+    s.rollback()
+    s.close()
 
 
 @pytest.fixture

@@ -87,11 +87,13 @@ def import_sites(run: Run, f: CsvFile) -> None:
         language = row.parse(site_language, "language", country if country and len(country) == 2 else None)
         hours_column = "business_hours_local" if row["business_hours_local"] else "business_hours"
         hours = row[hours_column] or None
+        hours_problem = None
         if hours:
             try:
                 parse_hours(hours, site_languages(language))
             except ValueError as exc:
-                row.fail(f"{hours_column}: {exc}")
+                # Reported below; the site is still known, so rows naming it do not fail as well.
+                hours_problem = f"{hours_column}: {exc}"
         if first_seen(seen, code, row, "site_code") or row.bad:
             continue
         region = row["region"] or None
@@ -111,6 +113,8 @@ def import_sites(run: Run, f: CsvFile) -> None:
             oncall_channel=row["oncall_channel"] or None, language=language,
         )
         places.add_site(rec)
+        if hours_problem:
+            row.fail(hours_problem)
     run.cache["psm_dirty"] = True
 
 
