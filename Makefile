@@ -31,7 +31,7 @@ test: $(STAMP) browser
 # (docs/languages.md). govbot reads the .po files directly: nothing needs compiling.
 messages: $(STAMP)
 	$(BIN)/pybabel extract -k t -k plural:1,2 -k N_ --no-location --omit-header -o handlers/locale/govbot.pot \
-		handlers/ownership.py handlers/help.py handlers/router.py
+		handlers/ownership.py handlers/help.py handlers/router.py handlers/i18n.py
 	$(BIN)/pybabel update -D govbot -i handlers/locale/govbot.pot -d handlers/locale --no-location --ignore-obsolete
 
 lint: $(STAMP)

@@ -161,3 +161,10 @@ def choose_locale(*candidates: str | None) -> str:
         if candidate and language_of(candidate) in supported():
             return candidate
     return ""
+
+
+def error_text(locale: str | None, error_id: str) -> str:
+    """The one reply to a failure, in the asker's language (for the turn pipeline's error reply)."""
+    t = translator(locale)
+    return t("Something went wrong on my side (error id {error_id}). The team running govbot can look it up.",
+             error_id=error_id)

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import Person, Site, System
 from handlers import phrasebook
-from handlers.dispatch import handle_command
 from handlers.i18n import language_of, translator
 from handlers.parse import parse
 from handlers.reply import Actor, Command, Reply
+from tests.core import handle_command
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
 LANGUAGES = ("en", "de", "es", "pl", "fr", "it", "pt", "cs")
