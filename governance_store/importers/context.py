@@ -15,6 +15,7 @@ from governance_store.importers.csvio import CsvFile
 from governance_store.importers.errors import RowError
 from governance_store.importers.state import TableState
 from governance_store.models import Base
+from governance_store.timezones import zone_named
 
 # ServiceNow list exports in display values carry the exporting user's time zone.  It is read from the file
 # where the file says it (a zone in a column header or after a value), else from ``--export-timezone``;
@@ -72,29 +73,6 @@ def parse_numbered_choice(value: str, low: int, high: int, what: str) -> int | N
     if not m or not low <= int(m.group(1)) <= high:
         raise ValueError(f"invalid {what} {value!r} (expected {low} to {high})")
     return int(m.group(1))
-
-
-_OFFSET_ZONE = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
-
-
-def zone_named(text: str) -> dt.tzinfo | None:
-    """The time zone ``text`` names: an IANA name (``America/Mexico_City``), ``UTC``/``GMT``/``Z``, or an
-    offset (``UTC-06:00``, ``+01:00``); None for anything else."""
-    t = text.strip()
-    if t.upper() in ("UTC", "GMT", "Z"):
-        return dt.UTC
-    m = _OFFSET_ZONE.match(t)
-    if m:
-        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
-        if minutes > 14 * 60:
-            return None
-        return dt.timezone(dt.timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
-    if "/" in t and " " not in t:
-        try:
-            return ZoneInfo(t)
-        except (ZoneInfoNotFoundError, ValueError):
-            return None
-    return None
 
 
 def parse_datetime(value: str, tz: dt.tzinfo) -> dt.datetime | None:

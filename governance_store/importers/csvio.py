@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from governance_store.importers.errors import RowError
+from governance_store.timezones import zone_named
 
 SAMPLE_ROWS = 200
 _NORM = re.compile(r"[\s\-]+")
@@ -84,8 +85,6 @@ class CsvFile:
 
     def _zone_of(self, heading: str) -> str:
         """A heading without a trailing time zone in brackets; the zone is remembered for the column."""
-        from governance_store.importers.context import zone_named
-
         m = _ZONE_SUFFIX.match(heading)
         zone = zone_named(m["zone"]) if m else None
         if m is None or zone is None:

@@ -1,7 +1,7 @@
 """people's preferred language, longer site language tags, plant shutdown days
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-28 09:00:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
