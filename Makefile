@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DB ?= $(CURDIR)/demo/govbot-demo.db
 
-.PHONY: venv browser test demo demo-console bench lint clean
+.PHONY: venv browser test demo demo-console bench lint clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Re-extract the answer texts into handlers/locale/govbot.pot and add new ones to every catalogue
+# (docs/languages.md). govbot reads the .po files directly: nothing needs compiling.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -k t -k plural:1,2 -k N_ --no-location --omit-header -o handlers/locale/govbot.pot \
+		handlers/ownership.py handlers/help.py handlers/router.py handlers/i18n.py
+	$(BIN)/pybabel update -D govbot -i handlers/locale/govbot.pot -d handlers/locale --no-location --ignore-obsolete
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from governance_store import identity
 from governance_store.models import Person
+from handlers.i18n import error_text
 from handlers.reply import Action, Actor, Command, Reply
 
 if TYPE_CHECKING:
@@ -113,12 +114,10 @@ def new_error_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def error_reply(error_id: str) -> Reply:
-    return Reply(
-        text=f"Something went wrong on my side (error id {error_id}). "
-        "Please try again; if it keeps happening, give this id to a govbot admin.",
-        data={"status": "error", "error_id": error_id, "candidates": [], "warnings": []},
-    )
+def error_reply(error_id: str, *, locale: str | None = None) -> Reply:
+    """The one reply to a failure on every surface, in the asker's language when it is known."""
+    return Reply(text=error_text(locale, error_id),
+                 data={"status": "error", "error_id": error_id, "candidates": [], "warnings": []})
 
 
 class Pipeline:
@@ -163,7 +162,7 @@ class Pipeline:
         except Exception:
             error_id = new_error_id()
             log.exception("error_id=%s while answering %s user %s", error_id, user.platform, user.account_id)
-            return error_reply(error_id)
+            return error_reply(error_id, locale=user.locale)
 
     def answer(self, user: ChatUser, request: Request, *, remember: Remember | None = None) -> Reply:
         """The reply to ``request`` (a final turn: someone not in the directory is refused)."""

@@ -33,15 +33,19 @@ phrase with a ``Resolution``:
     ``PLC-FIL-L1-02`` and its kin offered; ``FU-LND-ETI-L105`` and
     ``EWS-AK-R02`` still find ``FU-LND-ETI-L1-05`` and ``EWS-AKR-02``.
 
-Normalisation.  Two forms of every name, alias, hostname and query:
+Normalisation.  Every name, alias, hostname and query is casefolded and
+transliterated to ASCII (``anyascii``: "Łódź" is ``lodz``, "ø" is ``o``),
+every run of other characters (space ``_ - . /`` and the like) becomes one
+space, and "line 3" is written ``l3`` (the CMDB's own abbreviation; the
+words for a line in other languages, "Linie 3", "línea 3", "linia 3", come
+from the :class:`Vocabulary` the index is built with).  Two forms are compared:
 
-* *verbatim*: casefolded, ``ä ö ü ß`` transliterated to ``ae oe ue ss``,
-  other accents dropped, every run of other characters (space ``_ - . /``
-  and the like) turned into one space, and "line 3" / "Linie 3" written
-  ``l3`` (the CMDB's own abbreviation);
-* *loose*: the verbatim form with ``ae oe ue`` folded to ``a o u`` (so
-  "Abfüllung", "Abfuellung" and "Abfullung" all meet) and leading zeros
-  dropped from numbers (``L03`` -> ``l3``, ``07`` -> ``7``).
+* *verbatim* (the German form): ``ä ö ü`` spelt ``ae oe ue``;
+* *loose*: ``ä ö ü`` as ``a o u``, and leading zeros dropped from numbers
+  (``L03`` -> ``l3``, ``07`` -> ``7``).
+
+So "Abfüllung" meets "Abfuellung" verbatim and "Abfullung" loosely, while
+words of other languages are never rewritten ("puebla" stays ``puebla``).
 
 A phrase equal to a key in its verbatim form is an exact hit on that key;
 otherwise a loose-form hit is exact too, but several systems can share a
@@ -54,11 +58,19 @@ alone, not inside an identifier: ``in`` in ``HMI-LND-IN-L11-03`` stays.
 
 Scoring (0-100).  Each query word is matched against the words of the
 candidate's name, aliases and hostnames and of its context: class, location,
-site code and name, ISA-95 area / line / cell names including German local
+site code and name, ISA-95 area / line / cell names including local-language
 names.  A word matches fully when equal verbatim, 0.97 when equal only in
 the loose form (``l3``/``l03``), 0.85 as an abbreviation (``fil`` for
-"filler", three letters at least), and up to 0.9 for a typo (``fuzz.ratio``
->= 80, four letters at least); numbers match exactly or not at all.  With
+"filler", three letters at least, or the first letter and some consonants:
+``ovn`` for "oven"), and up to 0.9 for a typo (``fuzz.ratio`` >= 80, four
+letters at least); numbers match exactly or not at all.  A query word also
+counts through the words the vocabulary groups with it ("horno", "piec" and
+"Ofen" for "oven").
+
+Identifiers nobody has.  A query that names an IP, a MAC, or something shaped
+like one of the stored serials or asset tags (``FDL-003999``), and that no
+system carries, is ``not_found`` with the systems holding the nearest real
+identifiers (``Match.identifier``), never a list of look-alike names.  With
 ``q_cov`` the mean best match over the query words and ``k_cov`` the best
 share of one key's words matched by the query::
 
@@ -95,9 +107,9 @@ index so that collections do not walk it.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
-import unicodedata
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
@@ -108,6 +120,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
+
+from governance_store.folding import ascii_keeping_umlauts
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -153,6 +167,8 @@ class Match:
     class_name: str | None
     score: float
     matched_on: str  # ip, mac, serial, asset_tag, name, alias, hostname or context
+    # For a suggestion offered because the query named an identifier nobody has: that system's nearest one.
+    identifier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,16 +186,17 @@ class Resolution:
 
 # --------------------------------------------------------------------------- normalisation
 
-_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_LINE = re.compile(r"\b(?:line|linie)\s?(\d+)\b")
+_NON_ALNUM = re.compile(r"[^0-9a-zäöü]+")
+_NON_ASCII_ALNUM = re.compile(r"[^0-9a-z]+")
 _LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
-_UMLAUT_PAIRS = re.compile(r"([aou])e")
 _HAS_DIGIT = re.compile(r"[0-9]")
 _HEX12 = re.compile(r"[0-9a-f]{12}")
 _IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
 _COMMON_SEPARATORS = str.maketrans("", "", " -_./:")
 _MAC_SEPARATORS = str.maketrans("", "", ":-. \t")
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+_PLAIN = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
+_UMLAUTS = ("ä", "ö", "ü")
 
 STOP_WORDS = frozenset(
     {
@@ -193,40 +210,78 @@ STOP_WORDS = frozenset(
 )  # fmt: skip
 
 
-def _basic(text: str) -> str:
+def _canon(text: str) -> str:
+    """Casefolded ASCII (``ä ö ü`` kept), every run of other characters one space."""
     t = text.casefold()
     if not t.isascii():
-        t = t.translate(_TRANSLIT)
-        if not t.isascii():
-            t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+        t = ascii_keeping_umlauts(t)
     return _NON_ALNUM.sub(" ", t).strip()
 
 
+def german(canonical: str) -> str:
+    """``ä ö ü`` of a canonical form spelt ``ae oe ue``: what is compared as the same word."""
+    return canonical.translate(_GERMAN) if not canonical.isascii() else canonical
+
+
+def _basic(text: str) -> str:
+    """The German ASCII form of ``text`` with separators unified ("line 3" left as it is)."""
+    return german(_canon(text))
+
+
+class Vocabulary:
+    """Words the index treats alike: names for a production line ("line 3", "Linie 3", "línea 3" are all
+    written ``l3``) and groups of words with one meaning in several languages ("oven", "horno", "piec").
+
+    The index has no languages of its own; whoever builds it passes the words (``handlers`` reads them
+    from its language files).  All words are compared in their plain ASCII form."""
+
+    def __init__(self, *, line_words: Iterable[str] = ("line", "linie"), groups: Iterable[Iterable[str]] = (),
+                 stop_words: Iterable[str] = ()) -> None:
+        # Small words that are never part of a name when they stand alone ("the", "der", "la", "na").
+        self.stop_words = STOP_WORDS | {german(_canon(w)) for w in stop_words if _canon(w)}
+        words = sorted({plain(w) for w in line_words if plain(w)}, key=len, reverse=True)
+        self.line_words = tuple(words)
+        self._line = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\s?(\d+)\b") if words else None
+        self._line_hint = tuple({w[:3] for w in words})
+        alternatives: dict[str, set[str]] = {}
+        for group in groups:
+            members = {plain(w) for w in group} - {""}
+            for word in members:
+                alternatives.setdefault(word, set()).update(members - {word})
+        self.alternatives: dict[str, tuple[str, ...]] = {w: tuple(sorted(a)) for w, a in alternatives.items() if a}
+        self._memo = _Memo(self._canonical)
+        self.key_words = _Memo(lambda canonical: _words(canonical, True, self.stop_words))
+
+    def _canonical(self, text: str) -> str:
+        t = _canon(text)
+        if self._line is not None and any(h in t for h in self._line_hint):
+            t = self._line.sub(r"l\1", t)
+        return t
+
+    def canonical(self, text: str) -> str:
+        """Casefold, transliterate (``ä ö ü`` kept), unify separators, write "line 3" as "l3"."""
+        return self._memo[text]  # type: ignore[no-any-return]
+
+
+def plain(text: str) -> str:
+    """Casefolded ASCII without diacritics, separators unified: "Łódź" is "lodz", "Müller" is "muller"."""
+    return _canon(text).translate(_PLAIN)
+
+
 def verbatim(text: str) -> str:
-    """Casefold, transliterate umlauts, unify separators, write "line 3" as "l3"."""
-    t = _basic(text)
-    if "lin" in t:
-        t = _LINE.sub(r"l\1", t)
-    return t
+    """The German ASCII form with separators unified and "line 3" written "l3" (default vocabulary)."""
+    return german(DEFAULT_VOCABULARY.canonical(text))
 
 
-def loose(verbatim_text: str) -> str:
-    """Fold ``ae/oe/ue`` to ``a/o/u`` and drop leading zeros of numbers."""
-    t = verbatim_text
-    if "ae" in t or "oe" in t or "ue" in t:
-        t = _UMLAUT_PAIRS.sub(r"\1", t)
+def loose(canonical: str) -> str:
+    """The plain form of a canonical text (``ä ö ü`` as ``a o u``) with leading zeros of numbers dropped.
+
+    Together with :func:`german` this keeps "Abfüllung", "Abfuellung" and "Abfullung" equal without
+    rewriting other languages' words ("puebla" stays "puebla")."""
+    t = canonical.translate(_PLAIN) if not canonical.isascii() else canonical
     if "0" in t:
         t = _LEADING_ZEROS.sub("", t)
     return t
-
-
-def without_stop_words(text: str) -> str:
-    """The verbatim form of ``text`` without whole words that are stop words.
-
-    Only whitespace-separated words count: ``in`` in ``HMI-LND-IN-L11-03`` stays.
-    """
-    kept = [w for w in text.split() if _basic(w) not in STOP_WORDS]
-    return verbatim(" ".join(kept))
 
 
 class _Memo(dict):  # type: ignore[type-arg]
@@ -245,24 +300,36 @@ class _Memo(dict):  # type: ignore[type-arg]
         return value
 
 
-Token = tuple[str, str]  # (verbatim, loose)
+DEFAULT_VOCABULARY = Vocabulary()
 
 
-def _words(verbatim_text: str, drop_stop_words: bool = True) -> tuple[Token, ...]:
-    """The distinct words of a verbatim string with their loose forms."""
+def without_stop_words(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> str:
+    """The canonical form of ``text`` without whole words that are stop words.
+
+    Only whitespace-separated words count: ``in`` in ``HMI-LND-IN-L11-03`` stays.
+    """
+    kept = [w for w in text.split() if _basic(w) not in vocabulary.stop_words]
+    return vocabulary.canonical(" ".join(kept))
+
+
+Token = tuple[str, str]  # (German form, loose form)
+
+
+def _words(canonical: str, drop_stop_words: bool = True, stop_words: frozenset[str] = STOP_WORDS) -> tuple[Token, ...]:
+    """The distinct words of a canonical string in their German and loose forms."""
     out: list[Token] = []
     seen: set[str] = set()
-    for word in verbatim_text.split():
-        if (drop_stop_words and word in STOP_WORDS) or word in seen:
+    for word in canonical.split():
+        g = _GERMAN_WORD[word]
+        if (drop_stop_words and g in stop_words) or g in seen:
             continue
-        seen.add(word)
-        out.append((word, _LOOSE[word]))
+        seen.add(g)
+        out.append((g, _LOOSE[word]))
     return tuple(out)
 
 
-_VERBATIM = _Memo(verbatim)
+_GERMAN_WORD = _Memo(german)
 _LOOSE = _Memo(loose)
-_KEY_WORDS = _Memo(_words)
 
 
 def _alnum(text: str) -> str:
@@ -270,7 +337,7 @@ def _alnum(text: str) -> str:
     t = text.casefold().translate(_COMMON_SEPARATORS)
     if t.isascii() and t.isalnum():
         return t
-    return _NON_ALNUM.sub("", t.translate(_TRANSLIT))
+    return _NON_ASCII_ALNUM.sub("", german(_canon(t)))
 
 
 def normalize_ip(text: str) -> str | None:
@@ -386,6 +453,18 @@ class _TrigramBuilder:
 # --------------------------------------------------------------------------- scoring helpers
 
 
+_VOWELS = frozenset("aeiouy")
+
+
+def _skeleton_abbreviation(short: str, long_: str) -> bool:
+    """``ovn`` for "oven", ``flr`` for "filler", ``pkg`` for "packaging": the first letter, then some
+    of the word's consonants in order (vowels are what abbreviations drop)."""
+    if len(short) > 4 or short[0] != long_[0] or any(c in _VOWELS for c in short[1:]):
+        return False
+    rest = iter(c for c in long_[1:] if c not in _VOWELS)
+    return all(c in rest for c in short[1:])
+
+
 def _token_sim(qv: str, ql: str, bv: str, bl: str) -> float:
     """How well one query word matches one system word (0-1)."""
     if qv == bv:
@@ -396,6 +475,8 @@ def _token_sim(qv: str, ql: str, bv: str, bl: str) -> float:
         return 0.0  # numbers and codes with numbers match exactly or not at all
     short, long_ = (ql, bl) if len(ql) <= len(bl) else (bl, ql)
     if len(short) >= 3 and long_.startswith(short):
+        return 0.85
+    if len(short) >= 3 and len(long_) > len(short) and _skeleton_abbreviation(short, long_):
         return 0.85
     if len(short) >= 4:
         r = fuzz.ratio(ql, bl, score_cutoff=80)
@@ -409,12 +490,20 @@ _KIND_NAMES = {"n": "name", "a": "alias", "h": "hostname"}
 
 @dataclass
 class _Query:
-    """A query in all its forms, with per-query caches of word and key similarities."""
+    """A query in all its forms, with per-query caches of word and key similarities.
+
+    ``full_v`` and ``strip_v`` are canonical forms (``ä ö ü`` kept); ``full_g`` / ``strip_g`` their German
+    forms and ``full_l`` / ``strip_l`` their loose forms."""
 
     full_v: str
     strip_v: str
     tokens: tuple[Token, ...]
-    basic: str = ""  # the query casefolded with separators unified, "line 3" left as it is
+    basic: str = ""  # the query in its German form with separators unified, "line 3" left as it is
+    # Per query word: words of the same meaning in other languages (from the vocabulary).
+    alternatives: tuple[tuple[Token, ...], ...] = ()
+    vocab: Vocabulary = field(default_factory=lambda: DEFAULT_VOCABULARY)
+    full_g: str = ""
+    strip_g: str = ""
     full_l: str = ""
     strip_l: str = ""
     words: dict[str, tuple[float, ...]] = field(default_factory=dict)
@@ -424,15 +513,26 @@ class _Query:
     numeric: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        self.full_g, self.strip_g = german(self.full_v), german(self.strip_v)
         self.full_l = loose(self.full_v)
         self.strip_l = loose(self.strip_v)
         self.numeric = tuple(i for i, (_, ql) in enumerate(self.tokens) if _HAS_DIGIT.search(ql))
+        if not self.alternatives:
+            self.alternatives = tuple(() for _ in self.tokens)
 
     def _word(self, bv: str, bl: str) -> tuple[float, ...]:
-        """Similarity of one system word to each query word."""
+        """Similarity of one system word to each query word (or a word meaning the same)."""
         vec = self.words.get(bv)
         if vec is None:
-            vec = self.words[bv] = tuple(_token_sim(qv, ql, bv, bl) for qv, ql in self.tokens)
+            out = []
+            for (qv, ql), alts in zip(self.tokens, self.alternatives, strict=True):
+                sim = _token_sim(qv, ql, bv, bl)
+                for av, al in alts:
+                    if sim >= 1.0:
+                        break
+                    sim = max(sim, _token_sim(av, al, bv, bl))
+                out.append(sim)
+            vec = self.words[bv] = tuple(out)
         return vec
 
     def _vector(self, words: tuple[Token, ...]) -> tuple[list[float], float, int]:
@@ -450,17 +550,18 @@ class _Query:
         if hit is not None:
             return hit
         kl = _LOOSE[kv]
-        rv = fuzz.ratio(self.full_v, kv)
-        rl = fuzz.ratio(self.full_l, kl) if (kl != kv or self.full_l != self.full_v) else rv
+        kg = german(kv)
+        rv = fuzz.ratio(self.full_g, kg)
+        rl = fuzz.ratio(self.full_l, kl) if (kl != kg or self.full_l != self.full_g) else rv
         if self.strip_v != self.full_v:
-            rv = max(rv, fuzz.ratio(self.strip_v, kv))
+            rv = max(rv, fuzz.ratio(self.strip_g, kg))
             rl = max(rl, fuzz.ratio(self.strip_l, kl))
-        # Loose similarity, nudged by the verbatim one so "l3"/"l03" twins rank apart.
+        # Loose similarity, nudged by the German one so "l3"/"l03" twins rank apart.
         name_sim = max(rv, rl) - 0.02 * (100.0 - rv)
         slips = min(
-            Indel.distance(self.strip_v, kv, score_cutoff=SLIP), Indel.distance(self.strip_l, kl, score_cutoff=SLIP)
+            Indel.distance(self.strip_g, kg, score_cutoff=SLIP), Indel.distance(self.strip_l, kl, score_cutoff=SLIP)
         )
-        vec, covered, n = self._vector(_KEY_WORDS[kv])
+        vec, covered, n = self._vector(self.vocab.key_words[kv])
         out = (name_sim, covered / n if n else 0.0, vec, slips)
         self.keys[kv] = out
         return out
@@ -501,6 +602,107 @@ class _PackedStrings:
 
 
 
+_SHAPE_RUN = re.compile(r"([a-z]+|[0-9]+)")
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def identifier_shape(value: str) -> str:
+    """The look of a serial number or asset tag: ``FDL-003981`` is ``a3-96``, a hex serial ``x8``.
+
+    A question naming something of a shape that only identifiers have is about an identifier."""
+    t = value.strip().casefold()
+    if _HEX.fullmatch(t) and not t.isdigit() and not t.isalpha():
+        return f"x{len(t)}"
+    return _SHAPE_RUN.sub(lambda m: ("a" if m.group(0)[0].isalpha() else "9") + str(len(m.group(0))), t)
+
+
+class _NearbyIdentifiers:
+    """The identifiers the index holds, sorted, to name the nearest ones when a query's matches nothing."""
+
+    def __init__(self, ipv4s: array[int], ipv4_sids: array[int], macs: array[int], mac_sids: array[int],
+                 id_keys: list[tuple[str, int]], shapes: set[str]) -> None:
+        def sort(values: array[int], sids: array[int]) -> tuple[np.ndarray, np.ndarray]:
+            v = np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64)
+            o = np.argsort(v, kind="stable")
+            return v[o], (np.frombuffer(sids, dtype=np.int32) if len(sids) else np.zeros(0, dtype=np.int32))[o]
+
+        self.ipv4, self.ipv4_sids = sort(ipv4s, ipv4_sids)
+        self.macs, self.mac_sids = sort(macs, mac_sids)
+        id_keys.sort()
+        self.keys = _PackedStrings()
+        for key, _ in id_keys:
+            self.keys.append(key)
+        self.keys.freeze()
+        self.key_sids = np.array([sid for _, sid in id_keys], dtype=np.int32)
+        self.shapes = frozenset(shapes)
+
+    @staticmethod
+    def _closest(values: np.ndarray, sids: np.ndarray, target: int, limit: int) -> list[tuple[int, int]]:
+        """(value, system position) of the values nearest ``target``, one per system, nearest first."""
+        if not len(values):
+            return []
+        pos = int(np.searchsorted(values, target))
+        lo, hi = max(0, pos - 4 * limit), min(len(values), pos + 4 * limit)
+        window = sorted(range(lo, hi), key=lambda i: (abs(int(values[i]) - target), i))
+        out: list[tuple[int, int]] = []
+        seen: set[int] = set()
+        for i in window:
+            sid = int(sids[i])
+            if sid not in seen:
+                seen.add(sid)
+                out.append((int(values[i]), sid))
+            if len(out) >= limit:
+                break
+        return out
+
+    def suggest(self, text: str, *, limit: int) -> list[tuple[int, str, str]] | None:
+        """``None`` unless ``text`` names an IP, MAC, serial or asset tag; else (system position, kind,
+        identifier) of the nearest identifiers the index holds (possibly none)."""
+        ip = normalize_ip(text) or next(filter(None, map(normalize_ip, _IPV4_IN_TEXT.findall(text))), None)
+        if ip is not None:
+            if ":" in ip:
+                return []
+            near = self._closest(self.ipv4, self.ipv4_sids, int(ipaddress.IPv4Address(ip)), limit)
+            return [(sid, "ip", str(ipaddress.IPv4Address(v))) for v, sid in near]
+        folded = text.casefold()
+        mac = normalize_mac(folded) or next(filter(None, map(normalize_mac, _MAC_IN_TEXT.findall(folded))), None)
+        if mac is not None:
+            near = self._closest(self.macs, self.mac_sids, int(mac, 16), limit)
+            return [(sid, "mac", ":".join(f"{v:012x}"[i:i + 2] for i in range(0, 12, 2))) for v, sid in near]
+        token = text.strip().strip(_EDGE_PUNCT)
+        if not token or any(c.isspace() for c in token) or not _HAS_DIGIT.search(token):
+            return None
+        if identifier_shape(token) not in self.shapes:
+            return None
+        key = _alnum(token)
+        n = len(self.keys)
+        lo, hi = 0, n
+        while lo < hi:  # the first stored key >= key
+            mid = (lo + hi) // 2
+            if self.keys[mid] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        around = range(max(0, lo - 2 * limit), min(n, lo + 2 * limit))
+
+        def closeness(i: int) -> tuple[int, int]:
+            stored = self.keys[i].split("\x1f", 1)[0]
+            common = next((j for j, (a, b) in enumerate(zip(stored, key, strict=False)) if a != b), min(len(stored), len(key)))
+            return (-common, abs(i - lo))
+
+        out: list[tuple[int, str, str]] = []
+        seen: set[int] = set()
+        for i in sorted(around, key=closeness):
+            _stored, kind, original = self.keys[i].split("\x1f", 2)
+            sid = int(self.key_sids[i])
+            if sid not in seen:
+                seen.add(sid)
+                out.append((sid, "serial" if kind == "s" else "asset_tag", original))
+            if len(out) >= limit:
+                break
+        return out
+
+
 class SystemIndex:
     """In-memory resolver over all systems; build once, query many times."""
 
@@ -522,6 +724,8 @@ class SystemIndex:
         self._postings = np.zeros(0, dtype=np.int32)
         self._offsets = np.zeros(_N_CODES + 1, dtype=np.int64)
         self._weights = np.zeros(_N_CODES, dtype=np.float64)
+        self._vocab = DEFAULT_VOCABULARY
+        self._nearby = _NearbyIdentifiers(array("q"), array("i"), array("q"), array("i"), [], set())
 
     def __len__(self) -> int:
         return len(self._names)
@@ -541,23 +745,27 @@ class SystemIndex:
     # ------------------------------------------------------------------ building
 
     @classmethod
-    def build(cls, records: Iterable[SystemRecord]) -> SystemIndex:
+    def build(cls, records: Iterable[SystemRecord], *, vocabulary: Vocabulary | None = None) -> SystemIndex:
         self = cls()
+        vocab = self._vocab = vocabulary or DEFAULT_VOCABULARY
         ids_append, names_append, keys_append = self._ids.append, self._names.append, self._keys.append
         profile = array("i")
         richness = array("b")
         hashes = array("q")  # hash() values are 64-bit signed
         hash_sids = array("i")
+        ipv4s, ipv4_sids, macs, mac_sids = array("q"), array("i"), array("q"), array("i")
+        id_keys: list[tuple[str, int]] = []
+        shapes: set[str] = set()
         profiles: dict[tuple[Any, ...], int] = {}
         trigrams = _TrigramBuilder()
-        vcache, lcache = _VERBATIM.__getitem__, _LOOSE.__getitem__
+        vcache, lcache, canon = vocab.canonical, _LOOSE.__getitem__, vocab._canonical
         hashes_extend, hash_sids_extend = hashes.extend, hash_sids.extend
         richness_append, profile_append = richness.append, profile.append
 
         for sid, rec in enumerate(records):
             ids_append(rec.id)
             names_append(rec.name)
-            nv = verbatim(rec.name)
+            nv = canon(rec.name)
             verbs = [nv] if nv else []
             entries = ["n" + nv] if nv else []
             for v in map(vcache, rec.aliases):
@@ -571,7 +779,7 @@ class SystemIndex:
             keys_append("\x1e".join(entries))
             looses = [loose(nv), *map(lcache, verbs[1:])] if nv else list(map(lcache, verbs))
             trigrams.add(" " + " \x01 ".join(looses) + " \x01" if looses else "\x01")
-            found = ["v\x1f" + v for v in verbs]
+            found = ["v\x1f" + (v if v.isascii() else german(v)) for v in verbs]
             found += ["l\x1f" + lo for lo in set(looses)]
             rich = len(rec.hostnames) + (1 if rec.location else 0)
             for ip in rec.ips:
@@ -579,21 +787,25 @@ class SystemIndex:
                 if n_ip:
                     found.append("i\x1f" + n_ip)
                     rich += 1
+                    if "." in n_ip:
+                        ipv4s.append(int(ipaddress.IPv4Address(n_ip)))
+                        ipv4_sids.append(sid)
             for mac in rec.macs:
                 n_mac = normalize_mac(mac)
                 if n_mac:
                     found.append("m\x1f" + n_mac)
                     rich += 1
-            if rec.serial:
-                key = _alnum(rec.serial)
-                if key:
-                    found.append("s\x1f" + key)
-                    rich += 1
-            if rec.asset_tag:
-                key = _alnum(rec.asset_tag)
-                if key:
-                    found.append("t\x1f" + key)
-                    rich += 1
+                    macs.append(int(n_mac, 16))
+                    mac_sids.append(sid)
+            for kind, value in (("s", rec.serial), ("t", rec.asset_tag)):
+                if value:
+                    key = _alnum(value)
+                    if key:
+                        found.append(kind + "\x1f" + key)
+                        rich += 1
+                        id_keys.append((key + "\x1f" + kind + "\x1f" + value.strip(), sid))
+                        if len(shapes) < 4096:
+                            shapes.add(identifier_shape(value))
             hashes_extend(map(hash, found))
             hash_sids_extend(repeat(sid, len(found)))
             richness_append(rich if rich < 127 else 127)
@@ -620,6 +832,7 @@ class SystemIndex:
         self._profile_offsets = np.zeros(len(self._profiles) + 1, dtype=np.int64)
         np.cumsum(np.bincount(self._profile, minlength=len(self._profiles)), out=self._profile_offsets[1:])
         self._build_context(profiles)
+        self._nearby = _NearbyIdentifiers(ipv4s, ipv4_sids, macs, mac_sids, id_keys, shapes)
         return self
 
     def _build_context(self, profiles: dict[tuple[Any, ...], int]) -> None:
@@ -629,7 +842,7 @@ class SystemIndex:
             words: dict[str, Token] = {}
             for text in (site_code, location, class_name, *context):
                 if text:
-                    for tok in _KEY_WORDS[_VERBATIM[text]]:
+                    for tok in self._vocab.key_words[self._vocab.canonical(text)]:
                         words.setdefault(tok[0], tok)
             toks = tuple(words.values())
             toks = interned.setdefault(toks, toks)
@@ -643,7 +856,7 @@ class SystemIndex:
         self._ctx_words = sorted(self._ctx_vocab)
 
     @classmethod
-    def from_session(cls, session: Session) -> SystemIndex:
+    def from_session(cls, session: Session, *, vocabulary: Vocabulary | None = None) -> SystemIndex:
         """Index every system in the store: three bulk queries, no per-row loading."""
         from sqlalchemy import select
 
@@ -677,7 +890,7 @@ class SystemIndex:
                     context=context.for_system(node, site_code, location),
                 )  # fmt: skip
 
-        return cls.build(records())
+        return cls.build(records(), vocabulary=vocabulary)
 
     # ------------------------------------------------------------------ resolving
 
@@ -692,13 +905,27 @@ class SystemIndex:
         if hits:
             return self._exact(hits, None, limit)
 
-        full_v = verbatim(text)
-        strip_v = without_stop_words(text)
-        q = _Query(full_v, strip_v, _words(strip_v, False), _basic(text))
+        vocab = self._vocab
+        full_v = vocab.canonical(text)
+        strip_v = without_stop_words(text, vocab)
+        tokens = _words(strip_v, False)
+        alternatives = tuple(
+            tuple((a, a) for a in vocab.alternatives.get(ql, ())) for _, ql in tokens
+        ) if vocab.alternatives else ()
+        q = _Query(full_v, strip_v, tokens, _basic(text), alternatives, vocab)
         for form in dict.fromkeys(f for f in (full_v, strip_v) if f):
-            found = self._lookup([("v", form)]) or self._lookup([("l", loose(form))])
+            found = self._lookup([("v", german(form))]) or self._lookup([("l", loose(form))])
             if found:
                 return self._exact(self._name_hits(found, form), q, limit)
+        nearby = self._nearby.suggest(text, limit=limit)
+        if nearby is not None:
+            # An IP, MAC, serial or asset tag nobody has: the nearest real ones, never look-alike names.
+            fuzzy = self._fuzzy(q, limit) if q.tokens else Resolution("not_found", ())
+            if fuzzy.status in ("exact", "confident"):
+                return fuzzy
+            return Resolution("not_found", tuple(
+                dataclasses.replace(self._match(sid, 0.0, kind), identifier=ident) for sid, kind, ident in nearby
+            ))
         if not q.tokens:
             return Resolution("not_found", ())
         return self._fuzzy(q, limit)
@@ -749,11 +976,11 @@ class SystemIndex:
     def _name_hits(self, found: list[tuple[int, str]], form: str) -> list[tuple[int, str]]:
         """Which kind of key (name, alias, hostname) each system matched on."""
         out = []
-        lo = loose(form)
+        g, lo = german(form), loose(form)
         for sid, _ in found:
             kind = "name"
             for entry in self._keys[sid].split("\x1e"):
-                if entry[1:] == form or _LOOSE[entry[1:]] == lo:
+                if german(entry[1:]) == g or _LOOSE[entry[1:]] == lo:
                     kind = _KIND_NAMES[entry[0]]
                     break
             out.append((sid, kind))
@@ -818,29 +1045,30 @@ class SystemIndex:
         if not self._profiles:
             return None
         token_matches: list[tuple[int, str, dict[str, float]]] = []
-        for _, ql in q.tokens:
+        for (_, token), alts in zip(q.tokens, q.alternatives, strict=True):
             matches: dict[str, float] = {}
-            if ql in self._ctx_vocab:
-                matches[ql] = 1.0
-            if not _HAS_DIGIT.search(ql):
-                if len(ql) >= 3:
-                    words = self._ctx_words  # sorted: the words starting with ql are adjacent
-                    i = bisect_left(words, ql)
-                    while i < len(words) and words[i].startswith(ql):
-                        matches.setdefault(words[i], 0.85)
-                        i += 1
-                    for k in range(3, len(ql)):
-                        if ql[:k] in self._ctx_vocab:
-                            matches.setdefault(ql[:k], 0.85)
-                if len(ql) >= 4:
-                    for word, score, _ in process.extract(
-                        ql, self._ctx_words, scorer=fuzz.ratio, score_cutoff=80, limit=8
-                    ):
-                        matches.setdefault(word, 0.9 * score / 100.0)
+            for ql in (token, *(al for _, al in alts)):
+                if ql in self._ctx_vocab:
+                    matches[ql] = 1.0
+                if not _HAS_DIGIT.search(ql):
+                    if len(ql) >= 3:
+                        words = self._ctx_words  # sorted: the words starting with ql are adjacent
+                        i = bisect_left(words, ql)
+                        while i < len(words) and words[i].startswith(ql):
+                            matches.setdefault(words[i], 0.85)
+                            i += 1
+                        for k in range(3, len(ql)):
+                            if ql[:k] in self._ctx_vocab:
+                                matches.setdefault(ql[:k], 0.85)
+                    if len(ql) >= 4:
+                        for word, score, _ in process.extract(
+                            ql, self._ctx_words, scorer=fuzz.ratio, score_cutoff=80, limit=8
+                        ):
+                            matches.setdefault(word, 0.9 * score / 100.0)
             if not matches:
                 continue
             reach = sum(self._ctx_reach[word] for word in matches)
-            token_matches.append((reach, ql, matches))
+            token_matches.append((reach, token, matches))
         # Words that describe more than an eighth of all systems ("filling", a class shared by
         # every site) do not narrow anything down; the precise scorer still counts them.
         broad = max(len(self._names) // 8, 10_000)

@@ -141,8 +141,20 @@ class Site(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     business_hours: Mapped[str | None] = mapped_column(String(100))
     oncall_channel: Mapped[str | None] = mapped_column(String(100))
-    language: Mapped[str | None] = mapped_column(String(8))
+    language: Mapped[str | None] = mapped_column(String(16))
     psm_covered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SiteShutdown(Base):
+    """Days a plant does not work (annual shutdown, local feast days): a site's calendar skips them."""
+
+    __tablename__ = "site_shutdowns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_code: Mapped[str] = mapped_column(String(32), index=True)
+    first_day: Mapped[dt.date] = mapped_column(Date)
+    last_day: Mapped[dt.date | None] = mapped_column(Date)
+    name: Mapped[str | None] = mapped_column(String(200))
 
 
 class HierarchyNode(Base):
@@ -210,6 +222,8 @@ class Person(Base):
     servicenow_user_name: Mapped[str | None] = mapped_column(String(254))
     employee_id: Mapped[str | None] = mapped_column(String(32))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The language the directory records for the person (Entra ``preferredLanguage``), e.g. ``pl-PL``.
+    preferred_language: Mapped[str | None] = mapped_column(String(16))
     sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     manager: Mapped[Person | None] = relationship(remote_side=[id])

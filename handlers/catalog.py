@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from governance_store.lookup import Match, Resolution, SystemIndex
 from governance_store.models import ImportRun, System
+from handlers import phrasebook
 from handlers.reply import Choice, row_id
 
 
@@ -37,7 +38,7 @@ class Catalog:
             hit = self._cache.get(key)
             if hit is not None and hit[0] == fp:
                 return hit[1]
-        index = SystemIndex.from_session(session)
+        index = SystemIndex.from_session(session, vocabulary=phrasebook.vocabulary())
         # A large index is long-lived: keep the garbage collector from walking it on every collection.
         gc.freeze()
         with self._lock:

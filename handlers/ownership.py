@@ -3,6 +3,7 @@ and what a person or team owns."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
@@ -13,7 +14,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from governance_store import chains, raci
-from governance_store.hours import local_time, parse_hours
+from governance_store.calendar import holiday_support, site_hours
+from governance_store.folding import name_keys, plain
+from governance_store.hours import local_time
 from governance_store.lint import system_gaps
 from governance_store.models import (
     Conduit,
@@ -28,13 +31,25 @@ from governance_store.models import (
     Zone,
 )
 from handlers import catalog
+from handlers.i18n import N_, Translator, translator
 from handlers.parse import Intent
 from handlers.reply import Button, Choice, Field, Reply, Section
 from handlers.routes import Route, RouteKind
 from handlers.services import Services
 
 SystemHandler = Callable[..., Reply]
-CRITICALITY = {1: "1 - most critical", 2: "2 - somewhat critical", 3: "3 - less critical", 4: "4 - not critical"}
+CRITICALITY = {1: N_("1 - most critical"), 2: N_("2 - somewhat critical"), 3: N_("3 - less critical"),
+               4: N_("4 - not critical")}
+IDENTIFIER_KINDS = {"ip": N_("IP address"), "mac": N_("MAC address"), "serial": N_("serial number"),
+                    "asset_tag": N_("asset tag")}
+
+
+def _criticality(t: Translator, value: int | None) -> str:
+    return t(CRITICALITY[value]) if value in CRITICALITY else "—"
+
+
+def tr(intent: Intent) -> Translator:
+    return translator(intent.locale)
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -69,35 +84,46 @@ def _base_data(intent: Intent, status: str) -> dict[str, Any]:
     return {
         "status": status, "intent": intent.name, "system": None, "owner": None,
         "accountable": [], "responsible": [], "consulted": [], "informed": [], "candidates": [], "warnings": [],
+        "locale": tr(intent).locale,
     }
 
 
 def unresolved(intent: Intent, resolved: catalog.Resolved, verb: str) -> Reply:
     """Several plausible systems (choices), or none ("did you mean ...")."""
+    t = tr(intent)
     res = resolved.resolution
     if res.status == "ambiguous":
         data = _base_data(intent, "ambiguous")
         data["candidates"] = catalog.candidates_json(res)
         return Reply(
-            text=f"Several systems match “{intent.subject}”. Which one do you mean?",
+            text=t("Several systems match “{subject}”. Which one do you mean?", subject=intent.subject),
             choices=catalog.choices_for(res, verb),
             data=data,
         )
     data = _base_data(intent, "not_found")
     data["candidates"] = catalog.candidates_json(res)
+    if res.matches and res.matches[0].identifier:
+        kind = res.matches[0].matched_on
+        nearest = ", ".join(f"{m.identifier} ({m.name})" for m in res.matches[:5])
+        text = t("No system has the {kind} “{subject}”. The nearest I know: {nearest}.",
+                 kind=t(IDENTIFIER_KINDS.get(kind, kind)), subject=intent.subject, nearest=nearest)
+        return Reply(text=text, choices=catalog.choices_for(res, verb), data=data)
     if res.matches:
         names = ", ".join(m.name for m in res.matches[:5])
-        text = f"I don't know a system called “{intent.subject}”. Did you mean: {names}?"
+        text = t("I don't know a system called “{subject}”. Did you mean: {names}?", subject=intent.subject,
+                 names=names)
         return Reply(text=text, choices=catalog.choices_for(res, verb), data=data)
     return Reply(
-        text=f"I don't know a system called “{intent.subject}”, and nothing comes close. "
-        "Try its name, alias, hostname, IP address, serial or asset tag.",
+        text=t("I don't know a system called “{subject}”, and nothing comes close. "
+               "Try its name, alias, hostname, IP address, serial or asset tag.", subject=intent.subject),
         data=data,
     )
 
 
 def about_system(verb: str) -> Callable[[SystemHandler], Callable[..., Reply]]:
-    """Resolve the question's subject first: ambiguous or unknown subjects get choices or "did you mean"."""
+    """Resolve the question's subject first: ambiguous or unknown subjects get choices or "did you mean".
+
+    When the router left the answer's language open, the language of the system's site decides."""
 
     def wrap(fn: SystemHandler) -> Callable[..., Reply]:
         @functools.wraps(fn)
@@ -105,11 +131,19 @@ def about_system(verb: str) -> Callable[[SystemHandler], Callable[..., Reply]]:
             resolved = services.catalog.resolve(intent.subject, session=session)
             if resolved.system is None:
                 return unresolved(intent, resolved, verb)
+            if not intent.locale:
+                intent = dataclasses.replace(intent, locale=site_locale(_site(resolved.system, session=session)))
             return fn(intent, resolved.system, session=session, now=now)
 
         return handler
 
     return wrap
+
+
+def site_locale(site: Site | None) -> str:
+    from handlers.i18n import choose_locale
+
+    return choose_locale(site.language if site else None) or "en"
 
 
 def _site(system: System, *, session: Session) -> Site | None:
@@ -144,47 +178,69 @@ def _zone_text(system: System, *, session: Session) -> str:
     return f"{zone.zone_id} {zone.name}{sl}"
 
 
-def _purdue_text(level: str | None) -> str:
+def _purdue_text(t: Translator, level: str | None) -> str:
     if not level:
         return "—"
-    return "cloud" if level == "cloud" else f"Level {level}"
+    return t("cloud") if level == "cloud" else t("Level {level}", level=level)
 
 
-def _person_line(person: Person | None, *, session: Session) -> tuple[str, raci.PersonRef | None]:
+def _left(t: Translator, left_on: dt.date | str | None) -> str:
+    if left_on is None:
+        return t("left")
+    day = dt.date.fromisoformat(left_on) if isinstance(left_on, str) else left_on
+    return t("left {date}", date=t.date(day))
+
+
+def _person_line(t: Translator, person: Person | None, *, session: Session) -> tuple[str, raci.PersonRef | None]:
     if person is None:
-        return "— (not set)", None
+        return t("— (not set)"), None
     if person.active:
         return f"{person.display_name} <{person.email}>", None
     acting = raci.acting_for(person.id, session=session)
-    left = f" {person.left_on.isoformat()}" if person.left_on else ""
-    line = f"{person.display_name} (left{left})"
+    line = f"{person.display_name} ({_left(t, person.left_on)})"
     if acting:
-        line += f" → acting: {acting.name} <{acting.email}>"
+        line += " → " + t("acting: {name}", name=f"{acting.name} <{acting.email}>")
     return line, acting
 
 
-def _team_line(system: System) -> str:
+def _team_line(t: Translator, system: System) -> str:
     if system.support_team is not None:
         return system.support_team.name
     if system.support_group_name:
-        return f"{system.support_group_name} (no such team in the directory)"
-    return "— (not set)"
+        return t("{name} (no such team in the directory)", name=system.support_group_name)
+    return t("— (not set)")
 
 
-def _holders_text(holders: list[raci.Holder]) -> str:
+def _person_label(t: Translator, person: raci.PersonRef) -> str:
+    return person.name if person.active else f"{person.name} ({_left(t, person.left_on)})"
+
+
+def _holder_label(t: Translator, holder: raci.Holder) -> str:
+    if holder.team is not None:
+        base = holder.team.label()
+    elif holder.person is not None:
+        base = _person_label(t, holder.person)
+    else:
+        base = t("nobody")
+    if holder.acting is not None:
+        base += ", " + t("acting: {name}", name=holder.acting.name)
+    return f"{base} — {holder.role}"
+
+
+def _holders_text(t: Translator, holders: list[raci.Holder]) -> str:
     if not holders:
         return "—"
-    return "\n".join(h.label() for h in holders)
+    return "\n".join(_holder_label(t, h) for h in holders)
 
 
-def _system_buttons(system: System, *, exclude: str = "") -> tuple[Button, ...]:
+def _system_buttons(t: Translator, system: System, *, exclude: str = "") -> tuple[Button, ...]:
     ref = f"#{system.id}"
     all_buttons = [
-        ("who", "Owner", f"who {ref}"),
-        ("raci", "RACI for changes", f"raci {ref}"),
-        ("call", "Who to call", f"call {ref}"),
-        ("sla", "SLA", f"sla {ref}"),
-        ("deps", "Dependencies", f"deps {ref}"),
+        ("who", t("Owner"), f"who {ref}"),
+        ("raci", t("RACI for changes"), f"raci {ref}"),
+        ("call", t("Who to call"), f"call {ref}"),
+        ("sla", t("SLA"), f"sla {ref}"),
+        ("deps", t("Dependencies"), f"deps {ref}"),
     ]
     return tuple(Button(label, "govbot.run", value) for key, label, value in all_buttons if key != exclude)
 
@@ -197,32 +253,56 @@ def _header(system: System) -> str:
 # --------------------------------------------------------------------------- who owns X
 
 
+def owner_headline(t: Translator, system: System, acting: raci.PersonRef | None) -> str:
+    """Who to go to: the owner, or, when the owner has left, whoever acts for them first."""
+    owner = system.owner
+    if owner is None:
+        return t("{system} has no owner on record.", system=system.name)
+    if owner.active:
+        return t("{system} is owned by {owner}.", system=system.name, owner=owner.display_name)
+    if acting is not None:
+        if owner.left_on:
+            return t("{system} is owned by {acting} (acting for {owner}, who left on {date}).", system=system.name,
+                     acting=acting.name, owner=owner.display_name, date=t.date(owner.left_on))
+        return t("{system} is owned by {acting} (acting for {owner}, who left).", system=system.name,
+                 acting=acting.name, owner=owner.display_name)
+    if owner.left_on:
+        return t("{system} is owned by {owner}, who left on {date}; nobody acts for them.", system=system.name,
+                 owner=owner.display_name, date=t.date(owner.left_on))
+    return t("{system} is owned by {owner}, who left; nobody acts for them.", system=system.name,
+             owner=owner.display_name)
+
+
 @about_system("who")
 def who_owns(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
+    t = tr(intent)
     site = _site(system, session=session)
-    owner_line, owner_acting = _person_line(system.owner, session=session)
-    tm_line, _ = _person_line(system.technical_manager, session=session)
+    owner_line, owner_acting = _person_line(t, system.owner, session=session)
+    tm_line, _ = _person_line(t, system.technical_manager, session=session)
     activity = raci.change_activity_for(system, session=session)
     result = raci.resolve_activity(activity, system, session=session) if activity else None
     warnings = system_gaps(system, session=session)
     if result is not None:
         warnings += [w for w in result.warnings if w not in warnings and "left the company" not in w]
     else:
-        warnings.append("No change-approval activity in the RACI matrix covers this system")
+        warnings.append(t("No change-approval activity in the RACI matrix covers this system"))
 
     sources = ", ".join(sorted({s.source for s in system.sources})) or "—"
     fields = [
-        Field("Owner", owner_line),
-        Field("Technical manager", tm_line),
-        Field("Support group", _team_line(system)),
+        Field(t("Owner"), owner_line),
+        Field(t("Technical manager"), tm_line),
+        Field(t("Support group"), _team_line(t, system)),
         Field(
-            f"Accountable for changes ({result.activity_id})" if result else "Accountable for changes",
-            _holders_text(result.holders["A"]) if result else "—",
+            t("Accountable for changes ({activity})", activity=result.activity_id) if result
+            else t("Accountable for changes"),
+            _holders_text(t, result.holders["A"]) if result else "—",
         ),
-        Field("Criticality", CRITICALITY.get(system.criticality or 0, "—")),
-        Field("Purdue level · zone", f"{_purdue_text(system.purdue_level)} · {_zone_text(system, session=session)}"),
-        Field("Site · location", f"{site.name if site else system.site_code or '—'} · {_location_path(system, session=session)}"),
-        Field("Class · sources", f"{system.class_name or '—'} · {sources}"),
+        Field(t("Criticality"), _criticality(t, system.criticality)),
+        Field(t("Purdue level · zone"),
+              f"{_purdue_text(t, system.purdue_level)} · {_zone_text(system, session=session)}"),
+        Field(t("Site · location"),
+              f"{site.name if site else system.site_code or '—'} · {_location_path(system, session=session)}"),
+        Field(t("Class · sources"), f"{system.class_name or '—'} · {sources}"),
     ]
     data = _base_data(intent, "answered")
     data["system"] = system_json(system)
@@ -234,11 +314,10 @@ def who_owns(intent: Intent, system: System, *, session: Session, now: dt.dateti
         for letter, key in raci.LETTER_NAMES.items():
             data[key] = _people_json(result.people(letter))
     data["warnings"] = warnings
-    owner_name = system.owner.display_name if system.owner else "nobody"
     return Reply(
-        text=f"{system.name} is owned by {owner_name}.",
+        text=owner_headline(t, system, owner_acting),
         sections=(Section(title=_header(system), fields=tuple(fields)),),
-        buttons=_system_buttons(system, exclude="who"),
+        buttons=_system_buttons(t, system, exclude="who"),
         warnings=tuple(warnings),
         data=data,
     )
@@ -259,9 +338,19 @@ def raci_answer(intent: Intent, *, session: Session, now: dt.datetime, services:
             if attempt.system is not None and attempt.resolution.status == "exact":
                 resolved, activity_text = attempt, " ".join(words[cut:])
                 break
+    if intent.explicit_activity and intent.whole and (
+        resolved.system is None or raci.find_activity(activity_text, session=session)[0] is None
+    ):
+        # "who must be consulted for the historian in Regensburg": no activity, one system after all.
+        whole = services.catalog.resolve(intent.whole, session=session)
+        if whole.system is not None:
+            resolved, activity_text = whole, ""
     if resolved.system is None:
         return unresolved(intent, resolved, "raci")
     system = resolved.system
+    if not intent.locale:
+        intent = dataclasses.replace(intent, locale=site_locale(_site(system, session=session)))
+    t = tr(intent)
     alternatives: list[Any] = []
     if activity_text:
         activity, alternatives = raci.find_activity(activity_text, session=session, system=system)
@@ -269,8 +358,11 @@ def raci_answer(intent: Intent, *, session: Session, now: dt.datetime, services:
             data = _base_data(intent, "not_found")
             data["system"] = system_json(system)
             names = "; ".join(f"{a.activity_id} {a.name}" for a in alternatives)
+            text = t("No RACI activity matches “{activity}”.", activity=activity_text)
+            if names:
+                text += " " + t("Did you mean: {names}?", names=names)
             return Reply(
-                text=f"No RACI activity matches “{activity_text}”." + (f" Did you mean: {names}?" if names else ""),
+                text=text,
                 buttons=tuple(Button(a.activity_id, "govbot.run", f"raci #{system.id} | {a.activity_id}") for a in alternatives),
                 data=data,
             )
@@ -279,24 +371,29 @@ def raci_answer(intent: Intent, *, session: Session, now: dt.datetime, services:
         if activity is None:
             data = _base_data(intent, "not_found")
             data["system"] = system_json(system)
-            return Reply(text=f"The RACI matrix has no change activity that covers {system.name}.", data=data)
+            return Reply(text=t("The RACI matrix has no change activity that covers {system}.", system=system.name),
+                         data=data)
     result = raci.resolve_activity(activity, system, session=session)
     return _raci_reply(intent, system, result, alternatives, session=session)
 
 
+LETTER_LABELS = {"R": N_("Responsible"), "A": N_("Accountable"), "C": N_("Consulted"), "I": N_("Informed")}
+
+
 def _raci_reply(intent: Intent, system: System, result: raci.RaciResult, alternatives: list[Any], *, session: Session) -> Reply:
+    t = tr(intent)
     letters = [intent.letter] if intent.letter else list(raci.LETTERS)
     fields = []
     for letter in letters:
         holders = result.holders[letter]
-        fields.append(Field(f"{letter} — {raci.LETTER_NAMES[letter].capitalize()}", _holders_text(holders)))
+        fields.append(Field(f"{letter} — {t(LETTER_LABELS[letter])}", _holders_text(t, holders)))
     for letter in letters:
         for holder in result.holders[letter]:
             if holder.team is not None and holder.team.members:
-                members = ", ".join(m.label() for m in holder.team.members)
-                fields.append(Field(f"{holder.team.name} members", members))
+                members = ", ".join(_person_label(t, m) for m in holder.team.members)
+                fields.append(Field(t("{team} members", team=holder.team.name), members))
     if result.notes:
-        fields.append(Field("Notes", result.notes))
+        fields.append(Field(t("Notes"), result.notes))
     data = _base_data(intent, "answered")
     data["system"] = system_json(system)
     data["activity"] = {"id": result.activity_id, "name": result.activity_name}
@@ -306,12 +403,14 @@ def _raci_reply(intent: Intent, system: System, result: raci.RaciResult, alterna
     data["warnings"] = list(result.warnings)
     buttons = tuple(
         Button(f"{a.activity_id}", "govbot.run", f"raci #{system.id} | {a.activity_id}") for a in alternatives[:3]
-    ) + _system_buttons(system, exclude="raci")
+    ) + _system_buttons(t, system, exclude="raci")
     if intent.letter:
-        who = ", ".join(h.label() for h in result.holders[intent.letter]) or "nobody"
-        text = f"{raci.LETTER_NAMES[intent.letter].capitalize()} for {result.activity_id} on {system.name}: {who}"
+        who = ", ".join(_holder_label(t, h) for h in result.holders[intent.letter]) or t("nobody")
+        text = t("{role} for {activity} on {system}: {who}", role=t(LETTER_LABELS[intent.letter]),
+                 activity=result.activity_id, system=system.name, who=who)
     else:
-        text = f"RACI for {result.activity_id} {result.activity_name} on {system.name}"
+        text = t("RACI for {activity} {name} on {system}", activity=result.activity_id, name=result.activity_name,
+                 system=system.name)
     return Reply(
         text=text,
         sections=(Section(title=f"{result.activity_id} {result.activity_name} — {system.name}", fields=tuple(fields)),),
@@ -324,18 +423,21 @@ def _raci_reply(intent: Intent, system: System, result: raci.RaciResult, alterna
 @about_system("raci")
 def accountable(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
     """"Who is accountable / responsible for X", "who approves changes to X": the change activity."""
+    t = tr(intent)
     activity = raci.change_activity_for(system, session=session)
     if activity is None:
         data = _base_data(intent, "not_found")
         data["system"] = system_json(system)
-        return Reply(text=f"The RACI matrix has no change activity that covers {system.name}.", data=data)
+        return Reply(text=t("The RACI matrix has no change activity that covers {system}.", system=system.name),
+                     data=data)
     result = raci.resolve_activity(activity, system, session=session)
     letter = intent.letter or "A"
-    reply = _raci_reply(Intent(intent.name, intent.subject, letter=letter), system, result, [], session=session)
+    reply = _raci_reply(dataclasses.replace(intent, letter=letter), system, result, [], session=session)
     if intent.name == "approves":
-        people = ", ".join(p.name for p in result.people("A")) or "nobody"
+        people = ", ".join(p.name for p in result.people("A")) or t("nobody")
         reply = Reply(
-            text=f"Changes to {system.name} are approved under {result.activity_id} by: {people}",
+            text=t("Changes to {system} are approved under {activity} by: {people}", system=system.name,
+                   activity=result.activity_id, people=people),
             sections=reply.sections, buttons=reply.buttons, warnings=reply.warnings, data=reply.data,
         )
     return reply
@@ -343,18 +445,20 @@ def accountable(intent: Intent, system: System, *, session: Session, now: dt.dat
 
 @about_system("steward")
 def steward(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
+    t = tr(intent)
     hint = "quality LIMS data stewardship" if "lims" in f"{system.name} {system.class_name} {' '.join(system.aliases)}".lower() \
         else "data stewardship process data historian"
     activity, _ = raci.find_activity(hint, session=session, system=system)
     if activity is None:
         data = _base_data(intent, "not_found")
-        return Reply(text="The RACI matrix has no data-stewardship activity.", data=data)
+        return Reply(text=t("The RACI matrix has no data-stewardship activity."), data=data)
     result = raci.resolve_activity(activity, system, session=session)
-    reply = _raci_reply(Intent("steward", intent.subject), system, result, [], session=session)
-    owners = ", ".join(h.label() for h in result.holders["A"]) or "nobody"
-    custodians = ", ".join(h.label() for h in result.holders["R"]) or "nobody"
+    reply = _raci_reply(dataclasses.replace(intent, letter=""), system, result, [], session=session)
+    owners = ", ".join(_holder_label(t, h) for h in result.holders["A"]) or t("nobody")
+    custodians = ", ".join(_holder_label(t, h) for h in result.holders["R"]) or t("nobody")
     return Reply(
-        text=f"Data owner (A) for {system.name}: {owners}. Stewards/custodians (R): {custodians}.",
+        text=t("Data owner (A) for {system}: {owners}. Stewards/custodians (R): {custodians}.", system=system.name,
+               owners=owners, custodians=custodians),
         sections=reply.sections, buttons=reply.buttons, warnings=reply.warnings, data=reply.data,
     )
 
@@ -362,32 +466,68 @@ def steward(intent: Intent, system: System, *, session: Session, now: dt.datetim
 # --------------------------------------------------------------------------- who do I call
 
 
+def _holiday_text(t: Translator, site: Site, shutdown_days: int) -> str:
+    known, known_subdivision = holiday_support(site.country, site.holiday_subdivision)
+    if not site.country:
+        text = t("none (the site has no country)")
+    elif not known:
+        text = t("none: the holidays package has no calendar for {country}", country=site.country)
+    elif known_subdivision:
+        text = t("public holidays of {place}", place=f"{site.country}-{site.holiday_subdivision}")
+    elif site.region:
+        text = t("national public holidays of {country} (no calendar for the region {region})",
+                 country=site.country, region=site.region)
+    else:
+        text = t("national public holidays of {country}", country=site.country)
+    if shutdown_days:
+        text += " · " + t.plural("{n} plant shutdown day", "{n} plant shutdown days", shutdown_days)
+    return text
+
+
 @about_system("call")
 def call(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
+    from governance_store.calendar import for_site, shutdowns_of
+
+    t = tr(intent)
     site = _site(system, session=session)
     fields: list[Field] = []
     warnings: list[str] = []
-    fields.append(Field("Support group", _team_line(system)))
+    fields.append(Field(t("Support group"), _team_line(t, system)))
     if system.support_team is not None:
         ref = raci.team_ref(system.support_team, session=session)
-        members = ", ".join(m.label() for m in ref.members) or "no members"
-        fields.append(Field("Members", members + (f" · {ref.email}" if ref.email else "")))
+        members = ", ".join(_person_label(t, m) for m in ref.members) or t("no members")
+        fields.append(Field(t("Members"), members + (f" · {ref.email}" if ref.email else "")))
     if site is not None:
         local = local_time(now, site.timezone)
-        hours = parse_hours(site.business_hours)
-        state = "within" if hours.is_open(local) else "outside"
-        fields.append(Field(f"Local time at {site.name}", f"{local:%a %H:%M %Z} ({state} business hours {hours.describe()})"))
+        hours, problem = site_hours(site)
+        if problem:
+            warnings.append(problem)
+        shutdowns = shutdowns_of(site.code, session=session)
+        calendar = for_site(site, shutdowns=shutdowns)
+        holiday = calendar.holiday_name(local.date())
+        if calendar.is_open(now):
+            state = t("within business hours {hours}", hours=hours.describe(t.locale))
+        elif holiday:
+            state = t("outside business hours {hours}; today is {holiday}", hours=hours.describe(t.locale),
+                      holiday=holiday)
+        else:
+            state = t("outside business hours {hours}", hours=hours.describe(t.locale))
+        fields.append(Field(t("Local time at {site}", site=site.name), f"{t.weekday_time(local)} ({state})"))
+        fields.append(Field(t("Holidays"), _holiday_text(t, site, len(shutdowns))))
         if site.oncall_channel:
-            fields.append(Field("On-call channel", site.oncall_channel))
+            fields.append(Field(t("On-call channel"), site.oncall_channel))
     chain = chains.chain_for_system(system, session=session)
     levels_json: list[dict[str, Any]] = []
     if chain is None:
-        warnings.append("No escalation chain covers this system's support group")
+        warnings.append(t("No escalation chain covers this system's support group"))
     else:
         for lvl in chains.resolve_chain(chain, system, session=session):
-            who = "; ".join(h.label().replace(" — team", "").replace(" — person", "") for h in lvl.holders) or "nobody"
+            who = "; ".join(_holder_label(t, h).replace(" — team", "").replace(" — person", "")
+                            for h in lvl.holders) or t("nobody")
             how = ", ".join(lvl.channels) or "—"
-            fields.append(Field(f"{chain.chain_id} level {lvl.level} (after {lvl.after_minutes} min, {lvl.hours})", f"{who} · {how}"))
+            clock = t("business hours") if lvl.hours == "business" else lvl.hours
+            fields.append(Field(t("{chain} level {level} (after {minutes} min, {hours})", chain=chain.chain_id,
+                                  level=lvl.level, minutes=lvl.after_minutes, hours=clock), f"{who} · {how}"))
             warnings.extend(lvl.problems)
             levels_json.append({"level": lvl.level, "after_minutes": lvl.after_minutes,
                                 "people": _people_json(lvl.people()), "channels": list(lvl.channels)})
@@ -395,17 +535,19 @@ def call(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
         select(SystemContact).where(SystemContact.system_id == system.id, SystemContact.priority != "inactive")
     ).all()
     for c in contacts:
-        fields.append(Field(f"NetBox {c.role} contact ({c.priority})", " · ".join(x for x in (c.contact_name, c.phone, c.email) if x)))
-    warnings = system_gaps(system, session=session) + [w for w in warnings]
+        fields.append(Field(t("NetBox {role} contact ({priority})", role=c.role, priority=c.priority or "—"),
+                            " · ".join(x for x in (c.contact_name, c.phone, c.email) if x)))
+    warnings = system_gaps(system, session=session) + warnings
     data = _base_data(intent, "answered")
     data["system"] = system_json(system)
     data["owner"] = person_json(system.owner)
     data["escalation"] = levels_json
     data["warnings"] = warnings
+    channel = f" ({site.oncall_channel})" if site and site.oncall_channel else ""
     return Reply(
-        text=f"For {system.name} call {_team_line(system)}" + (f" ({site.oncall_channel})" if site and site.oncall_channel else ""),
-        sections=(Section(title=f"Who to call about {system.name}", fields=tuple(fields)),),
-        buttons=_system_buttons(system, exclude="call"),
+        text=t("For {system} call {team}", system=system.name, team=_team_line(t, system)) + channel,
+        sections=(Section(title=t("Who to call about {system}", system=system.name), fields=tuple(fields)),),
+        buttons=_system_buttons(t, system, exclude="call"),
         warnings=tuple(warnings),
         data=data,
     )
@@ -416,46 +558,54 @@ def call(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
 
 @about_system("sla")
 def sla(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
+    t = tr(intent)
     data = _base_data(intent, "answered")
     data["system"] = system_json(system)
     if system.criticality is None:
-        data["warnings"] = ["No business criticality in the CMDB, so no SLA policy applies"]
+        data["warnings"] = [t("No business criticality in the CMDB, so no SLA policy applies")]
         return Reply(
-            text=f"{system.name} has no business criticality in the CMDB, so no SLA policy applies.",
-            warnings=tuple(data["warnings"]), buttons=_system_buttons(system, exclude="sla"), data=data,
+            text=t("{system} has no business criticality in the CMDB, so no SLA policy applies.", system=system.name),
+            warnings=tuple(data["warnings"]), buttons=_system_buttons(t, system, exclude="sla"), data=data,
         )
     policies = session.scalars(
         select(SlaPolicy).where(SlaPolicy.criticality == system.criticality).order_by(SlaPolicy.priority)
     ).all()
     site = _site(system, session=session)
-    hours = parse_hours(site.business_hours if site else None)
+    hours, problem = site_hours(site)
+    warnings = [problem] if problem else []
     fields = []
     for p in policies:
-        schedule = "24x7" if p.schedule == "24x7" else f"business hours ({hours.describe()} {site.timezone if site else 'UTC'})"
+        schedule = "24x7" if p.schedule == "24x7" else t(
+            "business hours ({hours} {timezone})", hours=hours.describe(t.locale),
+            timezone=site.timezone if site else "UTC")
         fields.append(Field(
-            f"Priority {p.priority} ({p.policy_id})",
-            f"respond within {_minutes(p.response_minutes)}, resolve within {p.resolution_hours} h · {schedule} · "
-            f"notify at {', '.join(str(x) for x in p.notify_at_pct)} %",
+            t("Priority {priority} ({policy})", priority=p.priority, policy=p.policy_id),
+            t("respond within {response}, resolve within {resolution} h · {schedule} · notify at {percents} %",
+              response=_minutes(t, p.response_minutes), resolution=p.resolution_hours, schedule=schedule,
+              percents=", ".join(str(x) for x in p.notify_at_pct)),
         ))
     data["sla"] = [
         {"policy": p.policy_id, "priority": p.priority, "response_minutes": p.response_minutes,
          "resolution_hours": p.resolution_hours, "schedule": p.schedule}
         for p in policies
     ]
+    data["warnings"] = warnings
+    crit = _criticality(t, system.criticality)
     return Reply(
-        text=f"SLA for {system.name} (criticality {CRITICALITY.get(system.criticality, system.criticality)})",
-        sections=(Section(title=f"SLA — {system.name} · {CRITICALITY.get(system.criticality, '')}", fields=tuple(fields)),),
-        buttons=_system_buttons(system, exclude="sla"),
+        text=t("SLA for {system} (criticality {criticality})", system=system.name, criticality=crit),
+        sections=(Section(title=f"SLA — {system.name} · {crit}", fields=tuple(fields)),),
+        buttons=_system_buttons(t, system, exclude="sla"),
+        warnings=tuple(warnings),
         data=data,
     )
 
 
-def _minutes(m: int) -> str:
+def _minutes(t: Translator, m: int) -> str:
     if m < 60:
-        return f"{m} min"
+        return t("{m} min", m=m)
     if m % 60 == 0:
-        return f"{m // 60} h"
-    return f"{m // 60} h {m % 60} min"
+        return t("{h} h", h=m // 60)
+    return t("{h} h {m} min", h=m // 60, m=m % 60)
 
 
 # --------------------------------------------------------------------------- dependencies
@@ -463,6 +613,7 @@ def _minutes(m: int) -> str:
 
 @about_system("deps")
 def deps(intent: Intent, system: System, *, session: Session, now: dt.datetime) -> Reply:
+    t = tr(intent)
     upstream = session.scalars(
         select(System).join(SystemRelation, SystemRelation.depends_on_id == System.id)
         .where(SystemRelation.system_id == system.id).order_by(System.name)
@@ -474,11 +625,11 @@ def deps(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
     conduits = session.scalars(select(Conduit).where(Conduit.enforced_by_system_id == system.id)).all()
     fields = []
     if intent.name in ("deps", "depends_on_me"):
-        fields.append(Field(f"Depend on {system.name}", _system_list(downstream)))
+        fields.append(Field(t("Depend on {system}", system=system.name), _system_list(t, downstream)))
     if intent.name in ("deps", "my_dependencies"):
-        fields.append(Field(f"{system.name} depends on", _system_list(upstream)))
+        fields.append(Field(t("{system} depends on", system=system.name), _system_list(t, upstream)))
     if conduits:
-        fields.append(Field("Enforces conduits", "\n".join(
+        fields.append(Field(t("Enforces conduits"), "\n".join(
             f"{c.conduit_id}: {c.from_zone} → {c.to_zone} ({c.allowed_traffic})" for c in conduits
         )))
     data = _base_data(intent, "answered")
@@ -487,41 +638,56 @@ def deps(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
     data["used_by"] = [s.name for s in downstream]
     data["conduits"] = [c.conduit_id for c in conduits]
     if intent.name == "depends_on_me":
-        text = f"{len(downstream)} system(s) depend on {system.name}" + (f": {', '.join(s.name for s in downstream)}" if downstream else ".")
+        text = t.plural("{n} system depends on {system}", "{n} systems depend on {system}", len(downstream),
+                        system=system.name)
+        text += (": " + ", ".join(s.name for s in downstream)) if downstream else "."
     elif intent.name == "my_dependencies":
-        text = f"{system.name} depends on {len(upstream)} system(s)" + (f": {', '.join(s.name for s in upstream)}" if upstream else ".")
+        text = t.plural("{system} depends on {n} system", "{system} depends on {n} systems", len(upstream),
+                        system=system.name)
+        text += (": " + ", ".join(s.name for s in upstream)) if upstream else "."
     else:
-        text = f"Dependencies of {system.name}: {len(upstream)} upstream, {len(downstream)} downstream"
+        text = t("Dependencies of {system}: {up} upstream, {down} downstream", system=system.name,
+                 up=len(upstream), down=len(downstream))
     return Reply(
         text=text,
-        sections=(Section(title=f"Dependencies — {system.name}", fields=tuple(fields)),),
-        buttons=_system_buttons(system, exclude="deps"),
+        sections=(Section(title=t("Dependencies — {system}", system=system.name), fields=tuple(fields)),),
+        buttons=_system_buttons(t, system, exclude="deps"),
         data=data,
     )
 
 
-def _system_list(systems: Sequence[System]) -> str:
+def _system_list(t: Translator, systems: Sequence[System]) -> str:
     if not systems:
-        return "none recorded"
+        return t("none recorded")
     return "\n".join(f"{s.name} ({s.site_code or '—'}, {s.class_name or '—'})" for s in systems)
 
 
 # --------------------------------------------------------------------------- what does P own
 
+ROLE_LABELS = {"owner": N_("owner"), "technical manager": N_("technical manager"),
+               "support group": N_("support group"), "managing group": N_("managing group")}
+
+
+def _fold_name(text: str) -> str:
+    return utils.default_process(plain(text))
+
 
 def owns(intent: Intent, *, session: Session, now: dt.datetime, services: Services) -> Reply:
+    t = tr(intent)
     query = intent.subject.strip()
     people = session.scalars(select(Person)).all()
     teams = session.scalars(select(Team)).all()
+    keys = set(name_keys(query))
     exact_person = next(
-        (p for p in people if query.casefold() in (p.email.casefold(), p.display_name.casefold(), (p.upn or "").casefold())),
+        (p for p in people if query.casefold() in (p.email.casefold(), (p.upn or "").casefold())
+         or keys & set(name_keys(p.display_name))),
         None,
     )
-    exact_team = next((t for t in teams if t.name.casefold() == query.casefold()), None)
+    exact_team = next((t_ for t_ in teams if keys & set(name_keys(t_.name))), None)
     data = _base_data(intent, "answered")
     if exact_person is None and exact_team is None:
-        pool = {("p", p.id): p.display_name for p in people} | {("t", t.id): t.name for t in teams}
-        ranked = process.extract(query, pool, scorer=fuzz.WRatio, processor=utils.default_process, limit=5)
+        pool = {("p", p.id): p.display_name for p in people} | {("t", t_.id): t_.name for t_ in teams}
+        ranked = process.extract(query, pool, scorer=fuzz.WRatio, processor=_fold_name, limit=5)
         strong = [r for r in ranked if r[1] >= 85]
         if len(strong) == 1 or (strong and strong[0][1] - (strong[1][1] if len(strong) > 1 else 0) >= 8):
             kind, ident = strong[0][2]
@@ -532,9 +698,10 @@ def owns(intent: Intent, *, session: Session, now: dt.datetime, services: Servic
             data["status"] = "ambiguous" if len(strong) > 1 else "not_found"
             data["candidates"] = [{"name": r[0], "site": None, "score": round(r[1], 1)} for r in shown]
             if not shown:
-                return Reply(text=f"I don't know a person or team called “{query}”.", data=data)
+                return Reply(text=t("I don't know a person or team called “{name}”.", name=query), data=data)
             return Reply(
-                text=f"Whom do you mean by “{query}”?" if strong else f"I don't know “{query}”. Did you mean: {', '.join(r[0] for r in shown)}?",
+                text=t("Whom do you mean by “{name}”?", name=query) if strong
+                else t("I don't know “{name}”. Did you mean: {names}?", name=query, names=", ".join(r[0] for r in shown)),
                 choices=tuple(Choice(label=r[0], detail="", value=f"owns {r[0]}", score=r[1]) for r in shown),
                 data=data,
             )
@@ -542,22 +709,26 @@ def owns(intent: Intent, *, session: Session, now: dt.datetime, services: Servic
     if exact_person is not None:
         groups = raci.systems_of_person(exact_person, session=session)
         for label, systems in groups.items():
-            fields.append(Field(f"As {label} ({len(systems)})", _system_list(systems)))
+            fields.append(Field(t("As {role} ({n})", role=t(ROLE_LABELS.get(label, label)), n=len(systems)),
+                                _system_list(t, systems)))
         held = raci.roles_held(exact_person, session=session)
         if held:
-            fields.append(Field("Roles", "\n".join(
-                f"{ra.role.name} @ {ra.scope_key or 'GLOBAL'}" + (f" (via team {ra.holder_name})" if ra.team_id else "")
+            fields.append(Field(t("Roles"), "\n".join(
+                f"{ra.role.name} @ {ra.scope_key or 'GLOBAL'}"
+                + (" " + t("(via team {team})", team=ra.holder_name) if ra.team_id else "")
                 for ra in held
             )))
         subject = exact_person.label()
         data["person"] = person_json(exact_person)
         data["systems"] = {k: [s.name for s in v] for k, v in groups.items()}
-        warnings = [] if exact_person.active else [f"{exact_person.display_name} left the company; their systems need a new owner"]
+        warnings = [] if exact_person.active else [
+            t("{name} left the company; their systems need a new owner", name=exact_person.display_name)]
     else:
         assert exact_team is not None
         groups = raci.systems_of_team(exact_team, session=session)
         for label, systems in groups.items():
-            fields.append(Field(f"As {label} ({len(systems)})", _system_list(systems)))
+            fields.append(Field(t("As {role} ({n})", role=t(ROLE_LABELS.get(label, label)), n=len(systems)),
+                                _system_list(t, systems)))
         subject = exact_team.name
         data["team"] = exact_team.name
         data["systems"] = {k: [s.name for s in v] for k, v in groups.items()}
@@ -565,8 +736,9 @@ def owns(intent: Intent, *, session: Session, now: dt.datetime, services: Servic
     total = len({s.id for v in groups.values() for s in v})
     data["warnings"] = warnings
     return Reply(
-        text=f"{subject} is recorded on {total} system(s).",
-        sections=(Section(title=f"What {subject} owns", fields=tuple(fields)),),
+        text=t.plural("{subject} is recorded on {n} system.", "{subject} is recorded on {n} systems.", total,
+                      subject=subject),
+        sections=(Section(title=t("What {subject} owns", subject=subject), fields=tuple(fields)),),
         warnings=tuple(warnings),
         data=data,
     )

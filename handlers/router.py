@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from governance_store import audit
 from governance_store.models import Person
 from handlers.help import help_reply
+from handlers.i18n import choose_locale, person_languages, translator
 from handlers.parse import Intent, parse
 from handlers.reply import Action, Actor, Command, Reply
 from handlers.routes import Route, RouteKind
@@ -99,7 +100,8 @@ class Router:
             return self.command(Command(text=action.value, actor=action.actor), session=session, now=now)
         route = self._tables[RouteKind.ACTION].get(action.action_id)
         if route is None:
-            return Reply(text="That button is no longer supported. Ask again to get a fresh answer.",
+            t = translator(action.actor.locale)
+            return Reply(text=t("That button is no longer supported. Ask again to get a fresh answer."),
                          data=_status("refused"))
         refused = self._guard(route, action, session=session, now=now)
         if refused is not None:
@@ -177,22 +179,34 @@ class Router:
     # ------------------------------------------------------------------ questions
 
     def _question(self, intent: Intent, command: Command, *, session: Session, now: dt.datetime) -> Reply:
+        intent = dataclasses.replace(intent, locale=answer_locale(intent, command, session=session))
+        t = translator(intent.locale)
         if intent.name == "help":
-            return help_reply(topic=intent.subject)
+            return help_reply(topic=intent.subject, locale=t.locale)
         intents = self._tables[RouteKind.INTENT]
         if intent.name == "not_understood":
             # A bare system name is a question about its owner.
             resolved = self.services.catalog.resolve(intent.subject, session=session)
             if resolved.system is not None and resolved.resolution.status == "exact" and "who_owns" in intents:
-                return intents["who_owns"].handler(Intent("who_owns", intent.subject), session=session, now=now,
-                                                   services=self.services)
-            return help_reply(prefix=f"I didn't understand “{intent.subject}”. Here is what I can answer:",
-                              status="not_understood")
+                return intents["who_owns"].handler(dataclasses.replace(intent, name="who_owns"), session=session,
+                                                   now=now, services=self.services)
+            return help_reply(prefix=t("I didn't understand “{text}”. Here is what I can answer:", text=intent.subject),
+                              status="not_understood", locale=t.locale)
         route = intents.get(intent.name)
         if route is None:
-            return help_reply(prefix=f"I can't answer “{command.text.strip()}” yet. Here is what I can answer:",
-                              status="not_understood")
+            return help_reply(prefix=t("I can't answer “{text}” yet. Here is what I can answer:",
+                                       text=command.text.strip()), status="not_understood", locale=t.locale)
         return route.handler(intent, session=session, now=now, services=self.services)
+
+
+def answer_locale(intent: Intent, command: Command, *, session: Session) -> str:
+    """The language of the answer, as far as it is known before the system is (see ``handlers.i18n``);
+    "" leaves it to the language of the site of the system the question is about."""
+    actor = command.actor
+    if intent.language or (actor.locale and choose_locale(actor.locale)):
+        return choose_locale(intent.language, actor.locale)
+    preferred, home = person_languages(person_id=actor.person_id, email=actor.email, session=session)
+    return choose_locale(preferred, home)
 
 
 def _inactive_text(person: Person, what: str) -> str:

@@ -29,6 +29,7 @@ pytest_plugins = ["tests.teams.tokens"]
 ROOT = Path(__file__).resolve().parents[1]
 CORVANE = ROOT / "examples" / "corvane"
 HISTORY = ROOT / "examples" / "corvane-history"
+VALDERA = ROOT / "examples" / "valdera"
 SHARED_PAYLOADS = ROOT.parent / "shared" / "data" / "payloads"
 PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -133,7 +134,7 @@ def history_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 
 
 def loaded_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                 paths: list[Path]) -> Iterator[sessionmaker[Session]]:
+                 paths: list[Path], **options: str) -> Iterator[sessionmaker[Session]]:
     """A fresh store on the backend ``request.param`` names, with ``paths`` imported; dropped afterwards."""
     from governance_store.importers import import_paths
 
@@ -153,7 +154,7 @@ def loaded_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     eng = db.make_engine(url, schema=schema)
     factory = db.make_session_factory(eng)
     with db.unit_of_work(factory) as session:
-        import_paths(paths, session=session)
+        import_paths(paths, session=session, **options)  # type: ignore[arg-type]
     yield factory
     eng.dispose()
     if schema:
@@ -161,6 +162,20 @@ def loaded_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         with admin.begin() as conn:
             conn.execute(sa.text(f'drop schema "{schema}" cascade'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def valdera_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """A store loaded with the second sample org (Mexico, Poland, Spain) once per module and backend."""
+    yield from loaded_store(request, tmp_path_factory, [VALDERA], export_timezone="Europe/Warsaw")
+
+
+@pytest.fixture
+def valdera(valdera_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = valdera_factory()
+    yield s
+    s.rollback()
+    s.close()
 
 
 @pytest.fixture

@@ -24,12 +24,15 @@ def register(main: click.Group) -> None:
 @click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts and tests).")
 @click.option("--as", "as_email", default=None, help="Ask as this person (e-mail).")
+@click.option("--locale", default=None, metavar="TAG",
+              help="Answer as a chat client with this language would be answered (e.g. es-MX, pl-PL).")
 @pass_state
-def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str | None) -> None:
+def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str | None, locale: str | None) -> None:
     """Ask one question, e.g. govbot ask "who owns PLC-FIL-L3-07?"."""
     container = state.store
     text = " ".join(question)
-    user = ChatUser(platform="cli", email=as_email, display_name=as_email or "cli", local_operator=True)
+    user = ChatUser(platform="cli", email=as_email, display_name=as_email or "cli", local_operator=True,
+                    locale=locale)
     reply = container.pipeline.answer(user, Ask(text))
     if as_json:
         click.echo(json.dumps(reply.data, ensure_ascii=False, indent=2, default=str))

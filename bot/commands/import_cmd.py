@@ -40,8 +40,11 @@ def _progress(enabled: bool) -> Iterator[object]:
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate and report what would change; write nothing.")
+@click.option("--export-timezone", metavar="ZONE", envvar="GOVBOT_EXPORT_TIMEZONE", default=None,
+              help="Time zone of the user who made ServiceNow display-value exports (e.g. America/Mexico_City), "
+                   "for files that do not name it themselves. Default: America/New_York, noted in the summary.")
 @pass_state
-def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool) -> None:
+def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_timezone: str | None) -> None:
     """Import CSV exports (files or folders of *.csv), recognised by their header row.
 
     Everything is validated first: on any error every FILE:LINE: reason is
@@ -59,10 +62,18 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool) -> None:
         click.echo("the store is empty; creating the schema first", err=True)
         container.upgrade_database()
 
+    if export_timezone:
+        from governance_store.importers.context import check_timezone
+
+        try:
+            check_timezone(export_timezone)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--export-timezone") from None
     started = container.clock()
     try:
         with _progress(sys.stderr.isatty()) as progress, container.unit_of_work() as session:
-            report = import_paths(list(paths), session=session, dry_run=dry_run, progress=progress)  # type: ignore[arg-type]
+            report = import_paths(list(paths), session=session, dry_run=dry_run, progress=progress,  # type: ignore[arg-type]
+                                  export_timezone=export_timezone)
             if not dry_run:
                 session.add(ImportRun(
                     started_at=started, finished_at=container.clock(), files=[p for p, _ in report.files],

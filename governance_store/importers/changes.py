@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from governance_store.importers.context import (
-    DISPLAY_TZ,
     Row,
     Run,
     fold,
@@ -50,8 +49,11 @@ CLOSE_CODES = {
 }
 
 
-def _tz(f: CsvFile) -> dt.tzinfo:
-    return dt.UTC if f.variant == "raw" else DISPLAY_TZ
+def _zones(run: Run, f: CsvFile, *columns: str) -> dict[str, dt.tzinfo]:
+    """The time zone of each time column: UTC in a raw export, the exporting user's in a display export."""
+    if f.variant == "raw":
+        return dict.fromkeys(columns, dt.UTC)
+    return {c: run.display_tz(f, c) if c in f.columns else dt.UTC for c in columns}
 
 
 def parse_close_code(value: str) -> str | None:
@@ -74,7 +76,7 @@ def _person(row: Row, people: People, column: str) -> Any:
 
 
 def import_changes(run: Run, f: CsvFile) -> None:
-    tz = _tz(f)
+    tz = _zones(run, f, "start_date", "end_date", "sys_created_on", "approval_set", "closed_at")
     people = People.of(run)
     teams = Teams.of(run)
     systems = Systems.of(run)
@@ -95,13 +97,13 @@ def import_changes(run: Run, f: CsvFile) -> None:
         if change_type not in CHANGE_TYPES:
             row.fail(f"type: unknown change type {row['type']!r} (expected normal, standard or emergency)")
         priority = row.parse(parse_numbered_choice, "priority", 1, 5, "priority")
-        start = row.parse(parse_datetime, "start_date", tz)
-        end = row.parse(parse_datetime, "end_date", tz)
-        created = row.parse(parse_datetime, "sys_created_on", tz)
+        start = row.parse(parse_datetime, "start_date", tz["start_date"])
+        end = row.parse(parse_datetime, "end_date", tz["end_date"])
+        created = row.parse(parse_datetime, "sys_created_on", tz["sys_created_on"])
         if created is None and not row["sys_created_on"]:
             row.fail("sys_created_on is empty")
-        decided = row.parse(parse_datetime, "approval_set", tz)
-        closed = row.parse(parse_datetime, "closed_at", tz)
+        decided = row.parse(parse_datetime, "approval_set", tz["approval_set"])
+        closed = row.parse(parse_datetime, "closed_at", tz["closed_at"])
         close_code = row.parse(parse_close_code, "close_code")
         if created is not None and decided is not None and decided < created:
             row.fail(f"approval_set {row['approval_set']!r} is before sys_created_on {row['sys_created_on']!r}")
@@ -153,7 +155,7 @@ def import_changes(run: Run, f: CsvFile) -> None:
 
 
 def import_approvals(run: Run, f: CsvFile) -> None:
-    tz = _tz(f)
+    tz = _zones(run, f, "due_date", "sys_created_on", "sys_updated_on")
     people = People.of(run)
     changes = run.table(ChangeRequest)
     change_by_ref: dict[str, Any] = {}
@@ -182,9 +184,9 @@ def import_approvals(run: Run, f: CsvFile) -> None:
         approval_state = APPROVAL_STATES.get(label.lower())
         if label and approval_state is None:
             row.fail(f"state: unknown approval state {label!r}")
-        due = row.parse(parse_datetime, "due_date", tz)
-        requested = row.parse(parse_datetime, "sys_created_on", tz)
-        decided = row.parse(parse_datetime, "sys_updated_on", tz) if row["sys_updated_on"] else None
+        due = row.parse(parse_datetime, "due_date", tz["due_date"])
+        requested = row.parse(parse_datetime, "sys_created_on", tz["sys_created_on"])
+        decided = row.parse(parse_datetime, "sys_updated_on", tz["sys_updated_on"]) if row["sys_updated_on"] else None
         if requested is not None and decided is not None and decided < requested \
                 and approval_state in ENDED_APPROVALS:
             row.fail(f"sys_updated_on {row['sys_updated_on']!r} is before sys_created_on {row['sys_created_on']!r}")

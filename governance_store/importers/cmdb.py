@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 from governance_store.importers.context import (
-    DISPLAY_TZ,
     Row,
     Run,
     domain_for,
@@ -159,7 +158,7 @@ def _status_parser(codes: dict[str, str], raw: bool) -> Any:
 
 def import_cmdb(run: Run, f: CsvFile) -> None:
     raw = f.variant == "raw"
-    tz: dt.tzinfo = dt.UTC if raw else DISPLAY_TZ
+    tz: dt.tzinfo = dt.UTC if raw or "sys_updated_on" not in f.columns else run.display_tz(f, "sys_updated_on")
     people = People.of(run)
     teams = Teams.of(run)
     places = Places.of(run)

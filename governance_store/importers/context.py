@@ -15,9 +15,12 @@ from governance_store.importers.csvio import CsvFile
 from governance_store.importers.errors import RowError
 from governance_store.importers.state import TableState
 from governance_store.models import Base
+from governance_store.timezones import zone_named
 
-# ServiceNow list exports in display values carry the exporting user's time zone.
-DISPLAY_TZ = ZoneInfo("America/New_York")
+# ServiceNow list exports in display values carry the exporting user's time zone.  It is read from the file
+# where the file says it (a zone in a column header or after a value), else from ``--export-timezone``;
+# without either, this one is assumed and the import says so.
+DEFAULT_EXPORT_TIMEZONE = "America/New_York"
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 PURDUE_LEVELS = ("0", "1", "2", "3", "3.5", "4", "5", "cloud")
@@ -73,15 +76,20 @@ def parse_numbered_choice(value: str, low: int, high: int, what: str) -> int | N
 
 
 def parse_datetime(value: str, tz: dt.tzinfo) -> dt.datetime | None:
-    """A timestamp in ``tz`` unless it carries its own offset; returned as aware UTC."""
+    """A timestamp in ``tz`` unless it carries its own offset or zone (``2025-03-01 10:00:00 UTC``,
+    ``... America/Mexico_City``, ``...+01:00``); returned as aware UTC."""
     if not value:
         return None
+    text, _, last = value.strip().rpartition(" ")
+    zone = zone_named(last) if text and not last[:1].isdigit() else None
+    if zone is not None:
+        value = text
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"not a date and time: {value!r}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
+        parsed = parsed.replace(tzinfo=zone or tz)
     return parsed.astimezone(dt.UTC)
 
 
@@ -175,6 +183,21 @@ class Run:
         self.progress: Callable[[str, int, int], None] | None = None
         self.rows_total = 0
         self.rows_done = 0
+        # The time zone of display-value exports when the file does not say (``--export-timezone``).
+        self.export_timezone: str | None = None
+
+    def display_tz(self, f: CsvFile, column: str) -> dt.tzinfo:
+        """The zone of a display-value export's times in ``column``: what the file says, else the import
+        option, else the default (noted in the report)."""
+        declared = f.zones.get(column)
+        if declared is not None:
+            return declared
+        if self.export_timezone:
+            return ZoneInfo(self.export_timezone)
+        self.note(f"{f.label}: display-value times read in {DEFAULT_EXPORT_TIMEZONE}, the default; name the "
+                  "exporting user's zone with --export-timezone or in the column header, e.g. "
+                  "'sys_updated_on (Europe/Warsaw)'")
+        return ZoneInfo(DEFAULT_EXPORT_TIMEZONE)
 
     def progress_rows(self, f: CsvFile, n: int) -> None:
         """``n`` more rows of ``f`` are read (for the progress display)."""

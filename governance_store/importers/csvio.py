@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from governance_store.importers.errors import RowError
+from governance_store.timezones import zone_named
 
 SAMPLE_ROWS = 200
 _NORM = re.compile(r"[\s\-]+")
+_ZONE_SUFFIX = re.compile(r"^(?P<name>.*?)\s*[(\[]\s*(?P<zone>[^()\[\]]+?)\s*[)\]]\s*$")
 
 
 def norm_column(name: str) -> str:
@@ -55,6 +58,8 @@ class CsvFile:
         self.kind: str | None = None
         self.variant: str | None = None
         self.rows_estimate = 0
+        # Time zones the header names for columns ("sys_updated_on (Europe/Warsaw)").
+        self.zones: dict[str, dt.tzinfo] = {}
 
     def error(self, line: int, reason: str) -> RowError:
         return RowError(self.label, line, reason)
@@ -78,6 +83,15 @@ class CsvFile:
             self.rows_estimate = max(0, count_lines(self.path) - 1)
         return errors
 
+    def _zone_of(self, heading: str) -> str:
+        """A heading without a trailing time zone in brackets; the zone is remembered for the column."""
+        m = _ZONE_SUFFIX.match(heading)
+        zone = zone_named(m["zone"]) if m else None
+        if m is None or zone is None:
+            return heading
+        self.zones[norm_column(m["name"])] = zone
+        return m["name"]
+
     def rows(self, errors: list[RowError]) -> Iterator[tuple[int, dict[str, str]]]:
         """Data rows as (line where the record starts, {normalised column: stripped value})."""
         yield from self._iter(errors, with_sample=False)
@@ -94,8 +108,8 @@ class CsvFile:
                     errors.append(self.error(1, f"malformed header: {exc}"))
                     return
                 if with_sample:
-                    self.header = [h.strip().lstrip("\ufeff") for h in header]
-                    self.columns = [norm_column(h) for h in header]
+                    self.header = [self._zone_of(h.strip().lstrip("\ufeff")) for h in header]
+                    self.columns = [norm_column(h) for h in self.header]
                 columns = self.columns
                 width = len(columns)
                 last = reader.line_num

@@ -33,6 +33,18 @@ from governance_store.models import (
 RACI_FIXED_COLUMNS = {"activity_id", "process_area", "activity", "scope", "notes", "note", "activity_name"}
 LETTERS = {letter.value for letter in RaciLetter}
 TARGET_TYPES = {"team", "person", "role"}
+# The clock a schedule or an escalation level runs on: around the clock, or the site's business hours.
+CLOCKS = {"24x7": "24x7", "24/7": "24x7", "always": "24x7", "business": "business",
+          "business hours": "business", "business_hours": "business", "site business hours": "business"}
+
+
+def parse_clock(value: str) -> str | None:
+    if not value:
+        return None
+    clock = CLOCKS.get(" ".join(value.strip().lower().replace("_", " ").split()))
+    if clock is None:
+        raise ValueError(f"expected 24x7 or business (the site's business hours), got {value!r}")
+    return clock
 
 
 def scope_kind(value: str) -> str | None:
@@ -279,6 +291,7 @@ def import_sla(run: Run, f: CsvFile) -> None:
         crit = row.parse(parse_numbered_choice, "business_criticality", 1, 4, "criticality")
         prio = row.parse(parse_numbered_choice, "priority", 1, 5, "priority")
         response = row.parse(parse_int, "response_target_minutes")
+        row.parse(parse_clock, "schedule")
         resolution = row.parse(parse_int, "resolution_target_hours")
         for column, value in (("business_criticality", crit), ("priority", prio),
                               ("response_target_minutes", response), ("resolution_target_hours", resolution)):
@@ -336,6 +349,7 @@ def import_escalation(run: Run, f: CsvFile) -> None:
                     row.fail(f"target: {problem}")
             elif target_type == "team" and teams.find(target) is None:
                 row.fail(f"target: unknown team {target!r}")
+        clock = row.parse(parse_clock, "hours")
         groups = split_list(row["applies_to_support_group"] or row["applies_to_groups"])
         site_code = row["site_code"] or "*"
         if chain_id:
@@ -351,7 +365,7 @@ def import_escalation(run: Run, f: CsvFile) -> None:
         rec = levels.upsert(
             level_of.get(key), row.where, chain_id=chain.id, level=level, after_minutes=after,
             target_type=target_type, targets=targets, channels=split_list(row["channel"] or row["channels"]),
-            hours=row["hours"] or "24x7", note=row["note"] or None,
+            hours=clock or "24x7", note=row["note"] or None,
         )
         level_of[key] = rec
         wanted.setdefault(chain.id, set()).add(rec.id)

@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from governance_store.folding import name_keys, plain
 from governance_store.importers.context import Run, fold, is_sys_id
 from governance_store.models import (
     HierarchyNode,
@@ -57,6 +58,8 @@ class People:
         self.by_sys_id: dict[str, int] = {}
         self.by_user_name: dict[str, int] = {}
         self.by_name: dict[str, Any] = {}
+        # Names without diacritics ("Lucja Wozniak" for "Łucja Woźniak"), for references typed on another keyboard.
+        self.by_plain_name: dict[str, Any] = {}
         self.by_netbox_name: dict[str, int] = {}
         for rec in self.state.live():
             self.add(rec)
@@ -80,6 +83,8 @@ class People:
             self.by_user_name[fold(rec.servicenow_user_name)] = rec.id
         if rec.display_name:
             _add(self.by_name, fold(rec.display_name), rec.id)
+            for key in set(name_keys(rec.display_name)):
+                _add(self.by_plain_name, key, rec.id)
         netbox = (rec.sources or {}).get("netbox") or {}
         if netbox.get("name"):
             self.by_netbox_name[fold(netbox["name"])] = rec.id
@@ -103,6 +108,8 @@ class People:
             if key in index:
                 return self.get(index[key]), None
         ids = _get(self.by_name, key)
+        if not ids:
+            ids = sorted({i for k in set(name_keys(ref)) for i in _get(self.by_plain_name, k)})
         if len(ids) == 1:
             return self.get(ids[0]), None
         if len(ids) > 1:
@@ -114,11 +121,11 @@ class People:
         m = re.fullmatch(r"\s*([^\W\d_])\.?\s+(.+?)\s*", ref)
         if not m:
             return None
-        initial, surname = m.group(1).casefold(), fold(m.group(2))
+        initial, surname = plain(m.group(1)), plain(m.group(2).strip())
         hits = []
         for rec in self.state.live():
-            sur = fold(rec.surname or (rec.display_name.split()[-1] if rec.display_name else ""))
-            given = fold(rec.given_name or (rec.display_name.split()[0] if rec.display_name else ""))
+            sur = plain(rec.surname or (rec.display_name.split()[-1] if rec.display_name else ""))
+            given = plain(rec.given_name or (rec.display_name.split()[0] if rec.display_name else ""))
             if sur == surname and given.startswith(initial):
                 hits.append(rec)
         return hits[0] if len(hits) == 1 else None

@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from governance_store.importers.context import Row, Run, check_timezone, fold, parse_int
+from babel import Locale, UnknownLocaleError
+from babel.languages import get_official_languages
+
+from governance_store.calendar import MAX_SHUTDOWN_DAYS
+from governance_store.folding import name_keys
+from governance_store.hours import parse_hours, site_languages
+from governance_store.importers.context import Row, Run, check_timezone, fold, parse_date, parse_int
 from governance_store.importers.csvio import CsvFile
 from governance_store.importers.index import Places, Systems
-from governance_store.models import Conduit
+from governance_store.models import Conduit, SiteShutdown
 
 ISA95_LEVELS = {
     "enterprise", "site", "area", "work_center", "production_line", "process_cell", "production_unit",
@@ -30,7 +36,8 @@ def first_seen(seen: dict[str, int], key: str, row: Row, what: str) -> bool:
 
 
 def holiday_subdivision(country: str | None, region: str | None) -> str | None:
-    """ISO subdivision code the ``holidays`` package uses: Ohio gives OH, Bayern gives BY."""
+    """ISO subdivision code the ``holidays`` package uses: Ohio gives OH, Bayern gives BY, Łódzkie (or
+    Lodzkie) gives 10.  None when the package has no calendar for the country or does not know the region."""
     if not country or not region:
         return None
     import holidays
@@ -39,17 +46,34 @@ def holiday_subdivision(country: str | None, region: str | None) -> str | None:
         cls = type(holidays.country_holidays(country))
     except NotImplementedError:
         return None
-    wanted = region.strip().casefold()
+    wanted = name_keys(region.strip())
     for code in getattr(cls, "subdivisions", ()):
-        if code.casefold() == wanted:
+        if set(name_keys(str(code))) & set(wanted):
             return str(code)
     for alias, code in (getattr(cls, "subdivisions_aliases", None) or {}).items():
-        if alias.casefold() == wanted:
+        if set(name_keys(str(alias))) & set(wanted):
             return str(code)
     return None
 
 
+def site_language(language: str, country: str | None) -> str | None:
+    """The site's language tag as given (``es``, ``pl-PL``), or derived from its country (MX gives ``es-MX``)."""
+    if language:
+        tag = language.strip().replace("_", "-")
+        try:
+            Locale.parse(tag, sep="-")
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"unknown language {language!r} (expected e.g. en, de, es-MX, pl)") from None
+        return tag
+    if not country:
+        return None
+    official = get_official_languages(country, de_facto=True)
+    return f"{official[0]}-{country}" if official else None
+
+
 def import_sites(run: Run, f: CsvFile) -> None:
+    from governance_store.calendar import holiday_support
+
     places = Places.of(run)
     seen: dict[str, int] = {}
     for line, values in f.rows(run.errors):
@@ -60,22 +84,76 @@ def import_sites(run: Run, f: CsvFile) -> None:
         country = row["country"].upper() or None
         if country and len(country) != 2:
             row.fail(f"country: expected a two-letter ISO code, got {row['country']!r}")
+        language = row.parse(site_language, "language", country if country and len(country) == 2 else None)
+        hours_column = "business_hours_local" if row["business_hours_local"] else "business_hours"
+        hours = row[hours_column] or None
+        hours_problem = None
+        if hours:
+            try:
+                parse_hours(hours, site_languages(language))
+            except ValueError as exc:
+                # Reported below; the site is still known, so rows naming it do not fail as well.
+                hours_problem = f"{hours_column}: {exc}"
         if first_seen(seen, code, row, "site_code") or row.bad:
             continue
         region = row["region"] or None
         subdivision = holiday_subdivision(country, region)
-        if region and country and subdivision is None:
-            run.note(f"{f.label}: no public-holiday calendar for {country} / {region}; site {code} has none")
+        known, _ = holiday_support(country, None)
+        if country and not known:
+            run.note(f"{f.label}: the holidays package has no calendar for {country}; site {code} has no "
+                     "public holidays (plant shutdown days can be imported)")
+        elif region and country and subdivision is None:
+            run.note(f"{f.label}: the holidays package has no calendar for {country} / {region}; site {code} "
+                     f"uses the national public holidays of {country}")
         rec = places.site_by_code.get(fold(code))
         rec = places.sites.upsert(
             rec, row.where,
             code=code, name=name, isa95_node_id=row["isa95_node_id"] or None, country=country, region=region,
-            holiday_subdivision=subdivision, timezone=tz or "UTC",
-            business_hours=row["business_hours_local"] or row["business_hours"] or None,
-            oncall_channel=row["oncall_channel"] or None, language=row["language"] or None,
+            holiday_subdivision=subdivision, timezone=tz or "UTC", business_hours=hours,
+            oncall_channel=row["oncall_channel"] or None, language=language,
         )
         places.add_site(rec)
+        if hours_problem:
+            row.fail(hours_problem)
     run.cache["psm_dirty"] = True
+
+
+def import_shutdowns(run: Run, f: CsvFile) -> None:
+    """Plant shutdown days per site: each file lists every shutdown of the sites it names."""
+    places = Places.of(run)
+    state = run.table(SiteShutdown)
+    existing = {(fold(r.site_code), r.first_day): r for r in state.live()}
+    named: set[str] = set()
+    seen: dict[str, int] = {}
+    kept: set[int] = set()
+    for line, values in f.rows(run.errors):
+        row = Row(run, f, line, values)
+        code = row.required("site_code")
+        site = places.site(code) if code else None
+        if code and site is None:
+            row.fail(f"site_code: unknown site {code!r}")
+        first = row.parse(parse_date, "first_day")
+        if first is None and not row["first_day"]:
+            row.fail("first_day is empty")
+        last = row.parse(parse_date, "last_day")
+        if first is not None and last is not None:
+            if last < first:
+                row.fail(f"last_day {last.isoformat()} is before first_day {first.isoformat()}")
+            elif (last - first).days >= MAX_SHUTDOWN_DAYS:
+                row.fail(f"a shutdown of more than {MAX_SHUTDOWN_DAYS} days ({first} to {last}) is not a shutdown")
+        if row.bad or site is None or first is None:
+            continue
+        if first_seen(seen, f"{site.code}|{first.isoformat()}", row, "shutdown"):
+            continue
+        named.add(fold(site.code))
+        rec = state.upsert(existing.get((fold(site.code), first)), row.where, site_code=site.code, first_day=first,
+                           last_day=last if last and last != first else None,
+                           name=row["name"] or row["reason"] or None)
+        existing[(fold(site.code), first)] = rec
+        kept.add(rec.id)
+    for rec in list(state.live()):
+        if fold(rec.site_code) in named and rec.id not in kept:
+            state.remove(rec)
 
 
 def import_hierarchy(run: Run, f: CsvFile) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+
 from governance_store.importers.context import Row, Run, fold, parse_bool
 from governance_store.importers.csvio import CsvFile
 from governance_store.importers.errors import RowError
@@ -19,6 +21,18 @@ from governance_store.importers.removal import remove_missing
 from governance_store.models import ChatIdentity
 
 PRIORITY = {"entra": 3, "servicenow": 2, "netbox": 1}
+
+
+def language_tag(value: str) -> str | None:
+    """A directory's language (``pl-PL``, ``es_MX``, ``de``) as a BCP 47 tag; ``None`` when empty."""
+    if not value:
+        return None
+    tag = value.strip().replace("_", "-")
+    try:
+        Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"unknown language {value!r} (expected e.g. en-US, pl-PL, es)") from None
+    return tag
 
 
 def apply_profile(person: Any, source: str, fields: dict[str, Any]) -> None:
@@ -79,6 +93,7 @@ def import_sys_user(run: Run, f: CsvFile) -> None:
             "surname": row["last_name"] or None, "title": row["title"] or None,
             "department": row["department"] or None, "company": row["company"] or None,
             "employee_id": row["employee_number"] or None, "timezone": row["time_zone"] or None,
+            "preferred_language": row.parse(language_tag, "preferred_language"),
         })
         person.servicenow_sys_id = sys_id
         person.servicenow_user_name = row["user_name"] or None
@@ -131,6 +146,7 @@ def import_entra(run: Run, f: CsvFile) -> None:
             "surname": row["surname"] or None, "title": row["jobtitle"] or None,
             "department": row["department"] or None, "company": row["companyname"] or None,
             "employee_id": row["employeeid"] or None,
+            "preferred_language": row.parse(language_tag, "preferredlanguage"),
         })
         person.upn = upn
         person.aad_object_id = oid

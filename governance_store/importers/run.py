@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from governance_store.importers.changes import finish_changes
 from governance_store.importers.cmdb import finish_cmdb
-from governance_store.importers.context import Run
+from governance_store.importers.context import Run, check_timezone
 from governance_store.importers.csvio import CsvFile
 from governance_store.importers.errors import COUNT_KEYS, ImportFailed, ImportReport, RowError
 from governance_store.importers.org import finish_places
@@ -24,7 +24,7 @@ Progress = Callable[[str, int, int], None]
 
 # Kinds in the report, in the order files are applied.
 REPORT_ORDER = [
-    "sites", "hierarchy_nodes", "zones", "people", "chat_identities", "teams", "team_members", "systems",
+    "sites", "site_shutdowns", "hierarchy_nodes", "zones", "people", "chat_identities", "teams", "team_members", "systems",
     "system_sources", "system_contacts", "system_relations", "conduits", "roles", "activities", "raci_entries",
     "role_assignments", "decision_rights", "sla_policies", "escalation_chains", "escalation_levels",
     "change_requests", "approvals",
@@ -68,6 +68,7 @@ def import_paths(
     session: Session,
     dry_run: bool = False,
     progress: Progress | None = None,
+    export_timezone: str | None = None,
 ) -> ImportReport:
     """Import CSV exports from files and folders into the governance store.
 
@@ -76,6 +77,9 @@ def import_paths(
     every one of them and nothing is written.  Otherwise the changes are written
     to ``session`` (never committed here: the caller's unit of work commits).  In
     a dry run nothing is written and the report says what would change.
+
+    ``export_timezone`` is the zone of the user who made the ServiceNow display-value exports, for
+    files that do not name it themselves (a zone in a time column's header, or after each value).
     """
     # Hundreds of thousands of long-lived records make the cyclic collector
     # rescan the same objects over and over; nothing here creates cycles worth
@@ -84,6 +88,9 @@ def import_paths(
     gc.disable()
     run = Run(session)
     run.progress = progress
+    if export_timezone:
+        check_timezone(export_timezone)
+        run.export_timezone = export_timezone
     try:
         return _import(run, paths, dry_run=dry_run)
     finally:

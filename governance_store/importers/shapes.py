@@ -51,6 +51,7 @@ SHAPES: list[Shape] = [
     Shape("sites", _cols("site_code,name,timezone"),
           _cols("isa95_node_id,country,region,business_hours_local,business_hours,oncall_channel,language"),
           org.import_sites),
+    Shape("site_shutdowns", _cols("site_code,first_day"), _cols("last_day,name,reason"), org.import_shutdowns),
     Shape("isa95_hierarchy", _cols("node_id,parent_node_id,isa95_level,name"),
           _cols("local_name,site_code,timezone"), org.import_hierarchy),
     Shape("zones", _cols("zone_id,zone_name"),
@@ -61,7 +62,7 @@ SHAPES: list[Shape] = [
           _cols("kind,site_code,manager,members,email,description,channel"), teams.import_teams),
     Shape("servicenow_sys_user", _cols("sys_id,user_name,email"),
           _cols("name,first_name,last_name,title,department,manager,active,time_zone,company,employee_number,"
-                "phone,mobile_phone,location,sys_updated_on,sys_created_on"),
+                "phone,mobile_phone,location,sys_updated_on,sys_created_on,preferred_language"),
           people.import_sys_user, sniff=_variant_only("servicenow_sys_user")),
     Shape("servicenow_sys_user_group", _cols("sys_id,name,manager"),
           _cols("parent,type,email,active,description,sys_updated_on,sys_created_on"), teams.import_groups,
@@ -92,7 +93,7 @@ SHAPES: list[Shape] = [
     Shape("entra_users", _cols("id,userprincipalname,displayname"),
           _cols("givenname,surname,mail,jobtitle,department,companyname,officelocation,city,country,"
                 "usagelocation,employeeid,employeetype,usertype,accountenabled,createddatetime,"
-                "manager_userprincipalname,mobilephone,businessphones"),
+                "manager_userprincipalname,mobilephone,businessphones,preferredlanguage"),
           people.import_entra),
     Shape("slack_users", _cols("id,name,deleted,is_bot"),
           _cols("team_id,real_name,is_restricted,is_ultra_restricted,tz,tz_label,tz_offset,profile.email,"
@@ -126,7 +127,7 @@ SHAPES_BY_KIND["cmdb_ci_raw"] = SHAPES_BY_KIND["cmdb_ci"]
 
 # Files are applied stage by stage; inside a stage, in the order listed.
 STAGES: list[tuple[str, list[str]]] = [
-    ("sites", ["sites"]),
+    ("sites", ["sites", "site_shutdowns"]),
     ("hierarchy", ["isa95_hierarchy"]),
     ("zones", ["zones"]),
     ("people", ["servicenow_sys_user", "entra_users", "slack_users"]),

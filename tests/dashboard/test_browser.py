@@ -155,7 +155,7 @@ def test_web_chat_answers_and_a_button_click_works(page: Any, base_url: str) -> 
     page.press("#message", "Enter")
     answer = page.locator(".turn.bot").first
     answer.wait_for()
-    assert "SIS-NH3-01 is owned by Gregory Maddox" in answer.inner_text()
+    assert "SIS-NH3-01 is owned by Luis Ortega (acting for Gregory Maddox, who left on 2025-02-28)" in answer.inner_text()
     answer.locator("button.act", has_text="RACI for changes").click()
     page.locator(".turn.bot").nth(1).wait_for()
     second = page.locator(".turn.bot").nth(1).inner_text()

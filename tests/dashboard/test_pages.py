@@ -174,7 +174,7 @@ async def test_chat_answers_and_buttons_post_actions(client: TestClient, org: se
     r = await client.post("/chat/api/say", json={"person_id": luis, "text": "who owns the ammonia safety controller?"})
     assert r.status == 200
     data = await r.json()
-    assert data["reply"]["text"].startswith("SIS-NH3-01 is owned by Gregory Maddox")
+    assert data["reply"]["text"].startswith("SIS-NH3-01 is owned by Luis Ortega (acting for Gregory Maddox")
     assert 'data-action-id="govbot.run"' in data["html"] or 'class="act' in data["html"]
     button = data["reply"]["buttons"][0]
     r = await client.post("/chat/api/click", json={"person_id": luis, "action_id": button["action_id"],

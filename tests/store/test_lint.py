@@ -72,3 +72,20 @@ def test_normalised_names_ignore_zero_padding_case_and_umlauts() -> None:
     assert normalised_name("PLC-FIL-L03-07") == normalised_name("plc_fil_l3_7")
     assert normalised_name("Füller L1") == normalised_name("FULLER-L1")
     assert normalised_name("HMI-FIL-L1-04") != normalised_name("HMI-FIL-L1-01")
+
+
+def test_every_planted_gap_of_the_second_sample_is_found(valdera: Session) -> None:
+    report = run_lint(session=valdera)
+    owners = {s.split(" (")[0] for s in subjects(report, "DEPARTED_OWNER")}
+    assert owners == {"PUE-PLC-OVN-L2", "PUE-HMI-OVN-L2"}
+    for finding in report.by_code("DEPARTED_OWNER"):
+        assert "acting holder: Sofía Peña" in finding.evidence
+    assert subjects(report, "DEPARTED_ESCALATION_TARGET") == {"ESC-OT-PUE level 2"}
+    assert subjects(report, "NO_ACCOUNTABLE_OWNER") == {"LDZ-GW-CHL-01"}
+    assert subjects(report, "ACTIVITY_NO_ACCOUNTABLE") == {"ACT-09"}
+    assert subjects(report, "UNKNOWN_TEAM") == {"Soporte OT Puebla"}
+    # Reconciled, not reported: "Lucja Wozniak" in the CMDB is Łucja Woźniak in the directory.
+    assert {f.code for f in report.findings} == {
+        "DEPARTED_OWNER", "DEPARTED_ESCALATION_TARGET", "NO_ACCOUNTABLE_OWNER", "ACTIVITY_NO_ACCOUNTABLE",
+        "UNKNOWN_TEAM",
+    }

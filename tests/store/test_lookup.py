@@ -413,3 +413,61 @@ def test_typos_resolve_at_least_as_often_as_a_naive_full_scan() -> None:
         naive += records[best[2]].id == record.id
     assert naive > 150  # the sample is a fair test: most typos are recoverable
     assert ours >= naive, (ours, naive)
+
+
+# --------------------------------------------------------------------------- every Latin script, every plant language
+
+
+def test_folding_transliterates_without_rewriting_other_languages() -> None:
+    from governance_store.folding import name_keys, plain, same_name
+    from governance_store.lookup import loose, verbatim
+
+    assert plain("Łódź") == "lodz" and plain("Łucja Woźniak") == "lucja wozniak"
+    assert verbatim("Puebla") == "puebla" and loose(verbatim("Puebla")) == "puebla"
+    assert verbatim("Abfüllung") == "abfuellung" and loose("abfüllung") == "abfullung"
+    assert same_name("Abfüllung", "Abfuellung") and same_name("Abfüllung", "Abfullung")
+    assert not same_name("Michał", "Michael") and not same_name("Manuel", "Manul")
+    assert name_keys("Straße") == ("strasse",) and plain("Ørsted Ĳssel ı") == "orsted ijssel i"
+
+
+def test_places_and_people_typed_without_diacritics_are_found() -> None:
+    index = SystemIndex.build([
+        SystemRecord(1, "HIST-LDZ-01", aliases=("Historian Łódź",), site_code="PL-LDZ", context=("Zakład Łódź",)),
+        SystemRecord(2, "HIST-PUE-01", aliases=("Historiador Puebla",), site_code="MX-PUE", context=("Planta Puebla",)),
+        SystemRecord(3, "SPS-ABF-L1-01", aliases=("Füller L1 SPS",)),
+    ])
+    assert top(index.resolve("historian lodz")) == "HIST-LDZ-01"
+    assert index.resolve("Historian Lodz").status == "exact"
+    assert index.resolve("historiador puebla").status == "exact"
+    assert index.resolve("Fuller L1 SPS").status == "exact"
+
+
+def test_consonant_abbreviations_and_words_of_other_languages() -> None:
+    from governance_store.lookup import Vocabulary
+
+    vocab = Vocabulary(line_words=("line", "linie", "línea", "linia", "linii"), groups=[("oven", "horno", "piec")],
+                       stop_words=("de", "la", "na"))
+    index = SystemIndex.build([
+        SystemRecord(1, "PUE-PLC-OVN-L2", class_name="PLC"),
+        SystemRecord(2, "PUE-PLC-MIX-L2", class_name="PLC"),
+        SystemRecord(3, "PUE-PLC-OVN-L1", class_name="PLC"),
+        SystemRecord(4, "LDZ-STR-PIE-L3", aliases=("Sterownik pieca L3",), class_name="PLC"),
+    ], vocabulary=vocab)
+    assert top(index.resolve("oven PLC line 2")) == "PUE-PLC-OVN-L2"
+    assert top(index.resolve("PLC horno de la línea 2")) == "PUE-PLC-OVN-L2"
+    assert top(index.resolve("oven na linii 3")) == "LDZ-STR-PIE-L3"
+
+
+def test_identifiers_nobody_has_offer_the_nearest_real_ones(index: SystemIndex) -> None:
+    res = index.resolve("10.41.13.20")
+    assert res.status == "not_found"
+    assert [(m.name, m.identifier, m.matched_on) for m in res.matches[:2]] == [
+        ("PLC-FIL-L3-07", "10.41.13.7", "ip"), ("HMI-FIL-L3-02", "10.41.13.51", "ip")]
+    assert "10.42.11.250" not in {m.name for m in res.matches}
+    mac = index.resolve("5c:88:16:a1:13:99")
+    assert mac.status == "not_found" and mac.matches[0].matched_on == "mac"
+    tag = index.resolve("FDL-003999")
+    assert tag.status == "not_found" and tag.matches[0].identifier == "FDL-003981"
+    # A system name of no identifier's shape is still a name: nearest names, not identifiers.
+    name = index.resolve("PLC-FIL-L9-99")
+    assert name.status == "not_found" and all(m.identifier is None for m in name.matches)

@@ -1,7 +1,7 @@
 """when a change was closed and how: ServiceNow closed_at and close_code, and govbot's own closures
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-28 09:00:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import governance_store.models
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
