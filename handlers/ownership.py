@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from governance_store import chains, raci
@@ -391,8 +391,10 @@ def call(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
             warnings.extend(lvl.problems)
             levels_json.append({"level": lvl.level, "after_minutes": lvl.after_minutes,
                                 "people": _people_json(lvl.people()), "channels": list(lvl.channels)})
+    rank = case({"primary": 0, "secondary": 1, "tertiary": 2}, value=SystemContact.priority, else_=3)
     contacts = session.scalars(
         select(SystemContact).where(SystemContact.system_id == system.id, SystemContact.priority != "inactive")
+        .order_by(rank, SystemContact.role, SystemContact.contact_name)
     ).all()
     for c in contacts:
         fields.append(Field(f"NetBox {c.role} contact ({c.priority})", " · ".join(x for x in (c.contact_name, c.phone, c.email) if x)))

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from bot.dashboard import auth, queries
+from bot.dashboard import auth, queries, sources
 from bot.dashboard.metrics import METRICS, Registry
 from bot.turn import Ask, ChatUser, Click, Request
 from governance_store.models import Person
@@ -117,6 +117,7 @@ class DashboardMount:
         r.add_get("/changes/{number}", self.change)
         r.add_get("/metrics-page", self.metrics_page)
         r.add_get("/gaps", self.gaps)
+        sources.mount(app, self.container, page)
         if not any(getattr(res, "canonical", "") == STATIC_PREFIX for res in r.resources()):
             r.add_static(STATIC_PREFIX, HERE / "static")
 
