@@ -71,6 +71,12 @@ class ServiceNowConnector:
         self.cmdb_tables = list(cmdb_tables)
         session = http.session(ca_bundle=ca_bundle, timeout=timeout, max_wait=max_wait, sleep=sleep)
         session.auth = (user, password)
+        self._status = 0
+
+        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            self._status = response.status_code
+
+        session.hooks["response"].append(remember)
         try:
             self.client = pysnc.ServiceNowClient(instance, session, auto_retry=False)
         except snc_errors.InstanceException as exc:
@@ -87,7 +93,8 @@ class ServiceNowConnector:
                 fetched.collections[table] = self._table(table, fields, condition, cursors.get(table) or {}, fetched)
         except (snc_errors.AuthenticationException, snc_errors.RoleException, snc_errors.NotFoundException,
                 snc_errors.RequestException) as exc:
-            raise SourceError(f"ServiceNow at {self.instance} refused the request: {_message(exc)}") from None
+            raise SourceError(f"ServiceNow at {self.instance} refused the request: HTTP {self._status}: "
+                              f"{_message(exc)}") from None
         except requests.RequestException as exc:
             raise SourceError(f"ServiceNow at {self.instance} is unreachable: {type(exc).__name__}") from None
         except (KeyError, ValueError) as exc:

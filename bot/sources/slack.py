@@ -55,8 +55,9 @@ class SlackDirectoryConnector:
     label = "Slack"
 
     def __init__(self, token: str, *, base_url: str = "https://slack.com/api/", timeout: float = 30.0,
-                 max_wait: float = http.DEFAULT_MAX_WAIT, sleep: http.Sleep = time.sleep) -> None:
+                 max_wait: float = http.DEFAULT_MAX_WAIT, sleep: http.Sleep = time.sleep, page: int = PAGE) -> None:
         self.token = token
+        self.page = page
         self.client = WebClient(token=token, base_url=base_url, timeout=int(timeout),
                                 retry_handlers=[RateLimitWait(max_wait=max_wait, sleep=sleep),
                                                 ConnectionErrorRetryHandler()])
@@ -70,8 +71,8 @@ class SlackDirectoryConnector:
         cursor: str | None = None
         try:
             for _ in range(MAX_PAGES):
-                response = self.client.users_list(limit=PAGE, cursor=cursor) if cursor else \
-                    self.client.users_list(limit=PAGE)
+                response = self.client.users_list(limit=self.page, cursor=cursor) if cursor else \
+                    self.client.users_list(limit=self.page)
                 fetched.requests += 1
                 page = response.get("members")
                 if not isinstance(page, list):
