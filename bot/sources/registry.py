@@ -71,7 +71,7 @@ def configured_sources(settings: Settings, *, sleep: http.Sleep = time.sleep) ->
 
 def missing_settings(settings: Settings, source: SourceName) -> list[str]:
     """The settings a source still needs, for a clear message."""
-    need = {
+    needs: dict[SourceName, list[tuple[str, object]]] = {
         SourceName.NETBOX: [("netbox_url", settings.netbox_url), ("netbox_token", settings.netbox_token)],
         SourceName.SERVICENOW: [("servicenow_instance", settings.servicenow_instance),
                                 ("servicenow_user", settings.servicenow_user),
@@ -80,5 +80,6 @@ def missing_settings(settings: Settings, source: SourceName) -> list[str]:
                            ("entra_client_secret", settings.entra_client_secret)],
         SourceName.SLACK: [("slack_bot_token", settings.slack_bot_token),
                            ("slack_sync_users", settings.slack_sync_users or None)],
-    }[source]
+    }
+    need = needs[source]
     return [f"GOVBOT_{name.upper()}" for name, value in need if value is None]

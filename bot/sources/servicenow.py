@@ -28,21 +28,14 @@ from bot.sources import http
 from governance_store.importers.records import RecordFile
 from governance_store.sources.fetched import Collection, Fetched, Payload, SourceError
 
-CMDB_FIELDS = ("sys_id,name,u_alias,sys_class_name,u_site_code,location,u_purdue_level,u_security_zone,manufacturer,"
-               "model_id,serial_number,asset_tag,ip_address,mac_address,company,owned_by,managed_by,managed_by_group,"
-               "support_group,assignment_group,u_business_criticality,install_status,operational_status,"
-               "discovery_source,sys_updated_on").split(",")
+CMDB_FIELDS = ["sys_id", "name", "u_alias", "sys_class_name", "u_site_code", "location", "u_purdue_level", "u_security_zone", "manufacturer", "model_id", "serial_number", "asset_tag", "ip_address", "mac_address", "company", "owned_by", "managed_by", "managed_by_group", "support_group", "assignment_group", "u_business_criticality", "install_status", "operational_status", "discovery_source", "sys_updated_on"]
 TABLES: dict[str, tuple[list[str], str]] = {
-    "sys_user": ("sys_id,user_name,name,first_name,last_name,email,title,department,manager,active,time_zone,company,"
-                 "employee_number,sys_updated_on".split(","), ""),
-    "sys_user_group": ("sys_id,name,manager,parent,type,email,active,description,sys_updated_on".split(","), ""),
-    "sys_user_grmember": ("sys_id,group,user,sys_updated_on".split(","), ""),
-    "cmdb_rel_ci": ("sys_id,parent,type,child,sys_updated_on".split(","), ""),
-    "change_request": ("sys_id,number,short_description,description,type,state,risk,impact,priority,category,cmdb_ci,"
-                       "assignment_group,assigned_to,requested_by,start_date,end_date,cab_required,approval,"
-                       "sys_created_on,sys_updated_on".split(","), ""),
-    "sysapproval_approver": ("sys_id,approver,state,sysapproval,source_table,due_date,sys_created_on,sys_updated_on,"
-                             "comments".split(","), "source_table=change_request"),
+    "sys_user": (["sys_id", "user_name", "name", "first_name", "last_name", "email", "title", "department", "manager", "active", "time_zone", "company", "employee_number", "sys_updated_on"], ""),
+    "sys_user_group": (["sys_id", "name", "manager", "parent", "type", "email", "active", "description", "sys_updated_on"], ""),
+    "sys_user_grmember": (["sys_id", "group", "user", "sys_updated_on"], ""),
+    "cmdb_rel_ci": (["sys_id", "parent", "type", "child", "sys_updated_on"], ""),
+    "change_request": (["sys_id", "number", "short_description", "description", "type", "state", "risk", "impact", "priority", "category", "cmdb_ci", "assignment_group", "assigned_to", "requested_by", "start_date", "end_date", "cab_required", "approval", "sys_created_on", "sys_updated_on"], ""),
+    "sysapproval_approver": (["sys_id", "approver", "state", "sysapproval", "source_table", "due_date", "sys_created_on", "sys_updated_on", "comments"], "source_table=change_request"),
 }
 OVERLAP = dt.timedelta(days=1)
 PAGE = 1000
@@ -155,7 +148,8 @@ class ServiceNowConnector:
 def _message(exc: Exception) -> str:
     arg = exc.args[0] if exc.args else exc
     if isinstance(arg, dict):
-        error = arg.get("error") if isinstance(arg.get("error"), dict) else arg
+        inner = arg.get("error")
+        error: dict[str, Any] = inner if isinstance(inner, dict) else arg
         return str(error.get("message") or error)[:300]
     return str(arg)[:300]
 

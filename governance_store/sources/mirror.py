@@ -105,7 +105,7 @@ def diff(session: Session, source: str, fetched: Fetched) -> MirrorDiff:
 
 def write(session: Session, result: MirrorDiff, *, now: dt.datetime) -> None:
     """Store what ``diff`` found (in the caller's transaction)."""
-    table = SourceRecord.__table__
+    table: sa.Table = SourceRecord.__table__  # type: ignore[assignment]
     for i in range(0, len(result.deletes), CHUNK):
         session.execute(sa.delete(table).where(table.c.id.in_(result.deletes[i:i + CHUNK])))
     if result.inserts:

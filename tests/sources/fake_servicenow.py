@@ -104,7 +104,7 @@ class FakeServiceNow(ThreadedApp):
                 rec["sys_id"] = (sys_id, sys_id)
                 out[sys_id] = rec
             self.tables[table] = out
-        for table, records in rows.items():
+        for table in rows:
             for rec in self.tables[table].values():
                 self._derive(table, rec)
 

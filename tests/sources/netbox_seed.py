@@ -81,10 +81,7 @@ class Seeder:
                            description=row["description"])
 
     def assign(self, row: dict[str, str], devices: dict[str, Any]) -> Any:
-        if row["object_type"] == "dcim.device":
-            target = devices[row["object"]]
-        else:
-            target = self.site(row["object"])
+        target = devices[row["object"]] if row["object_type"] == "dcim.device" else self.site(row["object"])
         return self.api.tenancy.contact_assignments.create(
             object_type=row["object_type"], object_id=target.id, contact=self.cache[(self.api.tenancy.contacts.url,
                                                                                      row["contact"])].id,

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.sources import runner
-from bot.sources.entra import EntraConnector
 from bot.sources.registry import Configured, configured_sources
 from bot.sources.servicenow import ServiceNowConnector
 from bot.sources.slack import SlackDirectoryConnector
