@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.bootstrap import Container
 from bot.sources.registry import configured_intervals
 from governance_store.sources.status import SourceStatus, source_status
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Container
 
 
 def statuses(container: Container) -> list[SourceStatus]:

@@ -53,7 +53,7 @@ def configured_sources(settings: Settings, *, sleep: http.Sleep = time.sleep) ->
             max_wait=wait, sleep=sleep,
         ), settings.servicenow_sync_minutes * 60)
     if settings.slack_sync_users and settings.slack_bot_token is not None:
-        from bot.sources.slack import SlackDirectoryConnector
+        from bot.slack.directory import SlackDirectoryConnector
 
         out[SourceName.SLACK] = Configured(SlackDirectoryConnector(
             settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=timeout,

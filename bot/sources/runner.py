@@ -7,10 +7,13 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.bootstrap import Container
 from bot.sources.registry import Configured
 from governance_store.sources.sync import SyncReport, SyncStatus, sync_source
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Container
 
 log = logging.getLogger("govbot.sources")
 

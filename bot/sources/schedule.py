@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.bootstrap import Container
 from bot.sources import runner
 from bot.sources.registry import Configured, configured_sources
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Container
 
 log = logging.getLogger("govbot.sources")
 

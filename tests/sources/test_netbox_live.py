@@ -10,10 +10,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from bot.bootstrap import build_worker
 from bot.sources import runner
 from bot.sources.registry import configured_sources
 from bot.sources.schedule import job_id
-from bot.worker import build_worker
 from governance_store.importers import import_paths
 from governance_store.lint import run_lint
 from governance_store.models import SourceSync, System, SystemContact

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from bot.cli import main
+from bot.slack.directory import SlackDirectoryConnector
 from bot.sources import runner
 from bot.sources.registry import Configured, configured_sources
 from bot.sources.servicenow import ServiceNowConnector
-from bot.sources.slack import SlackDirectoryConnector
 from governance_store.importers import import_paths
 from governance_store.importers.holds import Hold
 from governance_store.lint import run_lint

@@ -1,7 +1,7 @@
 """live sources: sync state per source and the last good copy of each source record
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-04 08:00:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import governance_store.models
 
 revision = '0007'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
