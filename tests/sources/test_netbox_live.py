@@ -18,9 +18,9 @@ from governance_store.importers import import_paths
 from governance_store.lint import run_lint
 from governance_store.models import SourceSync, System, SystemContact
 from governance_store.sources.sync import SyncStatus
-from handlers.dispatch import handle_command
 from handlers.reply import Actor, Command, Reply
 from tests.conftest import CORVANE
+from tests.core import handle_command
 from tests.sources.conftest import NOW, LiveNetBox, Rig
 from tests.sources.netbox_seed import Seeder
 

@@ -22,9 +22,9 @@ from governance_store.importers import import_paths
 from governance_store.lint import run_lint
 from governance_store.models import Person, SourceRecord, System
 from governance_store.sources.sync import SyncStatus
-from handlers.dispatch import handle_command
 from handlers.reply import Actor, Command, reply_to_dict
 from tests.conftest import CORVANE
+from tests.core import handle_command
 from tests.sources.conftest import NOW, Fakes, LiveNetBox, governance_files, place_files
 
 ME = Actor(person_id=None, display_name="test", platform="test")

@@ -24,8 +24,8 @@ from governance_store.lint import run_lint
 from governance_store.models import Person, SourceRecord, SourceSync, System, Team, TeamMember
 from governance_store.sources import state as sync_state
 from governance_store.sources.sync import SyncStatus, sync_source
-from handlers.dispatch import handle_command
 from handlers.reply import Actor, Command
+from tests.core import handle_command
 from tests.sources.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
