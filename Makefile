@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DB ?= $(CURDIR)/demo/govbot-demo.db
 
-.PHONY: venv browser test demo demo-console bench lint clean messages
+.PHONY: venv browser netbox test demo demo-console bench lint clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; } \
 		|| echo "warning: could not install chromium; the browser test will not run"; \
 	else echo "warning: chromium is missing and apt-get is unavailable (not root?); the browser test will not run"; fi
+
+# The live-source tests run a real NetBox (PyPI, Python >= 3.12) from .netbox/; the first run installs it
+# and migrates its template database (minutes), later runs reuse both.  The tests prepare it themselves;
+# `make netbox` does it ahead of time.
+netbox: $(STAMP)
+	$(BIN)/python -m tests.sources.netbox_server
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
@@ -65,4 +71,4 @@ teams-package:
 	$(PYTHON) deploy/teams/package.py $(if $(TEAMS_BOT_ID),--bot-id $(TEAMS_BOT_ID))
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo .pytest_cache .netbox

@@ -218,6 +218,9 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
     worker.extra_jobs.append((lambda: _safely(reroute_departed, container), {
         "trigger": "interval", "seconds": REROUTE_SECONDS, "id": "reroute", "max_instances": 1, "coalesce": True,
         "next_run_time": dt.datetime.now(dt.UTC)}))
+    from bot.sources.schedule import source_jobs
+
+    worker.extra_jobs.extend(source_jobs(container))  # each configured live source on its own schedule
     return worker
 
 

@@ -77,6 +77,36 @@ class Settings(BaseSettings):
     clock_offset_seconds: float = 0.0
     default_timezone: str = "UTC"
 
+    # Live sources (see docs/sources.md).  A source syncs when its address and credentials are set.
+    netbox_url: str | None = None
+    netbox_token: SecretStr | None = None
+    netbox_ca_bundle: str | None = None
+    netbox_sync_minutes: float = Field(default=15.0, gt=0)
+    servicenow_instance: str | None = None  # https://example.service-now.com (or the instance name)
+    servicenow_user: str | None = None
+    servicenow_password: SecretStr | None = None
+    servicenow_ca_bundle: str | None = None
+    # The CMDB tables to read: cmdb_ci holds every class; name class tables to read only those.
+    servicenow_cmdb_tables: list[str] = Field(default_factory=lambda: ["cmdb_ci"])
+    servicenow_sync_minutes: float = Field(default=15.0, gt=0)
+    entra_tenant_id: str | None = None
+    entra_client_id: str | None = None
+    entra_client_secret: SecretStr | None = None
+    entra_graph_url: str = "https://graph.microsoft.com/v1.0"
+    entra_login_url: str = "https://login.microsoftonline.com"
+    entra_ca_bundle: str | None = None
+    # Only these groups' members (object ids); empty: every group named like a govbot team.
+    entra_group_ids: list[str] = Field(default_factory=list)
+    entra_sync_minutes: float = Field(default=30.0, gt=0)
+    # Slack's member directory, read with GOVBOT_SLACK_BOT_TOKEN (scopes users:read, users:read.email).
+    slack_sync_users: bool = False
+    slack_sync_minutes: float = Field(default=60.0, gt=0)
+    # How long one sync run may hold its source before another runner may take over.
+    sync_lease_seconds: float = Field(default=1800.0, gt=0)
+    sync_http_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The longest a source's Retry-After is waited out before the run goes on (or fails).
+    sync_max_retry_after_seconds: float = Field(default=300.0, ge=0)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
@@ -116,7 +146,8 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Settings:
         if self.dev_mode:
             return self
-        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password", "dashboard_token"):
+        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password", "dashboard_token",
+                     "netbox_token", "servicenow_password", "entra_client_secret"):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDERS:
                 raise ValueError(

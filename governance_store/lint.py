@@ -8,6 +8,7 @@ inactive NetBox contacts) are deliberately not findings.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections import defaultdict
@@ -86,8 +87,13 @@ def _acting_text(person: Person, acting: dict[int, Person]) -> str:
     return f"acting holder: {who.display_name}" if who else "nobody is named as acting holder"
 
 
-def run_lint(*, session: Session) -> LintReport:
+def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
+    """Every governance gap in the store.  ``now`` (default: the wall clock) dates the live sources'
+    freshness."""
+    from governance_store.sources.freshness import stale_sources
+
     report = LintReport()
+    stale_sources(report, session=session, now=now or dt.datetime.now(dt.UTC))
     systems = session.scalars(
         select(System).options(selectinload(System.owner), selectinload(System.technical_manager),
                                defer(System.aliases), defer(System.macs), defer(System.hostnames))
@@ -227,8 +233,8 @@ def run_lint(*, session: Session) -> LintReport:
         report.add(
             "UNKNOWN_TEAM", "medium", "Reference to a team that does not exist", name,
             f"'{name}' is not in the group directory",
-            "referenced by " + ", ".join(s.name for s in affected),
-            system_ids=tuple(s.id for s in affected),
+            "referenced by " + ", ".join(sorted(s.name for s in affected)),
+            system_ids=tuple(s.id for s in sorted(affected, key=lambda s: s.name)),
         )
 
     # RACI: zero or several Accountables.

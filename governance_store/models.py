@@ -773,3 +773,53 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+# --------------------------------------------------------------------------- live sources
+
+
+class SourceSync(Base):
+    """One live source (NetBox, ServiceNow, Entra ID, Slack): where its incremental sync stands.
+
+    ``cursors`` hold what the next run asks for (per collection: the last ``last_updated`` /
+    ``sys_updated_on`` seen, or a Graph delta link); they advance only in the transaction that also
+    writes the data they cover, so a crash repeats a run instead of skipping or doubling anything.
+    The lease (``lease_owner`` until ``lease_until``) lets one runner at a time sync the source.
+    """
+
+    __tablename__ = "source_syncs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), unique=True)
+    cursors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    last_success_at: Mapped[dt.datetime | None] = mapped_column()
+    last_change_at: Mapped[dt.datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_duration_seconds: Mapped[float | None] = mapped_column()
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    # How often the source is meant to sync: the governance lint flags it once it is well overdue.
+    interval_seconds: Mapped[float | None] = mapped_column()
+    last_report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SourceRecord(Base):
+    """The last good copy of one record of a live source, as its API returned it.
+
+    Incremental runs fetch only what changed; the whole source is rebuilt from these copies and
+    reconciled through the importers, exactly as a full export would be.
+    """
+
+    __tablename__ = "source_records"
+    __table_args__ = (UniqueConstraint("source", "collection", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    collection: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fetched_at: Mapped[dt.datetime] = mapped_column()

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from governance_store import chains, raci
@@ -531,8 +531,10 @@ def call(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
             warnings.extend(lvl.problems)
             levels_json.append({"level": lvl.level, "after_minutes": lvl.after_minutes,
                                 "people": _people_json(lvl.people()), "channels": list(lvl.channels)})
+    rank = case({"primary": 0, "secondary": 1, "tertiary": 2}, value=SystemContact.priority, else_=3)
     contacts = session.scalars(
         select(SystemContact).where(SystemContact.system_id == system.id, SystemContact.priority != "inactive")
+        .order_by(rank, SystemContact.role, SystemContact.contact_name)
     ).all()
     for c in contacts:
         fields.append(Field(t("NetBox {role} contact ({priority})", role=c.role, priority=c.priority or "—"),

@@ -19,7 +19,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from bot.dashboard import auth, exports, queries, trends
+from bot.dashboard import auth, exports, queries, sources, trends
 from bot.dashboard.metrics import METRICS, Registry
 from bot.dashboard.zones import PageZone, page_zone
 from bot.turn import Ask, ChatUser, Click, Request
@@ -145,6 +145,7 @@ class DashboardMount:
         r.add_get("/metrics-page/export.csv", self.export_csv)
         r.add_get("/metrics-page/export.xlsx", self.export_xlsx)
         r.add_get("/gaps", self.gaps)
+        sources.mount(app, self.container, page)
         if not any(getattr(res, "canonical", "") == STATIC_PREFIX for res in r.resources()):
             r.add_static(STATIC_PREFIX, HERE / "static")
 

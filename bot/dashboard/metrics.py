@@ -165,7 +165,10 @@ class MetricsMount:
         if worker is not None:
             fired["worker"] = worker.heartbeat.escalations_fired
             alive = 1 if worker.alive else 0
+        from bot.dashboard.sources import gauges as source_gauges
+
         return {
+            **source_gauges(self.container),
             "govbot_pending_approvals": ("gauge", "Approvals waiting for a decision.", pending),
             "govbot_outbox_pending": ("gauge", "Outbox messages waiting to be delivered.", depth),
             "govbot_escalations_fired_total": (

@@ -178,6 +178,7 @@ def import_netbox_devices(run: Run, f: CsvFile) -> None:
             continue
         seen_names.add(name)
         ips = [norm_ip(v) for v in (row["primary_ip4"], row["primary_ip6"], row["primary_ip"]) if v]
+        ips += [norm_ip(v) for v in split_list(row["ip_addresses"])]
         ips = list(dict.fromkeys(ips))
         serial = row["serial"] or None
         asset_tag = row["asset_tag"] or None

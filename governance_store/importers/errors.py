@@ -41,6 +41,8 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     files: list[tuple[str, str]] = field(default_factory=list)
     dry_run: bool = False
+    # Rows per table the import left as they were because govbot holds a confirmed fact about them.
+    held: dict[str, int] = field(default_factory=dict)
 
     def count(self, kind: str, what: str) -> int:
         return self.counts.get(kind, {}).get(what, 0)

@@ -156,6 +156,7 @@ def import_entra(run: Run, f: CsvFile) -> None:
             "user_type": row["usertype"] or None, "employee_type": row["employeetype"] or None,
             "office": row["officelocation"] or None,
             "manager_upn": row["manager_userprincipalname"] or None,
+            "preferred_language": row["preferredlanguage"] or None,
         })
         people.add(person)
         _pending_manager(run, person, "entra", row["manager_userprincipalname"], row)

@@ -1,4 +1,8 @@
-"""``import_paths``: recognise the files, apply them in dependency order, write once."""
+"""``import_paths``: recognise the files, apply them in dependency order, write once.
+
+``import_files`` is the same pipeline for files that are already open: live sources hand it
+their records as :class:`governance_store.importers.records.RecordFile` objects.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from governance_store.importers.cmdb import finish_cmdb
 from governance_store.importers.context import Run, check_timezone
 from governance_store.importers.csvio import CsvFile
 from governance_store.importers.errors import COUNT_KEYS, ImportFailed, ImportReport, RowError
+from governance_store.importers.holds import Hold, apply_holds
 from governance_store.importers.org import finish_places
 from governance_store.importers.people import finish_managers
 from governance_store.importers.shapes import ORDER, SHAPES_BY_KIND, STAGES, recognise
@@ -84,6 +89,28 @@ def import_paths(
     # Hundreds of thousands of long-lived records make the cyclic collector
     # rescan the same objects over and over; nothing here creates cycles worth
     # collecting, so it pauses for the duration of the import.
+    errors: list[RowError] = []
+    labels: list[str] = []
+    candidates = _expand(paths, errors, labels)
+    return import_files(candidates, session=session, dry_run=dry_run, progress=progress, errors=errors,
+                        labels=labels, export_timezone=export_timezone)
+
+
+def import_files(
+    files: list[CsvFile],
+    *,
+    session: Session,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    holds: Iterable[Hold] = (),
+    errors: list[RowError] | None = None,
+    labels: list[str] | None = None,
+    export_timezone: str | None = None,
+) -> ImportReport:
+    """The import pipeline for files that are already named: CSV files (recognised by their header) or
+    live-source record files (whose ``kind`` is set).  ``holds``: facts confirmed in govbot that this
+    import must not overwrite; each row they keep is reported as held.  Same contract as
+    :func:`import_paths`."""
     gc_was_enabled = gc.isenabled()
     gc.disable()
     run = Run(session)
@@ -91,8 +118,11 @@ def import_paths(
     if export_timezone:
         check_timezone(export_timezone)
         run.export_timezone = export_timezone
+    if errors:
+        run.errors.extend(errors)
     try:
-        return _import(run, paths, dry_run=dry_run)
+        return _import(run, files, labels if labels is not None else [f.label for f in files],
+                       dry_run=dry_run, holds=list(holds))
     finally:
         # The working copy refers to itself through its indexes: let it go now.
         run.cache.clear()
@@ -101,15 +131,18 @@ def import_paths(
             gc.enable()
 
 
-def _import(run: Run, paths: list[Path], *, dry_run: bool) -> ImportReport:
+def _import(run: Run, candidates: list[CsvFile], labels: list[str], *, dry_run: bool,
+            holds: list[Hold]) -> ImportReport:
     session = run.session
     progress = run.progress
     errors = run.errors
     report = ImportReport(dry_run=dry_run)
 
-    labels: list[str] = []
-    candidates = _expand(paths, errors, labels)
     for f in candidates:
+        if f.kind is not None:
+            # A live source's records: their kind is known, nothing to recognise.
+            run.files.append(f)
+            continue
         problems = f.open_header()
         if problems:
             errors.extend(problems)
@@ -155,6 +188,7 @@ def _import(run: Run, paths: list[Path], *, dry_run: bool) -> ImportReport:
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: (position.get(e.file, -1), e.line)))
 
+    report.held = apply_holds(run, holds)
     plans = {name: state.plan() for name, state in run.tables.items()}
     for name, (added, changed, _removed, _unchanged) in plans.items():
         for where, reason in run.tables[name].validate([*added, *changed], name):

@@ -95,13 +95,15 @@ SHAPES: list[Shape] = [
                 "usagelocation,employeeid,employeetype,usertype,accountenabled,createddatetime,"
                 "manager_userprincipalname,mobilephone,businessphones,preferredlanguage"),
           people.import_entra),
+    Shape("entra_group_members", _cols("group_id,group,member_id"), _cols("member_userprincipalname"),
+          teams.import_entra_group_members),
     Shape("slack_users", _cols("id,name,deleted,is_bot"),
           _cols("team_id,real_name,is_restricted,is_ultra_restricted,tz,tz_label,tz_offset,profile.email,"
                 "profile.title,profile.display_name,profile.real_name,email,is_admin,is_owner,updated"),
           people.import_slack),
     Shape("netbox_devices", _cols("name,device_type,site"),
           _cols("role,manufacturer,location,tenant,status,serial,asset_tag,primary_ip4,primary_ip6,primary_ip,"
-                "description,platform,rack,position"),
+                "description,platform,rack,position,ip_addresses"),
           assets.import_netbox_devices),
     Shape("netbox_contacts", _cols("name,email,phone"), _cols("title,groups,group,address,link,description"),
           netbox.import_contacts),
@@ -132,7 +134,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("zones", ["zones"]),
     ("people", ["servicenow_sys_user", "entra_users", "slack_users"]),
     ("teams", ["teams", "servicenow_sys_user_group"]),
-    ("memberships", ["servicenow_sys_user_grmember"]),
+    ("memberships", ["servicenow_sys_user_grmember", "entra_group_members"]),
     ("systems", ["cmdb_ci", "cmdb_ci_raw"]),
     ("ot inventory", ["ot_inventory_nozomi"]),
     ("netbox", ["netbox_devices", "netbox_contacts", "netbox_contact_roles", "netbox_contact_assignments"]),

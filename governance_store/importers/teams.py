@@ -120,3 +120,31 @@ def import_group_members(run: Run, f: CsvFile) -> None:
         if first_seen(seen, row["sys_id"] or pair, row, "membership") or row.bad:
             continue
         members.ensure(team, person, row.where)
+
+
+def import_entra_group_members(run: Run, f: CsvFile) -> None:
+    """Entra ID group members join the team of the same name (groups no team is named after are noted).
+
+    Like ServiceNow group memberships, members are added; a membership is never removed here."""
+    people = People.of(run)
+    teams = Teams.of(run)
+    members = Members.of(run)
+    seen: dict[str, int] = {}
+    for line, values in f.rows(run.errors):
+        row = Row(run, f, line, values)
+        group = row.required("group")
+        member_id = row.required("member_id")
+        if first_seen(seen, f"{row['group_id']}\x00{member_id}", row, "membership") or row.bad:
+            continue
+        team = teams.find(group)
+        if team is None:
+            run.tally(f"{f.label}: group {{key!r}} matches no team; its members are not used ({{n}} row{{s}})",
+                      group)
+            continue
+        person = people.get(people.by_aad.get(member_id.lower()))
+        if person is None and row["member_userprincipalname"]:
+            person, _problem = people.find(row["member_userprincipalname"])
+        if person is None:
+            run.tally(f"{f.label}: {{n}} member{{s}} of {{key!r}} match nobody in the directory", group)
+            continue
+        members.ensure(team, person, row.where)
