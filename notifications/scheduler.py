@@ -1,7 +1,18 @@
-"""APScheduler only wakes the work; the database decides what is due.
+"""The worker's loop: look when something falls due, not on a fixed interval.
 
-The in-memory job store is per process and never shared: every replica runs
-its own sweep, and the row claims in the sweep and the outbox make that safe.
+After every cycle the worker reads the earliest instant at which a timer or a
+message becomes due and sleeps until then; a timer created or moved, or a
+message queued, by any process wakes it sooner (``notifications.wake``:
+PostgreSQL ``LISTEN``/``NOTIFY``, on SQLite a hook in this process).  The
+safety interval (``interval``, ``GOVBOT_SWEEP_INTERVAL_SECONDS``) caps every
+sleep, so a lost notice costs at most that.  The database decides what is due:
+every replica runs its own loop, and the row claims in the sweep and the
+outbox make that safe.  A database that cannot be reached makes a cycle fail;
+the loop retries with backoff (up to the safety interval) and never exits for
+it.
+
+APScheduler runs the weekly digests and the outbox pruning, in threads of their
+own; its in-memory job store is per process and never shared.
 """
 
 from __future__ import annotations
@@ -9,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,9 +31,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import OutboxMessage, Timer
 from handlers.dashboard_pass import DashboardLinks
-from notifications import digest, outbox, sweep
+from notifications import digest, outbox, sweep, wake
 
 log = logging.getLogger(__name__)
+
+# After a failed cycle the loop waits this long, doubling up to the safety interval.
+RETRY_FIRST_SECONDS = 0.5
+# How long stop() waits for the cycle in progress to finish.
+STOP_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -42,13 +60,18 @@ class Worker:
         self.factory = factory
         self.dispatcher = outbox.Dispatcher(factory, senders, per_channel_interval=per_channel_interval, lease=lease)
         self.clock = clock
-        self.interval = interval
+        self.interval = interval  # the safety interval: the longest the loop sleeps
         self.heartbeat = Heartbeat()
+        self.alarm = wake.Alarm(clock)
         self.scheduler: BackgroundScheduler | None = None
         self.extra_jobs: list[tuple[Callable[[], object], dict[str, object]]] = []
         self.digest_scopes: list[digest.DigestScope] | None = None  # None: derived from role assignments
         self.dashboard_links: DashboardLinks | None = None  # dashboard buttons in digests
         self.retention: dt.timedelta | None = None  # delivered messages older than this are deleted
+        self.failures = 0  # cycles failed in a row
+        self.sources: list[wake.WakeSource] = []  # what wakes the running loop (notifications.wake)
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
 
     def cycle(self, *, with_digest: bool = True) -> tuple[sweep.SweepResult, outbox.DispatchResult]:
         """Sweep due timers, send due digests (``with_digest``) and deliver what is queued."""
@@ -58,16 +81,76 @@ class Worker:
             if with_digest:
                 self.digest()
             sent = self.dispatcher.run(now=self.clock(), limit=500)
-        except Exception:
+        except Exception as exc:
             self.heartbeat.errors += 1
-            log.exception("sweep cycle failed")
+            self.failures += 1
+            if self.failures == 1:
+                log.exception("sweep cycle failed")
+            else:  # an outage: one traceback is enough
+                log.warning("sweep cycle failed again (%d in a row): %s", self.failures,
+                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
+        if self.failures:
+            log.info("sweep cycle works again after %d failed", self.failures)
+            self.failures = 0
         hb = self.heartbeat
         hb.last_cycle, hb.cycles = now, hb.cycles + 1
         hb.escalations_fired += swept.fired
         hb.messages_sent += sent.sent
         hb.lateness = (hb.lateness + swept.lateness)[-1000:]
         return swept, sent
+
+    def run(self, *, stop: threading.Event | None = None, once: bool = False, until_idle: bool = False,
+            max_seconds: float | None = None,
+            on_cycle: Callable[[int, sweep.SweepResult, outbox.DispatchResult], None] | None = None) -> int:
+        """Run cycles until ``stop`` is set; return how many ran.
+
+        Between cycles the loop sleeps until the earliest due instant, a notice
+        of an earlier one, or the safety interval, whichever comes first.
+        ``once``: one cycle.  ``until_idle``: stop when nothing is due and no
+        message waits for a retry.  Both send the due digests within the cycle;
+        otherwise the scheduler sends them (``start``).  ``max_seconds``: stop
+        after that long at the latest.  ``on_cycle(number, swept, sent)`` sees
+        every cycle that succeeded.
+        """
+        stop = stop or self._stop
+        started = time.monotonic()
+        cycles = 0
+        self.alarm.owner = threading.get_ident()
+        with contextlib.ExitStack() as stack:
+            if not once:
+                self.sources = stack.enter_context(wake.listening(self.factory, self.alarm))
+            while not stop.is_set():
+                self.alarm.take()  # from here on, what changes is noticed or read below
+                with contextlib.suppress(Exception):  # logged in cycle(); retried below
+                    swept, sent = self.cycle(with_digest=once or until_idle)
+                    if on_cycle is not None:
+                        on_cycle(cycles + 1, swept, sent)
+                cycles += 1
+                if once:
+                    break
+                left = None if max_seconds is None else max_seconds - (time.monotonic() - started)
+                if left is not None and left <= 0:
+                    log.info("stopping after %.0f s", max_seconds)
+                    break
+                due: dt.datetime | None = None
+                if not self.failures:
+                    try:
+                        if until_idle and backlog(self.factory, now=self.clock()).idle:
+                            log.info("idle after %d cycles", cycles)
+                            break
+                        due = wake.next_due(self.factory)
+                    except Exception as exc:  # noqa: BLE001 - the database went away: retry with backoff
+                        self.failures += 1
+                        log.warning("cannot read what is due next: %s",
+                                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                pause = self.interval
+                if self.failures:
+                    pause = min(pause, RETRY_FIRST_SECONDS * 2 ** min(self.failures - 1, 16))
+                if left is not None:
+                    pause = min(pause, left)
+                self.alarm.sleep(due, cap=pause, stop=stop)
+        return cycles
 
     def digest(self) -> None:
         """Send the weekly digests that are due; a failure is logged and retried, never raised."""
@@ -78,14 +161,12 @@ class Worker:
             log.exception("the weekly digest failed; retried next cycle, delivery goes on")
 
     def start(self, *, sweep: bool = True) -> BackgroundScheduler:
-        """Schedule the work: the sweep cycle (unless ``sweep`` is false: the caller runs the cycles),
-        the weekly digests, the outbox pruning and any extra jobs."""
+        """Start the work in the background: the loop of cycles in a thread of its own (unless ``sweep``
+        is false: the caller runs ``run()``), and on the scheduler the weekly digests every safety
+        interval, the outbox pruning and any extra jobs."""
         scheduler = BackgroundScheduler(timezone="UTC")
-        if sweep:
-            scheduler.add_job(self._safe_cycle, "interval", seconds=self.interval, id="sweep", max_instances=1,
-                              coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
         # The digest job (seconds to compute at many plants) runs in its own thread, so escalations are
-        # swept and delivered on time while it runs; its messages go out with the next cycle.
+        # swept and delivered on time while it runs; its messages wake the loop when they are queued.
         scheduler.add_job(self.digest, "interval", seconds=self.interval, id="digest", max_instances=1,
                           coalesce=True, next_run_time=dt.datetime.now(dt.UTC))
         if self.retention is not None:
@@ -95,6 +176,10 @@ class Worker:
             scheduler.add_job(func, **trigger)  # type: ignore[arg-type]
         scheduler.start()
         self.scheduler = scheduler
+        if sweep:
+            self._stop.clear()
+            self._loop = threading.Thread(target=self.run, name="govbot-sweep", daemon=True)
+            self._loop.start()
         return scheduler
 
     def prune(self) -> int:
@@ -112,19 +197,21 @@ class Worker:
         except Exception:  # noqa: BLE001 - retried at the next run
             log.exception("pruning the outbox failed")
 
-    def _safe_cycle(self) -> None:
-        # Failures are logged in cycle(); the next tick retries.
-        with contextlib.suppress(Exception):
-            self.cycle(with_digest=False)
-
     def stop(self) -> None:
+        """Stop the loop (after the cycle in progress) and the scheduler."""
+        self._stop.set()
+        self.alarm.ring()
+        if self._loop is not None:
+            self._loop.join(STOP_TIMEOUT_SECONDS)
+            self._loop = None
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
 
     @property
     def alive(self) -> bool:
-        return self.scheduler is not None and self.scheduler.running
+        looping = self._loop is None or self._loop.is_alive()
+        return self.scheduler is not None and self.scheduler.running and looping
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from governance_store import audit
@@ -125,8 +126,8 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
                     attempt.timers += 1
                     advance(timer, session=session, now=now, result=attempt, memo=memo)
                 memo.flush(session)
-        except Exception:
-            if batch == 1:
+        except Exception as exc:
+            if batch == 1 or isinstance(exc, OperationalError):  # the database is away: no timer is to blame
                 raise
             # One bad timer must not hold back its batch: sweep on one timer per transaction.
             log.exception("a sweep batch failed; continuing one timer per transaction")

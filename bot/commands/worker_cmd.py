@@ -11,59 +11,46 @@ import contextlib
 import logging
 import signal
 import threading
-import time
 from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
-    from notifications.outbox import DispatchResult
+    from notifications.outbox import DispatchResult, Sender
     from notifications.sweep import SweepResult
 
 log = logging.getLogger("govbot.worker")
 
 
 def run_worker(container, *, once: bool = False, until_idle: bool = False,  # type: ignore[no-untyped-def]
-               max_seconds: float | None = None, stop: threading.Event | None = None) -> int:
-    """Run ``Worker.cycle()`` in a loop on the container's clock; return the number of cycles."""
-    from bot.bootstrap import build_worker, reroute_departed
-    from notifications.scheduler import backlog
+               max_seconds: float | None = None, stop: threading.Event | None = None,
+               senders: list[Sender] | None = None) -> int:
+    """Run the worker's loop (``Worker.run``) on the container's clock; return the number of cycles.
 
-    worker = build_worker(container)
-    stop = stop or threading.Event()
-    started = time.monotonic()
-    cycles = 0
+    ``senders`` replaces the chat platforms of the settings (benchmarks hand in a recording one).
+    """
+    from bot.bootstrap import build_worker, reroute_departed
+
+    worker = build_worker(container) if senders is None else build_worker(container, senders)
     # Running on, the worker's scheduler runs the weekly digests (in their own thread, so that computing
-    # them never holds up escalations) and the outbox pruning; this loop runs the cycles.  A single pass
+    # them never holds up escalations) and the outbox pruning; this thread runs the cycles.  A single pass
     # (--once, --until-idle) sends the due digests in line.
-    inline_digest = once or until_idle
-    if not inline_digest:
+    if not (once or until_idle):
         worker.start(sweep=False)
     else:
         with contextlib.suppress(Exception):  # logged; the scheduled pass retries when the worker runs on
             reroute_departed(container)
-    while not stop.is_set():
-        swept: SweepResult | None = None
-        sent: DispatchResult | None = None
-        with contextlib.suppress(Exception):  # logged by the worker; the next cycle retries
-            swept, sent = worker.cycle(with_digest=inline_digest)
-        cycles += 1
-        if swept is not None and sent is not None and (swept.timers or sent.sent or sent.retried or sent.failed):
-            log.info("cycle %d: %d timers, %d fired; %d sent, %d recovered, %d retried, %d failed", cycles,
+
+    def logged(number: int, swept: SweepResult, sent: DispatchResult) -> None:
+        if swept.timers or sent.sent or sent.retried or sent.failed:
+            log.info("cycle %d: %d timers, %d fired; %d sent, %d recovered, %d retried, %d failed", number,
                      swept.timers, swept.fired, sent.sent, sent.recovered, sent.retried, sent.failed)
-        if once:
-            break
-        if max_seconds is not None and time.monotonic() - started >= max_seconds:
-            log.info("stopping after %.0f s", max_seconds)
-            break
-        left = backlog(container.session_factory, now=container.clock())
-        if until_idle and left.idle:
-            log.info("idle after %d cycles", cycles)
-            break
-        if not left.due:
-            stop.wait(worker.interval)
-    worker.stop()
-    return cycles
+
+    try:
+        return worker.run(stop=stop or threading.Event(), once=once, until_idle=until_idle,
+                          max_seconds=max_seconds, on_cycle=logged)
+    finally:
+        worker.stop()
 
 
 def register(main: click.Group) -> None:
@@ -77,7 +64,7 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def worker_cmd(state, once: bool, until_idle: bool, max_seconds: float | None,  # type: ignore[no-untyped-def]
                    log_level: str) -> None:
-        """Sweep SLA timers, send due digests and deliver the outbox, every GOVBOT_SWEEP_INTERVAL_SECONDS."""
+        """Sweep SLA timers, send due digests and deliver the outbox when they fall due."""
         from bot.commands.digest_cmd import configured_scopes
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")

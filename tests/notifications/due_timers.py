@@ -119,3 +119,24 @@ def make_due_timers(factory: sessionmaker[Session], count: int, *, start_at: str
             ids += s.scalars(sa.insert(Timer).returning(Timer.id), [
                 {**tm_row, "change_id": c, "subject_key": f"cr:{c}"} for c in new_ids]).all()
     return ids
+
+
+def fall_due(factory: sessionmaker[Session], timer_ids: list[int], instants: list[dt.datetime], *,
+             event: str = "escalate:L2") -> dict[int, dt.datetime]:
+    """Move timers made by ``make_due_timers`` so that ``event`` is their next step and falls due at
+    ``instants`` on a 24x7 clock, in one transaction (as a rescheduling would).  Returns change id -> instant."""
+    with factory() as s, s.begin():
+        first = s.get(Timer, timer_ids[0])
+        data = {**first.data, "schedule": "24x7"}
+        first.data = data
+        evs = sla.events(first, s.get(ChangeRequest, first.change_id), session=s)
+        step = next(i for i, e in enumerate(evs) if e.key == event)
+        offset = evs[step].at - first.started_at
+        table = Timer.__table__
+        s.connection().execute(
+            sa.update(table).where(table.c.id == sa.bindparam("tid")).values(
+                due_at=sa.bindparam("due"), started_at=sa.bindparam("started"), step=step, state="pending",
+                data=data),
+            [{"tid": tid, "due": at, "started": at - offset} for tid, at in zip(timer_ids, instants, strict=True)])
+        changes = dict(s.execute(sa.select(Timer.id, Timer.change_id).where(Timer.id.in_(timer_ids))).all())
+    return {changes[tid]: at for tid, at in zip(timer_ids, instants, strict=True)}
