@@ -52,6 +52,15 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
 
+def lock(session: Session) -> None:
+    """Take the audit log's lock until the end of the transaction (appends take it anyway).
+
+    A transaction that will append entries after locking other rows takes it
+    first: chat turns append before they change anything else, so locking rows
+    and then waiting for this lock can deadlock with them."""
+    _lock(session)
+
+
 def record_many(session: Session, entries: Iterable[tuple[dt.datetime, str, str, str, dict[str, Any]]], *,
                 actor_label: str = "govbot", platform: str = "system") -> None:
     """Append several entries (at, action, object_type, object_key, data) by govbot itself, in order,

@@ -2,7 +2,8 @@
 
 On PostgreSQL due rows are claimed with ``FOR UPDATE SKIP LOCKED`` (``batch``
 rows at a time), so any number of replicas can sweep at once and each timer is
-advanced by exactly one of them; the messages a step causes are outbox rows
+advanced by exactly one of them (a batch takes the audit log's lock before its
+rows, as chat turns do, so a sweep never deadlocks with a turn); the messages a step causes are outbox rows
 with unique keys (``INSERT … ON CONFLICT DO NOTHING``) and the audit entries
 are appended in the same transaction, so a crash before commit loses nothing
 and a crash after commit repeats nothing.  Calendars, chain levels and the
@@ -102,6 +103,10 @@ def _append_audit(session: Session, entries: list[tuple[dt.datetime, str, str, d
     audit.record_many(session, [(at, action, "change", key, data) for at, action, key, data in entries])
 
 
+def _any_due(session: Session, now: dt.datetime) -> bool:
+    return session.scalar(select(Timer.id).where(Timer.state == "pending", Timer.due_at <= now).limit(1)) is not None
+
+
 def _claim(session: Session, now: dt.datetime, batch: int) -> list[Timer]:
     query = (
         select(Timer).where(Timer.state == "pending", Timer.due_at <= now).order_by(Timer.due_at, Timer.id).limit(batch)
@@ -118,6 +123,11 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
         attempt = SweepResult()
         try:
             with factory() as session, session.begin():
+                if not _any_due(session, now):
+                    break
+                # Chat turns lock the audit log before they touch timers (they record, then stop a clock):
+                # lock it before claiming, or a sweep holding timers and waiting for it deadlocks with them.
+                audit.lock(session)
                 timers = _claim(session, now, min(batch, limit - result.timers))
                 if not timers:
                     break
