@@ -52,6 +52,13 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
 
+def try_lock(session: Session) -> bool:
+    """Take the audit log's lock if nobody holds it (as ``lock``); whether it was taken.  Always on SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}))
+
+
 def lock(session: Session) -> None:
     """Take the audit log's lock until the end of the transaction (appends take it anyway).
 

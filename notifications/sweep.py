@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,16 @@ def _append_audit(session: Session, entries: list[tuple[dt.datetime, str, str, d
     audit.record_many(session, [(at, action, "change", key, data) for at, action, key, data in entries])
 
 
+def _lock_audit(session: Session, meanwhile: Callable[[], bool] | None) -> None:
+    if meanwhile is not None:
+        while not audit.try_lock(session):
+            if not meanwhile():
+                break
+        else:
+            return
+    audit.lock(session)
+
+
 def _any_due(session: Session, now: dt.datetime) -> bool:
     return session.scalar(select(Timer.id).where(Timer.state == "pending", Timer.due_at <= now).limit(1)) is not None
 
@@ -116,7 +127,13 @@ def _claim(session: Session, now: dt.datetime, batch: int) -> list[Timer]:
     return list(session.scalars(query).all())
 
 
-def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_000, batch: int = BATCH) -> SweepResult:
+def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_000, batch: int = BATCH,
+          meanwhile: Callable[[], bool] | None = None) -> SweepResult:
+    """Advance every timer due at ``now`` (at most ``limit``), ``batch`` timers per transaction.
+
+    ``meanwhile()`` is called while another transaction holds the audit log's lock (another
+    replica's batch, a chat turn), instead of waiting for it, until it returns False (nothing
+    more to do): the worker delivers messages meanwhile."""
     result = SweepResult()
     memo = _Pass()
     while result.timers < limit:
@@ -127,7 +144,7 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
                     break
                 # Chat turns lock the audit log before they touch timers (they record, then stop a clock):
                 # lock it before claiming, or a sweep holding timers and waiting for it deadlocks with them.
-                audit.lock(session)
+                _lock_audit(session, meanwhile)
                 timers = _claim(session, now, min(batch, limit - result.timers))
                 if not timers:
                     break

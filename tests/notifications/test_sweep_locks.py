@@ -71,3 +71,32 @@ def test_a_turn_that_audits_and_then_stops_clocks_does_not_deadlock_with_a_sweep
     assert not failures, failures
     with pg_factory() as s:
         assert set(s.scalars(sa.select(Timer.state).where(Timer.id.in_(timers)))) == {"stopped"}
+
+
+def test_a_sweep_waiting_for_the_audit_log_delivers_messages_meanwhile(pg_factory: sessionmaker[Session]) -> None:
+    from notifications import outbox
+    from notifications.scheduler import Worker
+    from tests.notifications.test_outbox import RecordingSender
+
+    timers = make_due_timers(pg_factory, 2, start_at="escalate:L2")  # their submissions' messages are sent
+    now = at_edt(14, 16)
+    with pg_factory() as s, s.begin():
+        change = s.scalars(sa.select(Timer.change_id)).first()
+        for i in range(30):
+            outbox.enqueue(s, key=f"waiting:{i}", now=now, change_id=change, payload={"text": f"m{i}"},
+                           channel="C0WAIT")
+    sender = RecordingSender()
+    worker = Worker(pg_factory, [sender], clock=lambda: now, per_channel_interval=0)
+    cycled: list[object] = []
+    with pg_factory() as other, other.begin():  # another replica's batch, or a chat turn, holds the audit log
+        audit.lock(other)
+        cycle = threading.Thread(target=lambda: cycled.append(worker.cycle(with_digest=False)))
+        cycle.start()
+        deadline = time.monotonic() + 15
+        while len(sender.sent) < 30 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(sender.sent) == 30, "the waiting messages went out while the sweep waited"
+        assert not cycled, "the sweep is still waiting for the audit log"
+    cycle.join(30)
+    [(swept, sent)] = cycled  # type: ignore[misc]
+    assert swept.timers == len(timers) and sent.sent >= 30
