@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import datetime as dt
 import importlib
+import inspect
 import json
 import os
 import pkgutil
@@ -144,13 +145,16 @@ def render(
     return "\n".join(lines)
 
 
-def run_one(module_name: str, quick: bool) -> list[dict[str, Any]]:
+def run_one(module_name: str, quick: bool, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run a benchmark module; ``options`` (e.g. ``soak_seconds``) go to the ``run()`` that accepts them."""
     module = importlib.import_module(module_name)
-    kwargs = {"sizes": module.QUICK_SIZES} if quick and hasattr(module, "QUICK_SIZES") else {}
+    kwargs: dict[str, Any] = {"sizes": module.QUICK_SIZES} if quick and hasattr(module, "QUICK_SIZES") else {}
+    accepted = inspect.signature(module.run).parameters
+    kwargs.update({k: v for k, v in (options or {}).items() if v is not None and k in accepted})
     return module.run(**kwargs)
 
 
-def run_in_child(name: str, quick: bool) -> list[dict[str, Any]] | None:
+def run_in_child(name: str, quick: bool, options: dict[str, Any] | None = None) -> list[dict[str, Any]] | None:
     """Run one benchmark in a fresh interpreter; its rows, or None if it failed.
 
     A process's peak RSS only ever grows, so benchmarks sharing one process would
@@ -162,6 +166,9 @@ def run_in_child(name: str, quick: bool) -> list[dict[str, Any]] | None:
         command = [sys.executable, "-m", "bench", "--only", name, "--rows-to", str(out)]
         if quick:
             command.append("--quick")
+        for key, value in (options or {}).items():
+            if value is not None:
+                command += [f"--{key.replace('_', '-')}", str(value)]
         done = subprocess.run(command, cwd=ROOT, check=False)
         if done.returncode != 0 or not out.exists():
             print(f"  {name} failed (exit status {done.returncode})", file=sys.stderr, flush=True)
@@ -178,8 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only this benchmark (repeatable; one of: {', '.join(available) or 'none'})",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown file to write (default {DEFAULT_OUT})")
+    parser.add_argument("--soak-seconds", type=float, default=None, metavar="S",
+                        help="how long the soak benchmark runs (default 3600; --quick: 60)")
     parser.add_argument("--rows-to", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    options = {"soak_seconds": args.soak_seconds}
 
     wanted = [n for item in args.only for n in item.split(",") if n] or list(available)
     unknown = [n for n in wanted if n not in available]
@@ -187,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available)}")
 
     if args.rows_to is not None:  # a child: one benchmark, rows as JSON for the parent
-        produced = run_one(available[wanted[0]], args.quick)
+        produced = run_one(available[wanted[0]], args.quick, options)
         args.rows_to.write_text(json.dumps(produced, default=str), encoding="utf-8")
         return 0
 
@@ -196,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in wanted:
         print(f"running {name}{' (quick sizes)' if args.quick else ''}", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        produced = run_in_child(name, args.quick)
+        produced = run_in_child(name, args.quick, options)
         if produced is None:
             failed = True
             rows.append({"benchmark": name, "backend": "-", "size": None, "goal": "-", "baseline": "-",

@@ -1,4 +1,4 @@
-"""Sweep benchmark: N due SLA timers -> time until every escalation is queued; and escalation lateness.
+"""Sweep benchmark: N due SLA timers -> time until every escalation is queued.
 
 * ``sweep`` rows: N changes each due for one escalation (level 2 of the sample
   chain) are swept at once by ``notifications.sweep.sweep`` (claims 100 timers
@@ -8,13 +8,11 @@
   Baseline (same run): the per-timer design, one ``SELECT … LIMIT 1 FOR UPDATE
   SKIP LOCKED`` and one transaction per timer with nothing shared between
   timers, timed on a sample of the same timers and reported per 10k.
-* ``lateness`` row: timers falling due over a window in real time, the
-  notification ``Worker`` on its APScheduler interval (the default 15 s, or 2 s
-  with ``--quick``) with a recording sender (no chat platform, no per-channel
-  pacing): delivery time minus due time, p50 / p99.
 
-Goals (PostgreSQL): 10k escalations queued in under 10 s (judged on the
-rate when fewer timers are swept); lateness p99 under the interval + 1 s.
+How late escalations are handed to the sender is ``bench_lateness.py``.
+
+Goal (PostgreSQL): 10k escalations queued in under 10 s (judged on the rate
+when fewer timers are swept).
 
 Data: the sample organisation (``examples/corvane``) with one change submitted
 through the core and cloned (``tests/notifications/due_timers.py``).
@@ -25,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing as mp
 import resource
-import statistics
 import tempfile
 import time
 import uuid
@@ -210,84 +207,7 @@ def _sweep_rows(backend: str, store: tuple[Any, sessionmaker[Session], tuple[str
     return rows
 
 
-class _RecordingSender:
-    platform = "bench"
-
-    def __init__(self) -> None:
-        self.sent: dict[str, float] = {}
-
-    def can_reach(self, recipient: Any) -> bool:
-        return True
-
-    def send(self, recipient: Any, payload: dict[str, Any]) -> dict[str, Any]:
-        return {}
-
-    def send_keyed(self, recipient: Any, payload: dict[str, Any], *, key: str) -> dict[str, Any]:
-        self.sent[key] = time.time()
-        return {}
-
-    def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
-        return ref
-
-
-def _lateness_row(backend: str, store: tuple[Any, sessionmaker[Session], tuple[str, str | None]], count: int,
-                  window: float, interval: float) -> dict[str, Any]:
-    from governance_store.models import ChangeRequest, OutboxMessage, Timer
-    from notifications import sla
-    from notifications.scheduler import Worker
-    from tests.notifications.due_timers import make_due_timers
-
-    _engine, factory, _target = store
-    _reset(factory)
-    ids = make_due_timers(factory, count, start_at="escalate:L2")
-    t0 = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
-    with factory() as s, s.begin():
-        timers = s.scalars(sa.select(Timer).where(Timer.id.in_(ids)).order_by(Timer.id)).all()
-        first = timers[0]
-        first.data = {**first.data, "schedule": "24x7"}  # clock time: due instants can be placed exactly
-        cr = s.get(ChangeRequest, first.change_id)
-        evs = sla.events(first, cr, session=s)
-        step = next(i for i, e in enumerate(evs) if e.key == "escalate:L2")
-        offset = evs[step].at - first.started_at
-        due: dict[int, dt.datetime] = {}
-        for i, timer in enumerate(timers):
-            at = t0 + dt.timedelta(seconds=window * i / max(count - 1, 1))
-            timer.data = {**timer.data, "schedule": "24x7"}
-            timer.started_at, timer.due_at, timer.step = at - offset, at, step
-            due[timer.change_id] = at
-    sender = _RecordingSender()
-    worker = Worker(factory, [sender], clock=lambda: dt.datetime.now(dt.UTC), interval=interval, per_channel_interval=0)
-    worker.start()
-    deadline = time.monotonic() + 2 + window + 2 * interval + 30
-    try:
-        # Only the level-2 escalations count: the cloned change's own submission pings are delivered too.
-        while time.monotonic() < deadline and sum(":escalate:L2:" in k for k in list(sender.sent)) < count:
-            time.sleep(0.2)
-    finally:
-        worker.stop()
-    with factory() as s:
-        keys = s.execute(sa.select(OutboxMessage.key)).scalars().all()
-    late = []
-    for key in keys:
-        if key in sender.sent and ":escalate:L2:" in key:
-            cid = int(key.split(":")[1])
-            late.append(sender.sent[key] - due[cid].timestamp())
-    late.sort()
-    p50 = statistics.median(late) if late else float("nan")
-    p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else float("nan")
-    met = late and len(late) == count and p99 < interval + 1
-    return {
-        "benchmark": "sweep-lateness", "backend": backend, "size": count, "p50_ms": round(p50 * 1000, 1),
-        "p99_ms": round(p99 * 1000, 1), "peak_rss_mb": _rss_mb(),
-        "goal": f"p99 < interval + 1 s = {interval + 1:.0f} s" + (" (met)" if met else " (MISSED)"),
-        "baseline": f"the interval itself: {interval:.0f} s (a timer due just after a sweep waits that long)",
-        "notes": f"{len(late)}/{count} escalations delivered; due over {window:.0f} s; Worker on APScheduler every "
-                 f"{interval:.0f} s; recording sender, no pacing",
-    }
-
-
 def run(sizes: tuple[int, ...] = (10_000,)) -> list[dict[str, Any]]:
-    quick = max(sizes) <= 1000
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         stores = [("sqlite", _sqlite_store(Path(tmp)))]
@@ -298,11 +218,6 @@ def run(sizes: tuple[int, ...] = (10_000,)) -> list[dict[str, Any]]:
             for backend, store in stores:
                 for size in sizes:
                     rows += _sweep_rows(backend, store, size)
-            backend, store = stores[-1]
-            if quick:
-                rows.append(_lateness_row(backend, store, 50, window=3.0, interval=2.0))
-            else:
-                rows.append(_lateness_row(backend, store, 300, window=30.0, interval=15.0))
         finally:
             for _backend, (engine, _factory, target) in stores:
                 engine.dispose()

@@ -92,3 +92,16 @@ def test_quick_scale_benchmark_measures_a_two_plant_organisation(tmp_path: Path)
     assert "90-day outbox retention" in rows["scale"][8]
     assert "(met)" in rows["scale-sweep"][5]
     assert rows["scale-digest"][3].endswith(" s") and rows["scale-audit"][3].endswith(" ms")
+
+
+def test_soak_seconds_reach_only_the_benchmarks_that_take_them(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.__main__ import run_one
+
+    (tmp_path / "bench_takes.py").write_text(
+        "def run(sizes=(1,), *, soak_seconds=None):\n    return [{'sizes': sizes, 'soak_seconds': soak_seconds}]\n")
+    (tmp_path / "bench_ignores.py").write_text("QUICK_SIZES = (2,)\ndef run(sizes=(1,)):\n    return [{'sizes': sizes}]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert run_one("bench_takes", False, {"soak_seconds": 90.0}) == [{"sizes": (1,), "soak_seconds": 90.0}]
+    assert run_one("bench_takes", False, {"soak_seconds": None}) == [{"sizes": (1,), "soak_seconds": None}]
+    assert run_one("bench_ignores", True, {"soak_seconds": 90.0}) == [{"sizes": (2,)}]
