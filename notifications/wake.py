@@ -46,9 +46,8 @@ log = logging.getLogger(__name__)
 
 # How often a sleeper looks at its stop flag and at an accelerated clock (seconds).
 STOP_CHECK_SECONDS = 0.5
-# The LISTEN connection: how long to wait for a notice before checking that the connection still answers,
-# and the reconnection backoff.
-LISTEN_CHECK_SECONDS = 5.0
+# The LISTEN connection: how often an idle one is checked with a query, and the reconnection backoff.
+LISTEN_CHECK_SECONDS = 30.0
 RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 30.0
 CHANNEL_PREFIX = "govbot_wake_"
@@ -161,7 +160,7 @@ class PgListener:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(self.check_seconds + 5)
+            self._thread.join(15)
             self._thread = None
 
     def _connect(self) -> Any:
@@ -214,13 +213,16 @@ class PgListener:
                 self._close()
 
     def _listen(self, conn: Any) -> None:
+        checked = time.monotonic()
         while not self._stop.is_set():
-            for notice in conn.notifies(timeout=self.check_seconds):
+            for notice in conn.notifies(timeout=STOP_CHECK_SECONDS):
                 parsed = parse_notice(notice.payload)
                 self.alarm.ring(parsed[1] if parsed else None)
                 if self._stop.is_set():
                     return
-            conn.execute("select 1")  # a connection that died silently raises here
+            if time.monotonic() - checked >= self.check_seconds:
+                conn.execute("select 1")  # a connection that died silently raises here
+                checked = time.monotonic()
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
