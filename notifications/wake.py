@@ -13,8 +13,10 @@ process — is reported to its :class:`Alarm`:
   rings the alarm.  The connection is re-opened with backoff when the database
   restarts or the network fails; meanwhile the worker still wakes at the
   earliest due instant it read last and at least every safety interval.
-* **SQLite** (one process): a :class:`CommitHook` on the engine rings the alarm
-  after a transaction of this process wrote to those tables.
+* **SQLite**: a :class:`CommitHook` on the engine rings the alarm after a
+  transaction of this process wrote to those tables; a :class:`DataVersionPoller`
+  notices within a quarter of a second that another process (the core
+  processes of ``govbot serve``, a command) committed.
 
 A notice only makes the worker look sooner; what is due is always decided by
 the sweep and the outbox claims in the database, so a lost, late or spurious
@@ -270,13 +272,65 @@ class CommitHook:
         event.remove(self.engine.pool, "checkin", self._checked_in)
 
 
+class DataVersionPoller:
+    """For SQLite: rings the alarm when another connection (another process) committed to the database file.
+
+    ``PRAGMA data_version`` on a connection of its own changes whenever any other
+    connection commits; reading it costs no disk access, so it is read every
+    ``POLL_SECONDS``.  The worker's own commits ring it too (one more cycle, which
+    finds nothing).
+    """
+
+    POLL_SECONDS = 0.25
+
+    def __init__(self, path: str, alarm: Alarm) -> None:
+        self.path = path
+        self.alarm = alarm
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="govbot-data-version", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _run(self) -> None:
+        import sqlite3
+
+        last: int | None = None
+        conn: sqlite3.Connection | None = None
+        while not self._stop.wait(self.POLL_SECONDS):
+            try:
+                if conn is None:
+                    conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:
+                conn, last = None, None  # the file is away for now: the safety interval covers it
+                continue
+            if last is not None and version != last:
+                self.alarm.ring()
+            last = version
+        if conn is not None:
+            conn.close()
+
+
 def sources(factory: sessionmaker[Session], alarm: Alarm) -> list[WakeSource]:
-    """The wake sources for the engine behind ``factory``: LISTEN on PostgreSQL (psycopg), the commit hook on SQLite."""
+    """The wake sources for the engine behind ``factory``: LISTEN on PostgreSQL (psycopg); on SQLite the
+    commit hook and, for a database file, the data-version poller."""
     engine = factory.kw.get("bind")
     if not isinstance(engine, Engine):
         return []
     if engine.dialect.name == "sqlite":
-        return [CommitHook(engine, alarm)]
+        path = engine.url.database
+        found: list[WakeSource] = [CommitHook(engine, alarm)]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            found.append(DataVersionPoller(path, alarm))
+        return found
     if engine.dialect.name == "postgresql":
         if engine.dialect.driver != "psycopg":
             log.info("waking on due timers needs the psycopg driver (not %s): looking every safety interval",

@@ -9,10 +9,12 @@ in seconds can only have come from the worker's own schedule or a wake-up.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -140,6 +142,35 @@ def test_the_worker_sleeps_until_the_next_due_instant(org: sessionmaker[Session]
         assert worker.heartbeat.cycles <= 4, f"slept until it was due ({worker.heartbeat.cycles} cycles)"
     finally:
         worker.stop()
+
+
+def test_on_sqlite_a_timer_moved_by_another_process_wakes_the_worker(sqlite_template: Path, tmp_path: Path) -> None:
+    from governance_store.importers import import_paths
+
+    path = tmp_path / "govbot.db"
+    shutil.copy(sqlite_template, path)
+    other = db.make_engine(f"sqlite:///{path}")  # its own engine and connections: as another process
+    theirs = db.make_session_factory(other)
+    with theirs() as s, s.begin():
+        import_paths([CORVANE], session=s)
+    clock = running_clock()
+    timer_id, change = parked_timer(theirs, clock)
+    ours = db.make_engine(f"sqlite:///{path}")
+    sender = HandOver(clock)
+    worker = Worker(db.make_session_factory(ours), [sender], clock=clock, interval=SAFETY, per_channel_interval=0)
+    worker.digest_scopes = []
+    worker.start()
+    try:
+        assert until(lambda: worker.heartbeat.cycles >= 1)
+        time.sleep(0.5)
+        due = fall_due(theirs, [timer_id], [clock() + dt.timedelta(seconds=0.5)])[change]
+        assert until(lambda: sender.escalation(change), 10), "the other process's commit woke the worker"
+        handed = sender.escalation(change)
+        assert handed is not None and handed >= due
+    finally:
+        worker.stop()
+        ours.dispose()
+        other.dispose()
 
 
 def test_writes_of_this_process_ring_the_alarm_once_committed(session_factory: sessionmaker[Session]) -> None:
