@@ -21,9 +21,10 @@ the duplicate window is then at most the one message in flight per process.
 The lease must exceed the sender's HTTP timeout, or a slow send could be
 reclaimed while still in flight.
 
-Durability of the record: on PostgreSQL step 3 commits without waiting for
-its WAL to reach the disk (``synchronous_commit`` off for that transaction
-only), which makes delivery several times faster while the disk is busy.  A
+Durability of the record: step 3 is one statement committed on its own, and
+on PostgreSQL it commits without waiting for its WAL to reach the disk
+(``synchronous_commit`` off for that transaction only), which makes delivery
+several times faster while the disk is busy.  A
 database crash can then forget a record made in the last moments; the row is
 left ``sending``, exactly as if the dispatcher had died between 2 and 3, and
 the lease and ``find_sent`` above take care of it.  Steps 1 and the sweep stay
@@ -41,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, exists, or_, select, update
+from sqlalchemy import Engine, Table, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -312,16 +313,9 @@ class Dispatcher:
             text = str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
             values = {"status": "pending", "last_error": text,
                       "next_attempt_at": now + backoff(claim.attempts, retry_after)}
-        with self.factory() as session, session.begin():
-            # Only our own claim is settled: if the lease ran out and another dispatcher took the row
-            # over (status or attempts changed), its outcome stands.  One Core statement per outcome,
-            # built once: this runs once per message.
-            conn = session.connection()
-            if conn.dialect.name == "postgresql":
-                # See "Durability of the record" above: the claim before this was durable.
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            done = conn.execute(_record_statement(tuple(values)), {
-                **values, "claimed_id": claim.id, "claimed_attempts": claim.attempts}).rowcount
+        # Only our own claim is settled: if the lease ran out and another dispatcher took the row over
+        # (status or attempts changed), its outcome stands.
+        done = self._record(values, {**values, "claimed_id": claim.id, "claimed_attempts": claim.attempts})
         if not done:
             log.warning("outbox message %s was reclaimed while being sent", claim.key)
             return
@@ -334,6 +328,17 @@ class Dispatcher:
         else:
             result.retried += 1
 
+    def _record(self, values: dict[str, Any], params: dict[str, Any]) -> int:
+        """Step 3 as one statement committed on its own (one round trip: this runs once per message);
+        how many rows it changed (0: the claim was lost)."""
+        engine = self.factory.kw.get("bind")
+        if not isinstance(engine, Engine):
+            with self.factory() as session, session.begin():
+                return int(session.connection().execute(_record_statement(tuple(values), False), params).rowcount)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            statement = _record_statement(tuple(values), conn.dialect.name == "postgresql")
+            return int(conn.execute(statement, params).rowcount)
+
 
 _CLAIM = (
     update(OutboxMessage)
@@ -343,13 +348,19 @@ _CLAIM = (
 
 
 @functools.cache
-def _record_statement(columns: tuple[str, ...]) -> Any:
-    """``UPDATE outbox SET <columns> WHERE id = :claimed_id AND status = 'sending' AND attempts = :claimed_attempts``."""
+def _record_statement(columns: tuple[str, ...], asynchronous: bool) -> Any:
+    """``UPDATE outbox SET <columns> WHERE id = :claimed_id AND status = 'sending' AND attempts = :claimed_attempts``.
+
+    ``asynchronous`` (PostgreSQL): the statement also sets ``synchronous_commit`` off for its own
+    transaction, so its commit does not wait for the disk (see "Durability of the record" above)."""
     table = cast(Table, OutboxMessage.__table__)
-    return (update(table)
-            .where(table.c.id == bindparam("claimed_id"), table.c.status == "sending",
-                   table.c.attempts == bindparam("claimed_attempts"))
-            .values({name: bindparam(name, type_=table.c[name].type) for name in columns}))
+    statement = (update(table)
+                 .where(table.c.id == bindparam("claimed_id"), table.c.status == "sending",
+                        table.c.attempts == bindparam("claimed_attempts"))
+                 .values({name: bindparam(name, type_=table.c[name].type) for name in columns}))
+    if asynchronous:
+        statement = statement.where(func.set_config("synchronous_commit", "off", True) == "off")
+    return statement
 
 
 def dispatch(factory: sessionmaker[Session], senders: Sequence[Sender], *, now: dt.datetime,
@@ -367,8 +378,6 @@ def _recipient(session: Session, msg: OutboxMessage, people: dict[int, Person] |
 
 
 def pending_count(session: Session) -> int:
-    from sqlalchemy import func
-
     return session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status.in_(CLAIMABLE))) or 0
 
 
