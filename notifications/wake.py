@@ -7,8 +7,8 @@ cannot see while asleep — a timer created or moved, a message queued, by any
 process — is reported to its :class:`Alarm`:
 
 * **PostgreSQL**: triggers on ``timers`` and ``outbox`` (migration 0008) send
-  ``NOTIFY`` on a channel of the schema (:func:`channel_for`) with the earliest
-  instant the statement made due (``timer 1717513200.250000``); a
+  ``NOTIFY`` on a channel of the schema (:func:`channel_for`) with the instant
+  a written row falls due (``timer 1717513200.250000``); a
   :class:`PgListener` thread keeps one ``LISTEN`` connection per worker and
   rings the alarm.  The connection is re-opened with backoff when the database
   restarts or the network fails; meanwhile the worker still wakes at the
