@@ -262,7 +262,7 @@ def _child(url: str, schema: str | None, design: str, interval: float, out: str,
     if design == "wake":
         run_worker(container, stop=stop, senders=[sender])
     else:
-        from bot.worker import build_worker
+        from bot.bootstrap import build_worker
 
         _polling_loop(build_worker(container, [sender]), stop, interval)
     Path(out).write_text(json.dumps({"handed": sender.handed, "rss_mb": _rss_mb()}), encoding="utf-8")

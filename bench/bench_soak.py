@@ -9,8 +9,9 @@ settings: 15 s safety interval, 1 s pacing per channel, 120 s lease) deliver
 to the fake Slack Web API of ``tests/slack/fake_slack.py``, served on
 127.0.0.1 by this process, which records every call.
 
-Traffic, driven through the core's handlers (``handlers.dispatch``, one unit
-of work per turn, as a chat turn runs) from a few threads of this process:
+Traffic, driven through the turn pipeline (``bot.turn``, as every chat surface
+runs a turn: the Slack account resolved to a person, one unit of work, the use
+case) from a few threads of this process:
 
 * questions: ``who owns <system>`` (and its alias or a typo), ``QUESTIONS_PER_SECOND``;
 * change requests: preview and submit every ``CHANGE_EVERY_SECONDS``; of those,
@@ -21,8 +22,9 @@ of work per turn, as a chat turn runs) from a few threads of this process:
   earlier ISO week, every ``DIGEST_EVERY_SECONDS`` (the workers send this week's);
 * at the end every open change is withdrawn and the outbox drained.
 
-Reported: p50/p99 per operation (the handler's time for questions, submissions,
-approvals, rejections, withdrawals and the digest job; for messages, the time
+Reported: p50/p99 per operation (the turn's time for questions, change
+previews and submissions, approvals, rejections and withdrawals; the digest
+job's; for messages, the time
 from being due — the event's due instant for reminders and escalations, the
 queueing for the rest — to Slack receiving them); RSS of both workers and of
 this process over time (growth from the first to the last quarter of the run);
@@ -115,7 +117,7 @@ class Store:
         self.factory: sessionmaker[Session] = db.make_session_factory(self.engine)
         with db.unit_of_work(self.factory) as session:
             import_paths([CORVANE], session=session)
-        link_everyone_to_slack(self.factory)
+        self.slack_ids = link_everyone_to_slack(self.factory)  # person id -> Slack user id
         with self.factory() as s, s.begin():  # minutes instead of hours, around the clock
             s.execute(sa.text("update sla_policies set response_minutes = :m, schedule = '24x7'"), {"m": SLA_MINUTES})
             s.execute(sa.text("update escalation_levels set after_minutes = after_minutes / 15, hours = '24x7'"))
@@ -201,13 +203,18 @@ class Workers:
 
 
 class Driver:
-    """Chat turns through the core, timed; follow-ups (approvals, withdrawals) on a schedule."""
+    """Chat turns through the turn pipeline, timed; follow-ups (approvals, withdrawals) on a schedule."""
 
-    def __init__(self, store: Store, *, seconds: float, rng: random.Random) -> None:
+    def __init__(self, store: Store, *, rng: random.Random) -> None:
+        from bot.bootstrap import build
+        from bot.settings import Settings
         from governance_store.models import Person, System
 
         self.factory = store.factory
-        self.seconds = seconds
+        # The composition root's pipeline, as Slack's adapter runs it: the account resolved to a person,
+        # one unit of work, the use case, one error reply for any failure.
+        self.container = build(Settings(_env_file=None, database_url=store.url,  # type: ignore[call-arg]
+                                        database_schema=store.schema))
         self.rng = rng
         self.stop = threading.Event()
         self.timings: dict[str, list[float]] = defaultdict(list)
@@ -220,26 +227,28 @@ class Driver:
         self._later: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
         with self.factory() as s:
-            self.people = [(p.id, p.display_name, p.email) for p in s.scalars(
-                sa.select(Person).where(Person.active.is_(True)).order_by(Person.id))]
+            people = s.scalars(sa.select(Person.id).where(Person.active.is_(True)).order_by(Person.id)).all()
             self.systems = [(n, (a or [None])[0]) for n, a in s.execute(
                 sa.select(System.name, System.aliases).where(System.in_cmdb.is_(True)).order_by(System.id)).all()]
+        self.people = [pid for pid in people if pid in store.slack_ids]
+        self.slack_ids = store.slack_ids
 
-    def _actor(self, person: tuple[int, str, str]) -> Any:
-        from handlers.reply import Actor
+    def turn(self, op: str, person_id: int, request: Any) -> Any:
+        """One chat turn from the person's Slack account, timed; its reply (None when it failed)."""
+        from bot.turn import ChatUser
 
-        return Actor(person[0], person[1], "slack", person[2])
-
-    def _timed(self, op: str, fn: Callable[[Session, dt.datetime], Any]) -> Any:
+        user = ChatUser(platform="slack", account_id=self.slack_ids[person_id])
         started = time.perf_counter()
-        try:
-            with self.factory() as s, s.begin():
-                result = fn(s, dt.datetime.now(dt.UTC))
-        except Exception as exc:  # noqa: BLE001 - counted and reported
-            self.errors[f"{op}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:160]] += 1
-            return None
+        reply = self.container.pipeline.answer(user, request)
         self.timings[op].append(time.perf_counter() - started)
-        return result
+        status = reply.data.get("status")
+        if status == "error":
+            self.errors[f"{op}: error reply {reply.data.get('error_id')}"] += 1
+            return None
+        if status == "refused":
+            self.refused[f"{op}: {(reply.text or '')[:60]}"] += 1
+            return None
+        return reply
 
     def later(self, delay: float, fn: Callable[[], None]) -> None:
         with self._lock:
@@ -249,37 +258,28 @@ class Driver:
     # -- operations
 
     def question(self) -> None:
-        from handlers.dispatch import handle_command
-        from handlers.reply import Command
+        from bot.turn import Ask
 
         name, alias = self.rng.choice(self.systems)
         roll = self.rng.random()
         subject = alias if roll < 0.2 and alias else (name[:-1] + "x" if roll < 0.35 else name)
-        who = self._actor(self.rng.choice(self.people))
-        self._timed("question", lambda s, now: handle_command(Command(text=f"who owns {subject}", actor=who),
-                                                              session=s, now=now))
+        self.turn("question", self.rng.choice(self.people), Ask(f"who owns {subject}"))
 
     def change(self) -> None:
-        from handlers.dispatch import handle_action, handle_command
-        from handlers.reply import Action, Command
+        from bot.turn import Ask, Click
 
         requester = self.rng.choice(self.people)
         name, _alias = self.rng.choice(self.systems)
-        who = self._actor(requester)
         title = self.rng.choice(["Firmware update", "Parameter change", "Patch the HMI", "Replace a switch"])
-
-        def submit(s: Session, now: dt.datetime) -> int | None:
-            preview = handle_command(Command(text=f'change {name} "{title}"', actor=who), session=s, now=now)
-            button = next((b for b in preview.buttons if b.action_id == "cr.submit"), None)
-            if button is None:
-                self.refused[f"preview: {(preview.text or '')[:60]}"] += 1
-                return None
-            handle_action(Action("cr.submit", button.value, who), session=s, now=now)
-            return int(button.value)
-
-        cid = self._timed("change request", submit)
-        if cid is None:
+        preview = self.turn("change preview", requester, Ask(f'change {name} "{title}"'))
+        button = next((b for b in preview.buttons if b.action_id == "cr.submit"), None) if preview else None
+        if button is None:
+            if preview is not None:
+                self.refused[f"change preview: {(preview.text or '')[:60]}"] += 1
             return
+        if self.turn("change submit", requester, Click("cr.submit", button.value)) is None:
+            return
+        cid = int(button.value)
         self.changes.append(cid)
         fate = self.rng.random()
         if fate < 0.5:
@@ -291,36 +291,25 @@ class Driver:
         # else: left undecided, escalating, until the end
 
     def decide(self, cid: int, action_id: str, op: str) -> None:
+        """Each pending approver in turn clicks, until the request is decided (a rejection: the first)."""
+        from bot.turn import Click
         from governance_store.models import Approval
-        from handlers.dispatch import handle_action
-        from handlers.reply import Action
 
-        inputs = {"reason": "Conflicts with the trial batch."} if action_id == "cr.reject" else {}
-
-        def press(s: Session, now: dt.datetime) -> None:
-            for _ in range(5):  # each pending approver in turn, until the request is decided
+        inputs = (("reason", "Conflicts with the trial batch."),) if action_id == "cr.reject" else ()
+        for _ in range(5):
+            with self.factory() as s:
                 waiting = s.scalars(sa.select(Approval.person_id).where(
                     Approval.change_id == cid, Approval.kind == "approver", Approval.state == "requested",
                     Approval.person_id.is_not(None)).order_by(Approval.id)).first()
-                if waiting is None:
-                    return
-                person = next(p for p in self.people if p[0] == waiting)
-                reply = handle_action(Action(action_id, str(cid), self._actor(person), inputs), session=s, now=now)
-                if reply.data.get("status") == "refused":
-                    self.refused[f"{op}: {(reply.text or '')[:60]}"] += 1
-                    return
-                if action_id == "cr.reject":
-                    return
+            if waiting is None or waiting not in self.slack_ids:
+                return
+            if self.turn(op, waiting, Click(action_id, str(cid), inputs)) is None or action_id == "cr.reject":
+                return
 
-        self._timed(op, press)
+    def withdraw(self, cid: int, requester: int) -> None:
+        from bot.turn import Click
 
-    def withdraw(self, cid: int, requester: tuple[int, str, str]) -> None:
-        from handlers.dispatch import handle_action
-        from handlers.reply import Action
-
-        who = self._actor(requester)
-        self._timed("withdraw", lambda s, now: handle_action(Action("cr.withdraw", str(cid), who), session=s,
-                                                              now=now))
+        self.turn("withdraw", requester, Click("cr.withdraw", str(cid)))
 
     def digest(self) -> None:
         from notifications import digest
@@ -382,9 +371,8 @@ class Driver:
             open_ = s.execute(sa.select(ChangeRequest.id, ChangeRequest.requester_id).where(
                 ChangeRequest.id.in_(self.changes), ChangeRequest.state == "submitted")).all()
         for cid, requester_id in open_:
-            person = next((p for p in self.people if p[0] == requester_id), None)
-            if person is not None:
-                self.withdraw(cid, person)
+            if requester_id in self.slack_ids:
+                self.withdraw(cid, requester_id)
         return len(open_)
 
 
@@ -504,7 +492,7 @@ def run(sizes: tuple[int, ...] = (DEFAULT_SECONDS,), *, soak_seconds: float | No
         workers = Workers(store, slack, tmp)
         try:
             size_start = store.size_bytes()
-            driver = Driver(store, seconds=seconds, rng=rng)
+            driver = Driver(store, rng=rng)
             time.sleep(3.0)  # the workers are up
             _log(f"{seconds:.0f} s of traffic: {QUESTIONS_PER_SECOND:g} questions/s, a change request every "
                  f"{CHANGE_EVERY_SECONDS:g} s, a weekly digest job every {digest_every:.0f} s")
@@ -585,7 +573,8 @@ def _rows(seconds: float, driver: Driver, samples: list[dict[str, Any]], outcome
             "benchmark": f"soak {op}", "backend": "postgresql x2", "size": len(values),
             "p50_ms": round(_pct(values, 0.5) * 1000, 1), "p99_ms": round(_pct(values, 0.99) * 1000, 1),
             "peak_rss_mb": round(_rss_mb()), "goal": "-", "baseline": "-",
-            "notes": f"the handler's time in one unit of work, {len(values):,} in {seconds:.0f} s",
+            "notes": f"the turn's time (the pipeline: person, one unit of work, the use case), {len(values):,} in "
+                     f"{seconds:.0f} s" if op != "digest job" else f"notifications.digest.run_due, {len(values):,} runs",
         })
     for op, values in sorted(outcome["late"].items()):
         goal, swept = "-", ""
