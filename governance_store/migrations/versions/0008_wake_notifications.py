@@ -9,7 +9,7 @@ schema, with the instant it falls due as ``"<timer|outbox> <epoch seconds>"``
 on a fixed interval.  Nothing changes on SQLite.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 09:00:00
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
