@@ -3,11 +3,12 @@
 On PostgreSQL due rows are claimed with ``FOR UPDATE SKIP LOCKED`` (``batch``
 rows at a time), so any number of replicas can sweep at once and each timer is
 advanced by exactly one of them (a batch takes the audit log's lock before its
-rows, as chat turns do, so a sweep never deadlocks with a turn); the messages a step causes are outbox rows
-with unique keys (``INSERT … ON CONFLICT DO NOTHING``) and the audit entries
-are appended in the same transaction, so a crash before commit loses nothing
-and a crash after commit repeats nothing.  Calendars, chain levels and the
-people a level reaches are looked up once per sweep, not once per timer.
+rows, as chat turns do, so a sweep never deadlocks with a turn); the messages
+a step causes are outbox rows with unique keys (``INSERT … ON CONFLICT DO
+NOTHING``) and the audit entries are appended in the same transaction, so a
+crash before commit loses nothing and a crash after commit repeats nothing.
+Calendars, chain levels and the people a level reaches are looked up once per
+sweep, not once per timer.
 """
 
 from __future__ import annotations
