@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from governance_store.models import OutboxMessage, Timer
 from handlers.dashboard_pass import DashboardLinks
 from notifications import digest, outbox, sweep
+from notifications.health import WorkerHealth
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class Worker:
         self.clock = clock
         self.interval = interval
         self.heartbeat = Heartbeat()
+        # Working or riding out an outage, for /healthz (the cycle records it; see notifications.health).
+        self.health = WorkerHealth(cap=max(interval, 1.0))
         self.scheduler: BackgroundScheduler | None = None
         self.extra_jobs: list[tuple[Callable[[], object], dict[str, object]]] = []
         self.digest_scopes: list[digest.DigestScope] | None = None  # None: derived from role assignments
@@ -58,10 +61,15 @@ class Worker:
             if with_digest:
                 self.digest()
             sent = self.dispatcher.run(now=self.clock(), limit=500)
-        except Exception:
+        except Exception as exc:
             self.heartbeat.errors += 1
-            log.exception("sweep cycle failed")
+            if self.health.healthy:
+                log.exception("sweep cycle failed")
+            else:  # an outage: one traceback is enough
+                log.warning("sweep cycle failed again (%d in a row): %s", self.health.failures + 1, exc)
+            self.health.failed(exc)
             raise
+        self.health.ok()
         hb = self.heartbeat
         hb.last_cycle, hb.cycles = now, hb.cycles + 1
         hb.escalations_fired += swept.fired
@@ -154,8 +162,9 @@ def backlog(factory: sessionmaker[Session], *, now: dt.datetime) -> Backlog:
         timers = session.scalar(sa.select(sa.func.count(Timer.id)).where(Timer.state == "pending", Timer.due_at <= now))
         undelivered = OutboxMessage.status.in_(outbox.CLAIMABLE)
         due = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(undelivered, OutboxMessage.next_attempt_at <= now))
+        # Messages waiting for a person nobody can reach yet wait on that person, not on the worker.
         retrying = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
-            undelivered, OutboxMessage.next_attempt_at > now,
+            undelivered, OutboxMessage.next_attempt_at > now, OutboxMessage.status != "waiting",
             sa.or_(OutboxMessage.attempts > 0, OutboxMessage.status == "sending"),
         ))
     return Backlog(timers or 0, due or 0, retrying or 0)

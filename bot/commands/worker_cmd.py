@@ -24,13 +24,24 @@ log = logging.getLogger("govbot.worker")
 
 
 def run_worker(container, *, once: bool = False, until_idle: bool = False,  # type: ignore[no-untyped-def]
-               max_seconds: float | None = None, stop: threading.Event | None = None) -> int:
-    """Run ``Worker.cycle()`` in a loop on the container's clock; return the number of cycles."""
+               max_seconds: float | None = None, stop: threading.Event | None = None,
+               health_port: int | None = None) -> int:
+    """Run ``Worker.cycle()`` in a loop on the container's clock; return the number of cycles.
+
+    The loop never ends because the database is away: a failed cycle (or look at the backlog) waits with
+    backoff (``worker.health``) and tries again; ``health_port`` serves that state at ``/healthz``."""
     from bot.bootstrap import build_worker, reroute_departed
+    from bot.health_server import HealthServer
+    from notifications import outbox
+    from notifications.health import guarded
     from notifications.scheduler import backlog
 
     worker = build_worker(container)
     stop = stop or threading.Event()
+    server = HealthServer(worker, host=container.settings.worker_health_host, port=health_port).start() \
+        if health_port is not None else None
+    # A platform configured (or back) since the last run: every message waiting for someone is tried again.
+    guarded(worker.health, lambda: outbox.wake_all(container.session_factory, now=container.clock()))
     started = time.monotonic()
     cycles = 0
     # Running on, the worker's scheduler runs the weekly digests (in their own thread, so that computing
@@ -56,13 +67,22 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             log.info("stopping after %.0f s", max_seconds)
             break
-        left = backlog(container.session_factory, now=container.clock())
+        if not worker.health.healthy:
+            stop.wait(worker.health.pause())  # the database (or a platform) is away: back off, then retry
+            continue
+        left, pause = guarded(worker.health, lambda: backlog(container.session_factory, now=container.clock()))
+        if left is None:
+            log.warning("cannot read the backlog (%s); retrying in %.1f s", worker.health.problem, pause)
+            stop.wait(pause)
+            continue
         if until_idle and left.idle:
             log.info("idle after %d cycles", cycles)
             break
         if not left.due:
             stop.wait(worker.interval)
     worker.stop()
+    if server is not None:
+        server.stop()
     return cycles
 
 
@@ -72,11 +92,13 @@ def register(main: click.Group) -> None:
     @click.option("--until-idle", is_flag=True,
                   help="Exit when nothing is due and no message waits for a retry.")
     @click.option("--max-seconds", type=float, default=None, help="Exit after this long at the latest.")
+    @click.option("--health-port", type=int, default=None,
+                  help="Answer GET /healthz on this port (default GOVBOT_WORKER_HEALTH_PORT; 0: any free port).")
     @click.option("--log-level", default="INFO", show_default=True,
                   type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
     @click.pass_obj
     def worker_cmd(state, once: bool, until_idle: bool, max_seconds: float | None,  # type: ignore[no-untyped-def]
-                   log_level: str) -> None:
+                   health_port: int | None, log_level: str) -> None:
         """Sweep SLA timers, send due digests and deliver the outbox, every GOVBOT_SWEEP_INTERVAL_SECONDS."""
         from bot.commands.digest_cmd import configured_scopes
 
@@ -90,4 +112,6 @@ def register(main: click.Group) -> None:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        run_worker(state.store, once=once, until_idle=until_idle, max_seconds=max_seconds, stop=stop)
+        port = health_port if health_port is not None else state.store.settings.worker_health_port
+        run_worker(state.store, once=once, until_idle=until_idle, max_seconds=max_seconds, stop=stop,
+                   health_port=port)
