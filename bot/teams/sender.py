@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.teams import render
 from bot.teams.graph import Graph, GraphError
-from bot.teams.references import Where, references_for, save_reference
+from bot.teams.references import Where, forget_reference, references_for, save_reference
 from bot.teams.texts import PLATFORM
 from governance_store.models import ConversationReference as ReferenceRow
 from handlers.reply import reply_from_dict
@@ -190,17 +190,16 @@ class TeamsOutboxSender:
         return blocked
 
     def can_reach(self, recipient: Recipient) -> bool:
-        if self._blocked(recipient) is not None:
-            return False
+        # A stored conversation wins over a refused installation: they opened govbot themselves since.
         return bool(self._rows(recipient)) or self._proactive(recipient)
 
     def has_account(self, recipient: Recipient) -> bool:
         if recipient.person_id is None:
             return False
+        if self._rows(recipient):
+            return True
         blocked = self._blocked(recipient)
-        if blocked is not None and blocked[2]:
-            return False
-        return bool(recipient.aad_object_id) or bool(self._rows(recipient))
+        return bool(recipient.aad_object_id) and not (blocked is not None and blocked[2])
 
     def why_not(self, recipient: Recipient) -> str:
         blocked = self._blocked(recipient)
@@ -238,8 +237,8 @@ class TeamsOutboxSender:
         reference = ConversationReference().deserialize(first["reference"])
         if recipient.person_id is not None and first["kind"] != "personal":
             return self._guard(self._open_personal_and_post(reference, first, cards, recipient.person_id),
-                               recipient)
-        return self._guard(self._post(reference, cards), recipient)
+                               recipient, first)
+        return self._guard(self._post(reference, cards), recipient, first)
 
     def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         card = render.render_reply(reply_from_dict(payload))[0]
@@ -247,7 +246,7 @@ class TeamsOutboxSender:
             channel_id="msteams", service_url=ref["service_url"],
             conversation=ConversationAccount(id=ref["conversation_id"]),
         )
-        return self._guard(self._replace(reference, ref["activity_id"], card), None)
+        return self._guard(self._replace(reference, ref["activity_id"], card), None, None)
 
     def find_sent(self, recipient: Recipient, *, key: str, since: dt.datetime | None = None) -> dict[str, Any] | None:
         """The reference of the card tagged ``key`` in the person's 1:1 chat with govbot, if Teams has it."""
@@ -280,7 +279,8 @@ class TeamsOutboxSender:
                 return str(message.get("id"))
         return None
 
-    def _guard(self, coro: Coroutine[Any, Any, dict[str, Any]], recipient: Recipient | None) -> dict[str, Any]:
+    def _guard(self, coro: Coroutine[Any, Any, dict[str, Any]], recipient: Recipient | None,
+               row: dict[str, Any] | None) -> dict[str, Any]:
         try:
             return self._call(coro)
         except DeliveryError:
@@ -291,15 +291,21 @@ class TeamsOutboxSender:
                 raise DeliveryError(f"Teams answered {status}", retry_after=_retry_after(exc)) from exc
             if status is not None and status >= 500:
                 raise DeliveryError(f"Teams answered {status}", retry_after=_retry_after(exc), ambiguous=True) from exc
-            if status in (403, 404) and recipient is not None and recipient.person_id is not None:
-                # The app was removed or blocked for them: wait (and try to install it again) rather than drop.
-                raise self._unreachable_for(recipient, f"Teams refused the message ({status}): govbot's app may "
-                                            "have been removed for them") from exc
+            if status in (403, 404) and recipient is not None and recipient.person_id is not None and row is not None:
+                # The app was removed or blocked for them: the conversation is gone.  Forget it and choose again
+                # (a new installation, another platform, or wait) rather than drop the message.
+                self._forget(row["reference"]["conversation"]["id"])
+                raise DeliveryError(f"Teams refused the message ({status}): govbot's app may have been removed "
+                                    "for them", unreachable=True) from exc
             if status in (400, 403, 404):
                 raise DeliveryError(f"Teams refused the message ({status})", permanent=True) from exc
             if status is None:
                 raise DeliveryError(f"Teams could not be reached ({type(exc).__name__})", ambiguous=True) from exc
             raise
+
+    def _forget(self, conversation_id: str) -> None:
+        with self.factory() as session, session.begin():
+            forget_reference(session, conversation_id)
 
     # ------------------------------------------------------------------ proactive installation
 
