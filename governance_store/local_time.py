@@ -61,5 +61,6 @@ def clock(at: dt.datetime | None, tz: ZoneInfo, *, empty: str = "—") -> str:
 
 
 def describe(tz: ZoneInfo, at: dt.datetime) -> str:
-    """How a page names its zone: ``America/New_York (EDT)``."""
-    return f"{tz.key} ({label(tz, at)})"
+    """How a page names its zone: ``America/New_York (EDT)``, ``UTC``."""
+    short = label(tz, at)
+    return tz.key if tz.key == short else f"{tz.key} ({short})"

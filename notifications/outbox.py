@@ -275,6 +275,7 @@ class _Claim:
     waited: bool = False  # the message had been waiting for its recipient
     attempted_at: dt.datetime | None = None  # when the interrupted attempt began
     claimed: float = 0.0  # time.monotonic() of the claim
+    updates_id: int | None = None
 
 
 class Dispatcher:
@@ -298,9 +299,13 @@ class Dispatcher:
         self.recheck = recheck
         self.on_reach = on_reach
         self._last_sent: dict[str, dt.datetime] = {}
+        # Sends whose outcome could not be written down (the database went away after the platform took the
+        # message): written first thing when the database answers again, before anything else is claimed.
+        self._unrecorded: list[tuple[_Claim, dict[str, Any], bool, dt.datetime]] = []
 
     def run(self, *, now: dt.datetime, limit: int = 100) -> DispatchResult:
         result = DispatchResult()
+        self._record_pending(result)
         deferred: set[int] = set()
         handled = 0
         while handled < limit:
@@ -365,7 +370,7 @@ class Dispatcher:
                 msg.attempted_at = now if not interrupted or previous_attempt is None else previous_attempt
                 claims.append(_Claim(msg.id, msg.key, msg.kind, msg.attempts, dict(msg.payload or {}), recipient,
                                      interrupted, lane, sender, original_ref, msg.change_id, waited,
-                                     previous_attempt if interrupted else None, time.monotonic()))
+                                     previous_attempt if interrupted else None, time.monotonic(), msg.updates_id))
         return claims, settled
 
     def _update_target(self, msg: OutboxMessage, original: OutboxMessage | None, now: dt.datetime) -> Sender | None:
@@ -478,6 +483,22 @@ class Dispatcher:
             unknown = claim.kind != "update" and not (isinstance(error, DeliveryError) and not error.ambiguous)
             values = {"status": OutboxStatus.SENDING.value if unknown else OutboxStatus.PENDING.value,
                       "last_error": text, "next_attempt_at": now + backoff(claim.attempts, retry_after)}
+        try:
+            self._record(claim, values, recovered, now, result)
+        except Exception:
+            # The platform has the message (or said no), the database is away: keep the outcome and write it as
+            # soon as the database answers (the row stays ours meanwhile), instead of looking it up later.
+            self._unrecorded.append((claim, values, recovered, now))
+            raise
+
+    def _record_pending(self, result: DispatchResult) -> None:
+        while self._unrecorded:
+            claim, values, recovered, at = self._unrecorded[0]
+            self._record(claim, values, recovered, at, result)
+            self._unrecorded.pop(0)
+
+    def _record(self, claim: _Claim, values: dict[str, Any], recovered: bool, now: dt.datetime,
+                result: DispatchResult) -> None:
         with self.factory() as session, session.begin():
             # Only our own claim is settled: if the lease ran out and another dispatcher took the row
             # over (status or attempts changed), its outcome stands.
@@ -491,6 +512,11 @@ class Dispatcher:
             if done and values["status"] == OutboxStatus.SENT.value and claim.waited and claim.change_id is not None \
                     and self.on_reach is not None:
                 self.on_reach(session, claim.change_id, now, f"reached{claim.id}")
+            if done and claim.kind == "update" and values["status"] == OutboxStatus.SENT.value and claim.updates_id:
+                # What the platform answered is the original's reference from now on (e-mail: no second follow-up).
+                session.execute(update(OutboxMessage).where(OutboxMessage.id == claim.updates_id)
+                                .values(platform_ref=values["platform_ref"])
+                                .execution_options(synchronize_session=False))
         if not done:
             log.warning("outbox message %s was reclaimed while being sent", claim.key)
             return

@@ -135,6 +135,10 @@ class Worker:
         return self.scheduler is not None and self.scheduler.running
 
 
+# How far ahead a message due "in a moment" counts as part of the backlog (held back by channel pacing).
+PACED = dt.timedelta(seconds=5)
+
+
 @dataclass(frozen=True)
 class Backlog:
     """What is left for the worker: due now, or waiting to be retried."""
@@ -142,6 +146,7 @@ class Backlog:
     timers_due: int
     messages_due: int
     messages_retrying: int
+    next_message: dt.datetime | None = None  # the earliest a message waiting for a retry or its pace is due
 
     @property
     def due(self) -> bool:
@@ -163,8 +168,13 @@ def backlog(factory: sessionmaker[Session], *, now: dt.datetime) -> Backlog:
         undelivered = OutboxMessage.status.in_(outbox.CLAIMABLE)
         due = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(undelivered, OutboxMessage.next_attempt_at <= now))
         # Messages waiting for a person nobody can reach yet wait on that person, not on the worker.
+        # A message held back a moment to pace its channel counts too: it was due, it will be sent shortly.
         retrying = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
             undelivered, OutboxMessage.next_attempt_at > now, OutboxMessage.status != "waiting",
-            sa.or_(OutboxMessage.attempts > 0, OutboxMessage.status == "sending"),
+            sa.or_(OutboxMessage.attempts > 0, OutboxMessage.status == "sending",
+                   OutboxMessage.next_attempt_at <= now + PACED),
         ))
-    return Backlog(timers or 0, due or 0, retrying or 0)
+    with factory() as session:
+        soonest = session.scalar(sa.select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.next_attempt_at > now))
+    return Backlog(timers or 0, due or 0, retrying or 0, soonest)

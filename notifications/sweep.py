@@ -34,6 +34,7 @@ from governance_store.models import (
 )
 from handlers.reply import Button, Field, Reply, Section, reply_to_dict
 from notifications import sla
+from notifications.health import database_trouble
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,9 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
                     attempt.timers += 1
                     advance(timer, session=session, now=now, result=attempt, memo=memo)
                 memo.flush(session)
-        except Exception:
-            if batch == 1:
-                raise
+        except Exception as exc:
+            if batch == 1 or database_trouble(exc):
+                raise  # one timer at a time cannot help when the database itself is away
             # One bad timer must not hold back its batch: sweep on one timer per transaction.
             log.exception("a sweep batch failed; continuing one timer per transaction")
             memo = _Pass()

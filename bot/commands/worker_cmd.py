@@ -79,7 +79,9 @@ def run_worker(container, *, once: bool = False, until_idle: bool = False,  # ty
             log.info("idle after %d cycles", cycles)
             break
         if not left.due:
-            stop.wait(worker.interval)
+            # Nothing due now: sleep until the next retry or paced message, at most one sweep interval.
+            soon = (left.next_message - container.clock()).total_seconds() if left.next_message else worker.interval
+            stop.wait(min(worker.interval, max(0.05, soon)))
     worker.stop()
     if server is not None:
         server.stop()
