@@ -266,6 +266,8 @@ async def test_two_replicas_share_1000_due_timers_without_losing_or_repeating_on
     assert sum(shares) == len(rows), shares
     assert all(shares), f"both replicas delivered: {shares}"
     assert_audit_intact(store)
+    print(f"\n[two replicas, lease 60 s, no pacing] {len(rows)} pings queued, {len(rows)} delivered once "
+          f"({shares[0]} + {shares[1]}), 0 lost, 0 duplicated")
 
 
 async def test_slack_down_then_rate_limited_every_ping_arrives_once_afterwards(
