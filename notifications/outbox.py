@@ -212,6 +212,13 @@ def _replace_undelivered(session: Session, orig: OutboxMessage, payload: dict[st
     database, after any claim's lock is released, so a card is never changed under a send."""
     values: dict[str, Any] = {"status": OutboxStatus.SUPERSEDED.value} if isinstance(payload, _Withdraw) \
         else {"payload": payload}
+    if session.get_bind().dialect.name == "postgresql":
+        # Never wait on a dispatcher that is claiming it right now (that wait could close a circle of locks):
+        # a row locked by a claim is as good as claimed.
+        free = session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.id == orig.id, OutboxMessage.status.in_(UNDELIVERED)).with_for_update(skip_locked=True))
+        if free is None:
+            return False
     done = session.execute(
         update(OutboxMessage).where(OutboxMessage.id == orig.id, OutboxMessage.status.in_(UNDELIVERED))
         .values(**values).execution_options(synchronize_session=False)

@@ -95,9 +95,17 @@ async def test_a_decision_updates_every_card_it_made_stale(host: SlackHost, cont
     # Luis approves with a click in Slack.
     clock.now += dt.timedelta(minutes=2)
     await host.click(host.button_click(action_id="cr.approve", value=str(cid), user=seed.LUIS))
+
+    def state() -> str:
+        with container.session_factory() as s:
+            return s.get(ChangeRequest, cid).state
+
+    for _ in range(200):  # Slack is answered first; the decision follows in the background
+        if state() == "approved":
+            break
+        await asyncio.sleep(0.05)
+    assert state() == "approved"
     await fake_slack.settle()
-    with container.session_factory() as s:
-        assert s.get(ChangeRequest, cid).state == "approved"
     before = len(fake_slack.calls("chat.update"))
     await asyncio.to_thread(_deliver, container, fake_slack)
     updates = fake_slack.calls("chat.update")[before:]
@@ -120,8 +128,9 @@ async def test_a_decision_updates_every_card_it_made_stale(host: SlackHost, cont
 
     # A late click on a stale reminder, and an "I'm on it" after the decision: who decided, and when.
     clock.now += dt.timedelta(minutes=5)
+    answered = len(fake_slack.calls("response_url"))
     await host.click(host.button_click(action_id="cr.approve", value=str(cid), user=seed.LUIS, ephemeral=True))
-    [late] = (await fake_slack.wait_for("response_url", count=1))[-1:]
+    late = (await fake_slack.wait_for("response_url", count=answered + 1, timeout=15))[-1]
     assert f"already approved by Luis Ortega at 2025-06-04 {decided_at} EDT" in late.all_text()
 
 
