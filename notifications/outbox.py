@@ -49,7 +49,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased, object_session, sessionmaker
 
 from governance_store.models import ChangeRequest, OutboxMessage, OutboxStatus, Person
 from notifications import reach
@@ -404,8 +404,6 @@ class Dispatcher:
 
     @staticmethod
     def _session_of(msg: OutboxMessage) -> Session:
-        from sqlalchemy.orm import object_session
-
         session = object_session(msg)
         assert session is not None
         return session
