@@ -29,7 +29,7 @@ from bot.settings import Settings
 from bot.turn import Pipeline
 from governance_store import db
 from governance_store.changes import ChangePolicies
-from handlers import changes, dashboard, home, ownership
+from handlers import changes, dashboard, home, notify_prefs, ownership
 from handlers.catalog import Catalog
 from handlers.dashboard_pass import DashboardLinks
 from handlers.router import Router
@@ -45,7 +45,7 @@ Clock = Callable[[], dt.datetime]
 
 # Every use case govbot answers, in one explicit list: the router's tables are built from these modules'
 # ``ROUTES``.  A new use case is a module under ``handlers/`` added here.
-USE_CASES: tuple[ModuleType, ...] = (ownership, changes, dashboard, home)
+USE_CASES: tuple[ModuleType, ...] = (ownership, changes, dashboard, home, notify_prefs)
 
 
 def utc_now() -> dt.datetime:
@@ -53,8 +53,25 @@ def utc_now() -> dt.datetime:
 
 
 def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Services:
+    from notifications.reach import parse_order
+
     return Services(catalog=catalog or Catalog(), policies=ChangePolicies.from_config(settings.change_policy),
-                    links=dashboard_links(settings))
+                    links=dashboard_links(settings), notify_order=parse_order(settings.notify_order),
+                    platforms=connected_platforms(settings))
+
+
+def connected_platforms(settings: Settings) -> tuple[str, ...]:
+    """The platforms notifications can go out on, as configured (Slack, Teams, e-mail)."""
+    from bot.teams.app import teams_enabled
+
+    found = []
+    if settings.slack_bot_token is not None:
+        found.append("slack")
+    if teams_enabled(settings):
+        found.append("teams")
+    if settings.email_enabled():
+        found.append("email")
+    return tuple(found)
 
 
 def build_router(services: Services, modules: Sequence[ModuleType] = USE_CASES) -> Router:
@@ -165,7 +182,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Co
 
 
 def build_senders(container: Container) -> list[Sender]:
-    """The outbound ports of the configured chat platforms."""
+    """The outbound ports of the configured platforms: Slack, Teams, e-mail."""
     import logging
 
     settings = container.settings
@@ -175,13 +192,18 @@ def build_senders(container: Container) -> list[Sender]:
 
         senders.append(SlackOutboxSender.from_settings(
             container.session_factory, token=settings.slack_bot_token.get_secret_value(),
-            base_url=settings.slack_api_url,
+            base_url=settings.slack_api_url, timeout=settings.outbox_send_timeout(),
         ))
     from bot.teams.sender import teams_sender_from_settings
 
     teams = teams_sender_from_settings(container)
     if teams is not None:
         senders.append(teams)
+    from bot.email.sender import email_sender_from_settings
+
+    email = email_sender_from_settings(container)
+    if email is not None:
+        senders.append(email)
     if not senders:
         logging.getLogger(__name__).warning(
             "no chat platform is configured: notifications stay queued in the outbox")
@@ -213,6 +235,7 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
     )
     worker.dashboard_links = container.dashboard_links
     worker.digest_scopes = container.digest_scopes  # None: derived from the role assignments
+    configure_delivery(worker.dispatcher, container.settings)
     days = container.settings.outbox_retention_days
     worker.retention = dt.timedelta(days=days) if days > 0 else None
     worker.extra_jobs.append((lambda: _safely(reroute_departed, container), {
@@ -222,6 +245,16 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
 
     worker.extra_jobs.extend(source_jobs(container))  # each configured live source on its own schedule
     return worker
+
+
+def configure_delivery(dispatcher: Any, settings: Settings) -> None:
+    """Who is reached where (the organisation's order, e-mail after a wait), and the requester's card told
+    who could not be reached yet."""
+    from notifications.reach import parse_order
+
+    dispatcher.notify_order = parse_order(settings.notify_order)
+    dispatcher.fallback_after = dt.timedelta(minutes=settings.email_fallback_minutes)
+    dispatcher.on_reach = changes.on_reach_changed
 
 
 def _safely(job: Callable[[Container], object], container: Container) -> None:
@@ -252,10 +285,13 @@ def build_mounts(container: Container, *, host: str | None = None, dashboard: bo
 
     Raises :class:`bot.dashboard.auth.DashboardAuthError` when the dashboard would be open on a network."""
     from bot.dashboard.app import dashboard_mounts
+    from bot.email.pages import email_mount_from_settings
     from bot.teams.app import teams_mount_from_settings
 
     teams = teams_mount_from_settings(container)
-    return ([teams] if teams is not None else []) + dashboard_mounts(container, host=host, wanted=dashboard)
+    email = email_mount_from_settings(container)
+    return ([teams] if teams is not None else []) + ([email] if email is not None else []) \
+        + dashboard_mounts(container, host=host, wanted=dashboard)
 
 
 @dataclass

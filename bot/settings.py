@@ -50,6 +50,31 @@ class Settings(BaseSettings):
     teams_tenant_id: str | None = None
     # Serve /api/messages without an app id (Bot Framework Emulator); honoured only with dev_mode.
     teams_allow_unauthenticated: bool = False
+    # Proactive installation: govbot's app id in the organisation's Teams app catalog (not the manifest id, not
+    # the bot id); with it (and GOVBOT_TEAMS_TENANT_ID) govbot installs itself for people who never opened it.
+    teams_catalog_app_id: str | None = None
+    teams_graph_url: str = "https://graph.microsoft.com/v1.0"
+    teams_login_url: str = "https://login.microsoftonline.com"
+    # The Bot Connector address for people govbot has never heard from (a stored one of the tenant wins).
+    teams_service_url: str = "https://smba.trafficmanager.net/teams/"
+
+    # Where people are reached, in this order unless they chose otherwise (``notify me on teams``) or last used
+    # govbot elsewhere: slack, teams, email.
+    notify_order: str = "slack,teams,email"
+    # E-mail: people without a chat account get e-mail at once; others after their message waited this long.
+    email_fallback_minutes: float = Field(default=30.0, ge=0)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    # starttls (port 587), tls (implicit TLS, port 465) or none (development only, never with a password).
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    # A CA bundle to trust for the SMTP server (a private CA); default: the system's.
+    smtp_ca_file: Path | None = None
+    # Signs the Approve / Reject links in e-mails (HMAC-SHA256); rotate it to revoke every link sent.
+    email_link_key: SecretStr | None = None
+    email_link_hours: float = Field(default=72.0, gt=0)
 
     dashboard_token: SecretStr | None = None
     # Where people reach the web host (behind a proxy: its public https URL); chat links to the dashboard
@@ -59,6 +84,9 @@ class Settings(BaseSettings):
     dashboard_link_hours: float = Field(default=12.0, gt=0)
 
     sweep_interval_seconds: float = 15.0
+    # ``govbot worker`` answers /healthz on this port when set (127.0.0.1 unless GOVBOT_WORKER_HEALTH_HOST).
+    worker_health_port: int | None = None
+    worker_health_host: str = "127.0.0.1"
     # Quorum rules for change requests (JSON): see governance_store.changes.ChangePolicies.from_config.
     change_policy: dict[str, Any] = Field(default_factory=dict)
     # Slack allows about one message per second per channel; the outbox paces each channel/DM to this.
@@ -107,6 +135,27 @@ class Settings(BaseSettings):
     # The longest a source's Retry-After is waited out before the run goes on (or fails).
     sync_max_retry_after_seconds: float = Field(default=300.0, ge=0)
 
+    @field_validator("smtp_security")
+    @classmethod
+    def _check_smtp_security(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("starttls", "tls", "none"):
+            raise ValueError("GOVBOT_SMTP_SECURITY must be starttls, tls or none")
+        return value
+
+    @field_validator("smtp_ca_file", mode="before")
+    @classmethod
+    def _blank_ca_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def outbox_send_timeout(self, lease: float | None = None) -> float:
+        """A sender's HTTP timeout: at most 30 s, and a third of the outbox lease, so a send always ends
+        well inside the lease of the message it delivers."""
+        return min(30.0, max(0.2, (lease if lease is not None else self.outbox_send_lease_seconds) / 3))
+
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
@@ -147,12 +196,18 @@ class Settings(BaseSettings):
         if self.dev_mode:
             return self
         for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password", "dashboard_token",
-                     "netbox_token", "servicenow_password", "entra_client_secret"):
+                     "netbox_token", "servicenow_password", "entra_client_secret", "smtp_password",
+                     "email_link_key"):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDERS:
                 raise ValueError(
                     f"GOVBOT_{name.upper()} is a placeholder; set the real value or GOVBOT_DEV_MODE=true"
                 )
+        if self.smtp_security == "none" and self.smtp_host:
+            raise ValueError("GOVBOT_SMTP_SECURITY=none sends e-mail unencrypted; use starttls or tls "
+                             "(or GOVBOT_DEV_MODE=true for a local test server)")
+        if self.email_link_key is not None and len(self.email_link_key.get_secret_value()) < 32:
+            raise ValueError("GOVBOT_EMAIL_LINK_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
         return self
 
     def ensure_sqlite_dir(self) -> None:

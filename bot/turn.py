@@ -33,6 +33,7 @@ from governance_store import identity
 from governance_store.models import Person
 from handlers.i18n import error_text
 from handlers.reply import Action, Actor, Command, Reply
+from notifications import reach
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -141,6 +142,7 @@ class Pipeline:
                 person, locale = self._person(session, user)
                 if locale and not user.locale:
                     user = dataclasses.replace(user, locale=locale)
+                reach.seen(session, person, user.platform, now=now)  # messages waiting for them go out now
                 if remember is not None:
                     remember(session, person, now)
                 if person is None and not final:

@@ -136,6 +136,9 @@ async def healthz(request: web.Request) -> web.Response:
         body["scheduler"] = "alive" if worker.alive else "stopped"
         last = worker.heartbeat.last_cycle
         body["last_sweep"] = last.isoformat() if last else None
+        health = getattr(worker, "health", None)
+        if health is not None:  # ok, or riding out an outage (what failed, since when, the next try)
+            body["worker"] = health.report()
     try:
         await asyncio.wait_for(asyncio.to_thread(ping), timeout=HEALTH_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001 - any failure means the store is unreachable
@@ -143,6 +146,8 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "unavailable", "database": type(exc).__name__, **body}, status=503)
     if worker is not None and not worker.alive:
         return web.json_response({"status": "unavailable", "database": "ok", **body}, status=503)
+    if body.get("worker", {}).get("state") == "degraded":
+        return web.json_response({"status": "degraded", "database": "ok", **body}, status=503)
     return web.json_response({"status": "ok", "database": "ok", **body})
 
 

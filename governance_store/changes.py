@@ -14,12 +14,14 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, utils
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from governance_store import audit, raci
+from governance_store import audit, local_time, raci
+from governance_store.calendar import for_system
 from governance_store.models import (
     CHANGE_NUMBER_COUNTER,
     CHANGE_NUMBER_SEQUENCE,
@@ -537,14 +539,26 @@ def _require(cr: ChangeRequest, actor: Person | None, action: str, *, session: S
     return actor
 
 
-def already_decided(cr: ChangeRequest, *, session: Session) -> str:
+def viewer_zone(cr: ChangeRequest, viewer: Person | None, *, session: Session) -> ZoneInfo:
+    """The zone ``viewer`` reads times about ``cr`` in: their own where known, else the change's site's."""
+    return local_time.zone_for(viewer, site=for_system(cr.system, session=session).tz)
+
+
+def already_decided(cr: ChangeRequest, *, session: Session, tz: ZoneInfo | None = None,
+                    viewer: Person | None = None) -> str:
+    """"GCR… was already approved by X at 09:12 CEST", in ``tz`` (default: ``viewer``'s zone)."""
     last = session.scalars(
         select(Approval).where(Approval.change_id == cr.id, Approval.kind == ParticipantKind.APPROVER.value,
-                               Approval.decided_at.is_not(None))
-        .options(selectinload(Approval.person)).order_by(Approval.decided_at.desc())
+                               Approval.decided_at.is_not(None),
+                               Approval.state.in_((ApprovalState.APPROVED.value, ApprovalState.REJECTED.value)))
+        .options(selectinload(Approval.person)).order_by(Approval.decided_at.desc(), Approval.id.desc())
     ).first()
+    if cr.state in (ChangeState.WITHDRAWN.value, ChangeState.CANCELLED.value) or last is None:
+        last = None
+    zone = tz or viewer_zone(cr, viewer, session=session)
     who = f" by {last.person.display_name}" if last and last.person else ""
-    when = f" at {cr.decided_at:%Y-%m-%d %H:%M} UTC" if cr.decided_at else ""
+    at = cr.decided_at or (last.decided_at if last else None)
+    when = f" at {local_time.stamp(at, zone)}" if at else ""
     return f"{cr.number} was already {cr.state}{who}{when}"
 
 
@@ -574,13 +588,14 @@ def _pending_decisions(cr: ChangeRequest, actor: Person | None, verb: str, *, se
         raise _refuse(cr, actor, verb, f"You are not an approver of {cr.number}", session=session, now=now,
                       platform=platform)
     if not awaiting_decision(cr):
-        raise _refuse(cr, actor, verb, already_decided(cr, session=session), session=session, now=now,
+        raise _refuse(cr, actor, verb, already_decided(cr, session=session, viewer=actor), session=session, now=now,
                       platform=platform)
     pending = [a for a in mine if a.state == ApprovalState.REQUESTED.value]
     if not pending:
         done = mine[0]
+        zone = viewer_zone(cr, actor, session=session)
         raise _refuse(cr, actor, verb, f"You already {done.state} {cr.number}"
-                      + (f" at {done.decided_at:%Y-%m-%d %H:%M} UTC" if done.decided_at else ""),
+                      + (f" at {local_time.stamp(done.decided_at, zone)}" if done.decided_at else ""),
                       session=session, now=now, platform=platform)
     return pending
 
@@ -682,7 +697,7 @@ def respond_consult(change_id: int, *, actor: Person | None, concern: str | None
         raise _refuse(cr, actor, "consult", f"You are not consulted on {cr.number}", session=session, now=now,
                       platform=platform)
     if cr.state != ChangeState.SUBMITTED.value:
-        raise ChangeError(already_decided(cr, session=session))
+        raise ChangeError(already_decided(cr, session=session, viewer=actor))
     row.state = ApprovalState.CONCERN.value if concern else ApprovalState.NO_CONCERNS.value
     row.comment = concern
     row.decided_at = now
@@ -703,7 +718,7 @@ def ask_question(change_id: int, *, actor: Person | None, question: str, session
         raise _refuse(cr, actor, "ask", f"Only approvers of {cr.number} can ask its requester", session=session,
                       now=now, platform=platform)
     if cr.state not in PENDING:
-        raise ChangeError(already_decided(cr, session=session))
+        raise ChangeError(already_decided(cr, session=session, viewer=actor))
     if not question.strip():
         raise ChangeError("Type your question")
     cr.awaiting_requester_since = now

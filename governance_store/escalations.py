@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from governance_store import audit
 from governance_store.chains import resolve_level
-from governance_store.changes import awaiting_decision
+from governance_store.changes import already_decided, awaiting_decision
 from governance_store.models import ChangeRequest, EscalationChain, Person, Timer
 
 
@@ -50,7 +50,8 @@ def acknowledge(timer_id: int, level: int, *, person: Person, session: Session, 
     if not person.active:
         return refuse("inactive", "Your directory entry is inactive, so you cannot acknowledge escalations.")
     if not awaiting_decision(cr):
-        return refuse("decided", f"{cr.number} is {cr.state}: there is no escalation left to acknowledge.")
+        return refuse("decided", f"{already_decided(cr, session=session, viewer=person)}: there is no escalation left "
+                                 "to acknowledge.")
     if cr.requester_id == person.id:
         return refuse("requester", f"You requested {cr.number}; only the people its escalation reaches can "
                                    "acknowledge it.")

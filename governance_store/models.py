@@ -225,6 +225,11 @@ class Person(Base):
     # The language the directory records for the person (Entra ``preferredLanguage``), e.g. ``pl-PL``.
     preferred_language: Mapped[str | None] = mapped_column(String(16))
     sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Where the person wants to be reached, in order (``teams,email``), as they chose it in chat; ``None``:
+    # where they last used govbot, then the organisation's order (``GOVBOT_NOTIFY_ORDER``).
+    notify_via: Mapped[str | None] = mapped_column(String(64))
+    # The chat platform the person last talked to govbot on (``slack``, ``teams``), kept by the turn pipeline.
+    seen_on: Mapped[str | None] = mapped_column(String(16))
 
     manager: Mapped[Person | None] = relationship(remote_side=[id])
 
@@ -652,6 +657,18 @@ class BlackoutWindow(Base):
     reason: Mapped[str] = mapped_column(String(200))
 
 
+class OutboxStatus(enum.StrEnum):
+    """Where an outbox message is on its way to a person or a channel."""
+
+    PENDING = "pending"  # due at ``next_attempt_at``
+    SENDING = "sending"  # claimed (leased until ``next_attempt_at``), or a send whose outcome is unknown
+    WAITING = "waiting"  # no channel reaches the recipient yet: re-checked, and woken when they become reachable
+    SENT = "sent"
+    FAILED = "failed"  # the platform refused it for good
+    SUPERSEDED = "superseded"  # an update with nothing left to update, or a reminder made moot before delivery
+    UNDELIVERABLE = "undeliverable"  # older releases gave up on unreachable people; today they wait
+
+
 class OutboxMessage(Base):
     """A message to deliver: written in the same transaction as the change that caused it.
 
@@ -678,6 +695,11 @@ class OutboxMessage(Base):
     platform: Mapped[str | None] = mapped_column(String(16))
     platform_ref: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the latest send attempt began: an interrupted send is looked up on the platform from here on.
+    attempted_at: Mapped[dt.datetime | None] = mapped_column()
+    # Why a waiting message has not reached its recipient and what happens next (``reason``, ``fallback``,
+    # ``fallback_at``), for the requester's card.
+    reach: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     person: Mapped[Person | None] = relationship()
 
@@ -759,6 +781,18 @@ class ConversationReference(Base):
     service_url: Mapped[str] = mapped_column(String(500))
     reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column()
+
+
+class UsedLink(Base):
+    """A signed single-use link (an e-mail's Approve or Reject) that was used: each works once."""
+
+    __tablename__ = "used_links"
+
+    link_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("change_requests.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    used_at: Mapped[dt.datetime] = mapped_column()
 
 
 # Change numbers: a sequence on PostgreSQL (safe under concurrency, never blocks), a counter row on SQLite.

@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from governance_store import audit, escalations
+from governance_store import audit, escalations, local_time
 from governance_store import changes as core
-from governance_store.calendar import for_system
 from governance_store.models import (
     Approval,
     ApprovalState,
@@ -24,6 +23,7 @@ from governance_store.models import (
     ChangeState,
     Delegation,
     OutboxMessage,
+    OutboxStatus,
     ParticipantKind,
     Person,
     Site,
@@ -241,15 +241,19 @@ def _preview(values: dict[str, str], *, actor: Person, session: Session, now: dt
 # --------------------------------------------------------------------------- cards
 
 
-def _local(ts: dt.datetime | None, cr: ChangeRequest, *, session: Session) -> str:
-    if ts is None:
-        return "—"
-    cal = for_system(cr.system, session=session)
-    return f"{ts.astimezone(cal.tz):%Y-%m-%d %H:%M %Z}"
+def _local(ts: dt.datetime | None, tz: ZoneInfo) -> str:
+    return local_time.stamp(ts, tz)
 
 
-def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
-    """The card for one viewer kind: approver, consulted, informed or requester."""
+def _viewer(person_id: int | None, *, session: Session) -> Person | None:
+    return session.get(Person, person_id) if person_id is not None else None
+
+
+def card(cr: ChangeRequest, *, role: str, session: Session, viewer: Person | None = None) -> Reply:
+    """The card for one viewer kind: approver, consulted, informed or requester.
+
+    Every time on it is in one zone, labelled: the viewer's own where known, else the change's site's."""
+    tz = core.viewer_zone(cr, viewer, session=session)
     approvals = session.scalars(
         select(Approval).where(Approval.change_id == cr.id).options(selectinload(Approval.person))
         .order_by(Approval.id)
@@ -263,7 +267,7 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
         extra = f" (acting for {a.acting_for.display_name})" if a.acting_for_id and a.acting_for else ""
         if a.delegate_of_id and a.delegate_of:
             extra += f" (delegate of {a.delegate_of.display_name})"
-        when = f" {_local(a.decided_at, cr, session=session)}" if a.decided_at and a.state in ("approved", "rejected") else ""
+        when = f" {_local(a.decided_at, tz)}" if a.decided_at and a.state in ("approved", "rejected") else ""
         comment = f" — “{a.comment}”" if a.comment else ""
         status_lines.append(f"{mark} {a.person.display_name}{extra} · {a.role_name}{when}{comment}")
     consult_lines = [
@@ -276,7 +280,7 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
         Field("State", cr.state + (" (waiting on the requester's answer)" if cr.awaiting_requester_since else "")),
         Field("System", f"{cr.system_name or '—'} ({cr.system.site_code if cr.system else '—'})"),
         Field("Type · risk", f"{cr.change_type} · {cr.risk or '—'}"),
-        Field("Planned window", f"{_local(cr.planned_start, cr, session=session)} → {_local(cr.planned_end, cr, session=session)}"),
+        Field("Planned window", f"{_local(cr.planned_start, tz)} → {_local(cr.planned_end, tz)}"),
         Field("Requested by", requester),
         Field("Approvals", "\n".join(status_lines) or "—"),
     ]
@@ -287,10 +291,14 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
     if cr.process_safety:
         fields.append(Field("MOC", cr.moc_reference or "missing"))
     if cr.retro_due_at:
-        fields.append(Field("Retrospective approval due", _local(cr.retro_due_at, cr, session=session)))
+        fields.append(Field("Retrospective approval due", _local(cr.retro_due_at, tz)))
     timer = session.scalar(select(Timer).where(Timer.change_id == cr.id, Timer.kind == sla.APPROVAL))
     if timer is not None and timer.target_at is not None:
-        fields.append(Field("SLA", _sla_text(timer, cr, session=session)))
+        fields.append(Field("SLA", _sla_text(timer, cr, tz=tz, session=session)))
+    if role == "requester" and core.awaiting_decision(cr):
+        unreached = _not_reached(cr, tz=tz, timer=timer, session=session)
+        if unreached:
+            fields.append(Field("Not reached yet", unreached))
     buttons: tuple[Button, ...] = ()
     pending = core.awaiting_decision(cr) and not core.imported(cr)
     ref = str(cr.id)
@@ -317,6 +325,9 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
         "informed": f"For your information: {cr.number} is {cr.state}",
         "requester": f"{cr.number} is {cr.state}",
     }[role]
+    if role == "approver" and not pending and cr.state != ChangeState.DRAFT.value:
+        headline = core.already_decided(cr, session=session, tz=tz).replace(" was already ", " was ", 1) \
+            if cr.decided_at else f"{cr.number} is {cr.state}"
     return Reply(
         text=f"{headline} — {cr.title}",
         sections=(Section(title=f"{cr.number} · {cr.title}", fields=tuple(fields)),),
@@ -326,8 +337,36 @@ def card(cr: ChangeRequest, *, role: str, session: Session) -> Reply:
     )
 
 
-def _sla_text(timer: Timer, cr: ChangeRequest, *, session: Session) -> str:
-    target = _local(timer.target_at, cr, session=session)
+def _not_reached(cr: ChangeRequest, *, tz: ZoneInfo, timer: Timer | None, session: Session) -> str:
+    """Who a request (or a consultation) has not reached yet, why, and what govbot does about it."""
+    rows = session.execute(
+        select(OutboxMessage, Person).join(Person, Person.id == OutboxMessage.person_id)
+        .where(OutboxMessage.change_id == cr.id, OutboxMessage.kind == "message",
+               OutboxMessage.status == OutboxStatus.WAITING.value)
+        .order_by(OutboxMessage.id)
+    ).tuples().all()
+    lines: list[str] = []
+    seen: set[int] = set()
+    for msg, person in rows:
+        if person.id in seen or _card_role(msg) not in ("approver", "consulted"):
+            continue
+        seen.add(person.id)
+        note = msg.reach or {}
+        reason = str(note.get("reason") or "no connected platform reaches them yet")
+        fallback_at = note.get("fallback_at")
+        if note.get("fallback") == "email" and fallback_at:
+            then = local_time.stamp(dt.datetime.fromisoformat(fallback_at), tz)
+            plan = f"e-mail to {person.email} at {then} if still unreachable"
+        else:
+            plan = "delivered as soon as they can be reached (when they open govbot, or are given a way in)"
+        lines.append(f"⚠ {person.display_name}: {reason}. govbot keeps trying; {plan}.")
+    if lines and timer is not None and timer.state in ("pending", "paused"):
+        lines.append("The SLA clock and its escalation run on meanwhile.")
+    return "\n".join(lines)
+
+
+def _sla_text(timer: Timer, cr: ChangeRequest, *, tz: ZoneInfo, session: Session) -> str:
+    target = _local(timer.target_at, tz)
     text = f"{timer.data.get('policy', '')}: decision due {target}"
     if timer.state == "paused":
         text += " · paused while waiting on the requester"
@@ -336,8 +375,9 @@ def _sla_text(timer: Timer, cr: ChangeRequest, *, session: Session) -> str:
         last = session.scalars(select(AuditEntry).where(
             AuditEntry.object_key == cr.number, AuditEntry.action == "change.escalated"
         ).order_by(AuditEntry.id.desc())).first()
-        if last is not None and last.data.get("text"):
-            text += f" ({last.data['text']})"
+        if last is not None:
+            to = ", ".join(str(n) for n in last.data.get("to") or []) or "nobody"
+            text += f" (escalated to level {last.data.get('level', timer.level)}: {to} at {local_time.clock(last.at, tz)})"
     if timer.acknowledged_level is not None:
         text += f" · acknowledged at level {timer.acknowledged_level}"
     if timer.state == "stopped":
@@ -345,15 +385,109 @@ def _sla_text(timer: Timer, cr: ChangeRequest, *, session: Session) -> str:
     return text
 
 
+_ROLES = ("approver", "consulted", "informed", "requester")
+
+
 def _card_role(msg: OutboxMessage) -> str | None:
     parts = msg.key.split(":")
-    return parts[2] if len(parts) > 2 and parts[2] in ("approver", "consulted", "informed", "requester") else None
+    return parts[2] if len(parts) > 2 and parts[2] in _ROLES else None
+
+
+def _stale_buttons(cr: ChangeRequest, msg: OutboxMessage, *, session: Session) -> set[str]:
+    """The action ids a reminder or escalation card about ``cr`` offers that no longer do anything."""
+    stale: set[str] = set()
+    if not core.awaiting_decision(cr):
+        stale |= {"cr.approve", "cr.reject", "cr.ask", "esc.ack", "cr.consult_ok", "cr.consult_concern"}
+    if cr.state != ChangeState.SUBMITTED.value:
+        stale |= {"cr.consult_ok", "cr.consult_concern"}
+    timer = session.scalar(select(Timer).where(Timer.change_id == cr.id, Timer.kind == sla.APPROVAL))
+    if timer is not None and timer.acknowledged_level is not None:
+        stale.add("esc.ack")
+    if ":consult_reminder:" in msg.key:
+        approval_id = row_id(msg.key.rsplit(":", 1)[-1])
+        consult = session.get(Approval, approval_id) if approval_id is not None else None
+        if consult is not None and consult.state != ApprovalState.REQUESTED.value:
+            stale |= {"cr.consult_ok", "cr.consult_concern"}
+    if msg.person_id is not None and not stale & {"cr.approve", "cr.reject"}:
+        waiting = session.scalar(select(Approval.id).where(
+            Approval.change_id == cr.id, Approval.person_id == msg.person_id,
+            Approval.kind == ParticipantKind.APPROVER.value, Approval.state == ApprovalState.REQUESTED.value))
+        if waiting is None and core.awaiting_decision(cr):
+            stale |= {"cr.approve", "cr.reject"}  # they decided already (or it was re-routed from them)
+    return stale
+
+
+def _settled_note(cr: ChangeRequest, *, tz: ZoneInfo, session: Session) -> str:
+    if not core.awaiting_decision(cr):
+        if cr.state in (ChangeState.WITHDRAWN.value, ChangeState.CANCELLED.value):
+            return f"{cr.number} was {cr.state}; nothing is waiting for you any more."
+        return core.already_decided(cr, session=session, tz=tz).replace(" was already ", " was ", 1) + "."
+    ack = session.scalars(select(AuditEntry).where(
+        AuditEntry.object_key == cr.number, AuditEntry.action == "change.escalation_acknowledged",
+    ).order_by(AuditEntry.id.desc())).first()
+    if ack is not None:
+        return (f"{ack.actor} is on it: the escalation of {cr.number} stopped at level {ack.data.get('level')} "
+                f"at {local_time.stamp(ack.at, tz)}.")
+    return f"Your part in {cr.number} is done."
+
+
+def _refresh_notice(cr: ChangeRequest, msg: OutboxMessage, *, session: Session) -> dict[str, Any] | object | None:
+    """A reminder, breach or escalation card without the buttons the change made stale (and what happened);
+    :data:`outbox.WITHDRAW` when it was never delivered (not worth sending any more); ``None``: unchanged."""
+    payload = dict(msg.payload or {})
+    buttons = payload.get("buttons") or []
+    stale = _stale_buttons(cr, msg, session=session) & {b.get("action_id") for b in buttons}
+    if not stale:
+        return None
+    if msg.status in outbox.UNDELIVERED:
+        return outbox.WITHDRAW
+    tz = core.viewer_zone(cr, _viewer(msg.person_id, session=session), session=session)
+    note = _settled_note(cr, tz=tz, session=session)
+    kept = [b for b in buttons if b.get("action_id") not in stale]
+    text = str(payload.get("text") or "")
+    if note not in text:
+        text = f"{note}\n{text}"
+    data = dict(payload.get("data") or {})
+    data.update({"status": "settled", "state": cr.state})
+    return {**payload, "text": text, "buttons": kept, "data": data}
+
+
+def refresh(cr: ChangeRequest, *, session: Session, now: dt.datetime, version: int | str,
+            roles: tuple[str, ...] = _ROLES) -> int:
+    """Bring every card about ``cr`` up to date for its recipient (``roles``: only those cards, and then no
+    reminders): role cards are rendered afresh, reminder and escalation cards lose the buttons the change made
+    stale.  Cards still on their way get the new content in place."""
+    viewers: dict[int | None, Person | None] = {}
+
+    def render(msg: OutboxMessage) -> dict[str, Any] | object | None:
+        role = _card_role(msg)
+        if role is None:
+            return _refresh_notice(cr, msg, session=session) if roles == _ROLES else None
+        if role not in roles:
+            return None
+        if msg.person_id not in viewers:
+            viewers[msg.person_id] = _viewer(msg.person_id, session=session)
+        return reply_to_dict(card(cr, role=role, session=session, viewer=viewers[msg.person_id]))
+
+    return outbox.enqueue_updates(session, change_id=cr.id, now=now, version=version, render=render)  # type: ignore[arg-type]
+
+
+def on_reach_changed(session: Session, change_id: int, now: dt.datetime, version: str) -> None:
+    """A message about the change started or stopped waiting for its recipient: the requester's card says who
+    could not be reached yet (the outbox calls this, wired by the composition root)."""
+    cr = session.get(ChangeRequest, change_id)
+    if cr is not None and core.awaiting_decision(cr):
+        refresh(cr, session=session, now=now, version=version, roles=("requester",))
 
 
 def notify(cr: ChangeRequest, *, event: str, session: Session, now: dt.datetime) -> None:
     """Queue the messages an event causes, and refresh every card already sent about the request."""
     approvals = session.scalars(select(Approval).where(Approval.change_id == cr.id)).all()
     base = f"cr:{cr.id}"
+
+    def for_person(role: str, person_id: int) -> dict[str, Any]:
+        return reply_to_dict(card(cr, role=role, session=session, viewer=_viewer(person_id, session=session)))
+
     if event in ("submitted", "rerouted"):
         for a in approvals:
             if a.person_id is None:
@@ -363,30 +497,24 @@ def notify(cr: ChangeRequest, *, event: str, session: Session, now: dt.datetime)
                 continue
             role = {"approver": "approver", "consulted": "consulted", "informed": "informed"}[a.kind]
             outbox.enqueue(session, key=f"{base}:{role}:{a.person_id}", now=now, person_id=a.person_id,
-                           change_id=cr.id, payload=reply_to_dict(card(cr, role=role, session=session)))
+                           change_id=cr.id, payload=for_person(role, a.person_id))
         if cr.requester_id and event == "submitted":
             outbox.enqueue(session, key=f"{base}:requester:{cr.requester_id}", now=now, person_id=cr.requester_id,
-                           change_id=cr.id, payload=reply_to_dict(card(cr, role="requester", session=session)))
+                           change_id=cr.id, payload=for_person("requester", cr.requester_id))
         if event == "submitted":
             return
     if event in ("approved", "rejected", "withdrawn", "cancelled"):
         for a in approvals:
             if a.kind == ParticipantKind.INFORMED.value and a.person_id is not None:
                 outbox.enqueue(session, key=f"{base}:notice:{event}:{a.person_id}", now=now, person_id=a.person_id,
-                               change_id=None, payload=reply_to_dict(card(cr, role="informed", session=session)))
+                               change_id=None, payload=for_person("informed", a.person_id))
     if event == "question" and cr.requester_id:
         asked = session.scalar(select(func.max(AuditEntry.id))) or 0
         outbox.enqueue(session, key=f"{base}:notice:question:{asked}:{cr.requester_id}", now=now,
-                       person_id=cr.requester_id, change_id=None,
-                       payload=reply_to_dict(card(cr, role="requester", session=session)))
-
-    def render(msg: OutboxMessage) -> dict[str, Any] | None:
-        role = _card_role(msg)
-        return reply_to_dict(card(cr, role=role, session=session)) if role else None
-
+                       person_id=cr.requester_id, change_id=None, payload=for_person("requester", cr.requester_id))
     session.flush()
     version = session.scalar(select(func.max(AuditEntry.id))) or 0
-    outbox.enqueue_updates(session, change_id=cr.id, now=now, version=version, render=render)
+    refresh(cr, session=session, now=now, version=version)
 
 
 # --------------------------------------------------------------------------- actions
@@ -412,7 +540,7 @@ def on_action(action: Action, *, session: Session, now: dt.datetime, services: S
                                             policies=services.policies)
             sla.start(cr, session=session, now=now)
             notify(cr, event="submitted", session=session, now=now)
-            reply = card(cr, role="requester", session=session)
+            reply = card(cr, role="requester", session=session, viewer=actor)
             return _with(reply, text=f"{cr.number} was submitted to {', '.join(p.name for s in routing.slots for p in s.people)}.",
                          status="submitted")
         if step == "discard":
@@ -435,7 +563,7 @@ def on_action(action: Action, *, session: Session, now: dt.datetime, services: S
                 notify(outcome.change, event=outcome.new_state, session=session, now=now)
             else:
                 notify(outcome.change, event="decision", session=session, now=now)
-            return _with(card(outcome.change, role="approver", session=session), text=outcome.message,
+            return _with(card(outcome.change, role="approver", session=session, viewer=actor), text=outcome.message,
                          status=outcome.new_state)
         if step in ("consult_ok", "consult_concern"):
             concern = action.inputs.get("concern", "").strip()
@@ -449,7 +577,8 @@ def on_action(action: Action, *, session: Session, now: dt.datetime, services: S
                 if a.person_id == actor.id and a.kind == ParticipantKind.CONSULTED.value:
                     sla.stop_consult(a, session=session)
             notify(outcome.change, event="consulted", session=session, now=now)
-            return _with(card(outcome.change, role="consulted", session=session), text=outcome.message, status="consulted")
+            return _with(card(outcome.change, role="consulted", session=session, viewer=actor), text=outcome.message,
+                         status="consulted")
         if step in ("ask", "answer"):
             text = action.inputs.get("text", "").strip()
             if not text:
@@ -472,7 +601,7 @@ def on_action(action: Action, *, session: Session, now: dt.datetime, services: S
             if outcome.new_state in ("withdrawn", "cancelled"):
                 sla.stop(outcome.change, session=session, reason=outcome.new_state)
             notify(outcome.change, event=outcome.new_state, session=session, now=now)
-            return _with(card(outcome.change, role="requester", session=session), text=outcome.message,
+            return _with(card(outcome.change, role="requester", session=session, viewer=actor), text=outcome.message,
                          status=outcome.new_state)
     except core.NotAllowed as exc:
         return Reply(text=str(exc), data=_status("refused"))

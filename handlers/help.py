@@ -13,6 +13,7 @@ COMMANDS = (
     (N_("call SYSTEM"), N_("support group, escalation chain and local time at the site")),
     (N_("owns PERSON-or-TEAM"), N_("systems and roles someone holds")),
     (N_("dashboard"), N_("your personal sign-in link to the web dashboard")),
+    (N_("notify [me on teams|slack|email]"), N_("where govbot reaches you (in that order)")),
     (N_("help"), N_("this help")),
 )
 EXAMPLES = (

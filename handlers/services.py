@@ -16,3 +16,6 @@ class Services:
     catalog: Catalog = field(default_factory=Catalog)
     policies: ChangePolicies = DEFAULT_POLICIES
     links: DashboardLinks = field(default_factory=DashboardLinks)
+    # The organisation's order of platforms for notifications, and the platforms connected (``notify``).
+    notify_order: tuple[str, ...] = ("slack", "teams", "email")
+    platforms: tuple[str, ...] = ()

@@ -14,14 +14,29 @@ Delivery is exactly once as far as the platform lets us observe it:
 
 A process killed between 2 and 3 leaves the row ``sending``.  Once its lease
 has run out, a dispatcher reclaims it and, if the sender can look messages up
-by key (``find_sent``), asks the platform first: a message that arrived is
-recorded as sent instead of being posted again.  Only a sender that cannot
-look up (or a platform refusing the look-up) falls back to sending again, so
-the duplicate window is then at most the one message in flight per process.
-The lease must exceed the sender's HTTP timeout, or a slow send could be
-reclaimed while still in flight.
+by key (``find_sent``), asks the platform first — from the moment the
+interrupted attempt began (``attempted_at``), page by page, so however busy
+the conversation is the look-up finds the message: a message that arrived is
+recorded as sent instead of being posted again.  A send whose outcome is
+unknown (a timeout, a dropped connection, a 5xx) is treated the same way: the
+row stays ``sending`` and the next attempt looks first.  Only a sender that
+cannot look up (e-mail; or a platform refusing the look-up) falls back to
+sending again.  A claimed message is sent only while at least one sender
+timeout of its lease is left (``Sender.timeout``), so a slow batch can never
+have its tail reclaimed by another dispatcher while it is still being sent.
 
-Durability of the record: step 3 is one statement committed on its own, and
+Nobody is dropped: a message that no configured platform can deliver to its
+recipient yet is ``waiting`` (:mod:`notifications.reach` says why and what
+happens next: e-mail after a wait, a retry).  It is re-checked every
+``recheck`` and woken at once (:func:`wake`) when the person becomes
+reachable: the app was installed for them, they wrote to govbot, they chose a
+platform, a channel became known.
+
+Updates go to the platform the original went to.  An update of a card that is
+still on its way replaces the original's payload instead (:func:`enqueue_updates`),
+so a card delivered late is current and carries no stale buttons.
+
+Durability of the record: step 3 is a short transaction of its own, and
 on PostgreSQL it commits without waiting for its WAL to reach the disk
 (``synchronous_commit`` off for that transaction only), which makes delivery
 several times faster while the disk is busy.  A
@@ -35,46 +50,68 @@ and any later synchronous commit makes the records before it durable too.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, Table, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased, object_session, sessionmaker
 
-from governance_store.models import ChangeRequest, OutboxMessage, Person
+from governance_store.models import ChangeRequest, OutboxMessage, OutboxStatus, Person
+from notifications import reach
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 DEFAULT_LEASE_SECONDS = 120.0
+# A sender's HTTP timeout when it names none: a claimed message is sent only while this much lease is left.
+DEFAULT_SEND_TIMEOUT = 30.0
 # Rows claimed per transaction: each is still sent and recorded on its own.
 CLAIM_BATCH = 20
-# Rows a dispatcher may take: due ones, and interrupted sends whose lease has run out.
-CLAIMABLE = ("pending", "sending")
+# Rows a dispatcher may take: due ones, interrupted sends whose lease has run out, and waiting ones to re-check.
+CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value, OutboxStatus.WAITING.value)
+# How often a waiting message is re-checked when nothing woke it.
+RECHECK = dt.timedelta(minutes=10)
+# How long an update waits for its original, still in flight, before it is tried again.
+ORIGINAL_IN_FLIGHT = dt.timedelta(seconds=5)
+
+# ``on_reach(session, change_id, now, version)``: a message about the change started or stopped waiting for
+# its recipient; the composition root refreshes the requester's card (who could not be reached yet).
+ReachChanged = Callable[[Session, int, dt.datetime, str], None]
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """Where a message goes: a person (DM on their platform) or a named channel."""
+    """Where a message goes: a person (on the platform that reaches them) or a named channel."""
 
     person_id: int | None
     channel: str | None
     email: str | None = None
     display_name: str | None = None
+    aad_object_id: str | None = None
+    notify_via: str | None = None  # the person's own order of platforms
+    seen_on: str | None = None  # the chat platform they last used govbot on
+    timezone: str | None = None
 
 
 class DeliveryError(Exception):
-    """A delivery that failed; ``retry_after`` (seconds) when the platform asked us to wait."""
+    """A delivery that failed; ``retry_after`` (seconds) when the platform asked us to wait.
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    ``permanent``: retrying cannot help.  ``unreachable``: this platform cannot reach this recipient now
+    (the next attempt chooses again, see :mod:`notifications.reach`).  ``ambiguous``: the message may have
+    arrived (a timeout, a dropped connection, a server error): the next attempt looks it up first."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
+                 unreachable: bool = False, ambiguous: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.unreachable = unreachable
+        self.ambiguous = ambiguous
 
 
 class Sender(Protocol):
@@ -96,13 +133,14 @@ class KeyedSender(Sender, Protocol):
 
     ``send_keyed`` delivers like ``send`` but records ``key`` with the message
     on the platform; ``find_sent`` returns the reference of a message carrying
-    ``key`` that reached ``recipient``, ``None`` when there is none, and raises
+    ``key`` that reached ``recipient`` at ``since`` or later (the start of the
+    interrupted attempt), ``None`` when there is none, and raises
     ``DeliveryError`` when the platform cannot tell.
     """
 
     def send_keyed(self, recipient: Recipient, payload: dict[str, Any], *, key: str) -> dict[str, Any]: ...
 
-    def find_sent(self, recipient: Recipient, *, key: str) -> dict[str, Any] | None: ...
+    def find_sent(self, recipient: Recipient, *, key: str, since: dt.datetime | None) -> dict[str, Any] | None: ...
 
 
 def enqueue(
@@ -134,25 +172,88 @@ def enqueue(
     return msg
 
 
-def enqueue_updates(session: Session, *, change_id: int, now: dt.datetime, version: int,
-                    render: Any) -> int:
-    """Queue an in-place update of every delivered message about a change.
+class _Withdraw:
+    """What ``render`` returns for a card that says nothing any more unless it was already delivered
+    (a reminder of a decision that was made): an undelivered one is never sent."""
 
-    ``render(original_message) -> payload`` produces the new card for that
-    recipient; ``version`` makes the keys unique per state change.
+
+WITHDRAW = _Withdraw()
+UNDELIVERED = (OutboxStatus.PENDING.value, OutboxStatus.WAITING.value)
+
+
+def enqueue_updates(session: Session, *, change_id: int, now: dt.datetime, version: int | str,
+                    render: Callable[[OutboxMessage], dict[str, Any] | _Withdraw | None],
+                    only: Callable[[OutboxMessage], bool] | None = None) -> int:
+    """Bring every message about a change up to date.
+
+    ``render(original_message)`` produces the new card for that recipient (``None``: leave it alone,
+    :data:`WITHDRAW`: not worth delivering any more); ``version`` makes the keys unique per state change;
+    ``only`` picks the messages to look at.  A delivered message (or one being sent) gets an update
+    queued; one still on its way (pending or waiting) gets the new card in its place, so it arrives
+    current.  Returns how many messages changed.
     """
     count = 0
     originals = session.scalars(
         select(OutboxMessage).where(OutboxMessage.change_id == change_id, OutboxMessage.kind == "message")
+        .order_by(OutboxMessage.id)
     ).all()
     for orig in originals:
+        if only is not None and not only(orig):
+            continue
+        if orig.status not in (*UNDELIVERED, OutboxStatus.SENDING.value, OutboxStatus.SENT.value):
+            continue
         payload = render(orig)
         if payload is None:
             continue
+        if orig.status in UNDELIVERED and _replace_undelivered(session, orig, payload):
+            count += 1
+            continue
+        if isinstance(payload, _Withdraw):
+            continue  # delivered (or in flight) reminders keep what they said; their buttons are refused
         if enqueue(session, key=f"{orig.key}:update:v{version}", now=now, payload=payload, person_id=orig.person_id,
                    channel=orig.channel, change_id=change_id, kind="update", updates_id=orig.id) is not None:
             count += 1
     return count
+
+
+def _replace_undelivered(session: Session, orig: OutboxMessage, payload: dict[str, Any] | _Withdraw) -> bool:
+    """Put ``payload`` in place of a message nobody has claimed yet (or withdraw it); ``False`` when a
+    dispatcher claimed it meanwhile (the caller queues an update instead).  The condition is checked by the
+    database, after any claim's lock is released, so a card is never changed under a send."""
+    values: dict[str, Any] = {"status": OutboxStatus.SUPERSEDED.value} if isinstance(payload, _Withdraw) \
+        else {"payload": payload}
+    if session.get_bind().dialect.name == "postgresql":
+        # Never wait on a dispatcher that is claiming it right now (that wait could close a circle of locks):
+        # a row locked by a claim is as good as claimed.
+        free = session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.id == orig.id, OutboxMessage.status.in_(UNDELIVERED)).with_for_update(skip_locked=True))
+        if free is None:
+            return False
+    done = session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == orig.id, OutboxMessage.status.in_(UNDELIVERED))
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if done:
+        session.expire(orig)
+    return bool(done)
+
+
+def wake(session: Session, *, person_id: int | None = None, channel: str | None = None,
+         now: dt.datetime) -> int:
+    """Messages waiting for a person (or a channel) that just became reachable are due now."""
+    query = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.WAITING.value)
+    if person_id is not None:
+        query = query.where(OutboxMessage.person_id == person_id)
+    elif channel:
+        query = query.where(OutboxMessage.channel == channel)
+    return int(session.execute(query.values(next_attempt_at=now).execution_options(
+        synchronize_session=False)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def wake_all(factory: sessionmaker[Session], *, now: dt.datetime) -> int:
+    """Every waiting message is due now (a platform was configured or came back)."""
+    with factory() as session, session.begin():
+        return wake(session, now=now)
 
 
 def backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
@@ -167,9 +268,10 @@ class DispatchResult:
     sent: int = 0
     failed: int = 0
     retried: int = 0
-    skipped: int = 0
+    skipped: int = 0  # waiting for a recipient no platform reaches yet
     deferred: int = 0
     recovered: int = 0  # interrupted sends found on the platform and recorded, not sent again
+    released: int = 0  # claimed, but too little lease was left to send safely: left for the next round
 
 
 @dataclass
@@ -186,23 +288,41 @@ class _Claim:
     lane: str
     sender: Sender
     original_ref: dict[str, Any] | None = None
+    change_id: int | None = None
+    waited: bool = False  # the message had been waiting for its recipient
+    attempted_at: dt.datetime | None = None  # when the interrupted attempt began
+    claimed: float = 0.0  # time.monotonic() of the claim
+    updates_id: int | None = None
 
 
 class Dispatcher:
-    """Delivers due outbox messages; keeps each channel under ``per_channel_interval`` seconds per message."""
+    """Delivers due outbox messages; keeps each channel under ``per_channel_interval`` seconds per message.
+
+    ``notify_order``: the organisation's order of platforms; ``fallback_after``: how long a message waits
+    for a person with a chat account before e-mail takes over; ``on_reach``: see :data:`ReachChanged`."""
 
     def __init__(self, factory: sessionmaker[Session], senders: Sequence[Sender], *,
                  per_channel_interval: float = 1.0, lease: float = DEFAULT_LEASE_SECONDS,
-                 claim_batch: int = CLAIM_BATCH) -> None:
+                 claim_batch: int = CLAIM_BATCH, notify_order: Sequence[str] = reach.DEFAULT_ORDER,
+                 fallback_after: dt.timedelta | None = dt.timedelta(minutes=30), recheck: dt.timedelta = RECHECK,
+                 on_reach: ReachChanged | None = None) -> None:
         self.factory = factory
         self.senders = list(senders)
         self.per_channel_interval = per_channel_interval
         self.lease = dt.timedelta(seconds=lease)
         self.claim_batch = claim_batch
+        self.notify_order = tuple(notify_order)
+        self.fallback_after = fallback_after
+        self.recheck = recheck
+        self.on_reach = on_reach
         self._last_sent: dict[str, dt.datetime] = {}
+        # Sends whose outcome could not be written down (the database went away after the platform took the
+        # message): written first thing when the database answers again, before anything else is claimed.
+        self._unrecorded: list[tuple[_Claim, dict[str, Any], bool, dt.datetime]] = []
 
     def run(self, *, now: dt.datetime, limit: int = 100) -> DispatchResult:
         result = DispatchResult()
+        self._record_pending(result)
         deferred: set[int] = set()
         handled = 0
         while handled < limit:
@@ -227,41 +347,92 @@ class Dispatcher:
             people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted)))} if wanted else {}
             for msg in rows:
                 recipient = _recipient(session, msg, people)
-                sender = next((s for s in self.senders if s.can_reach(recipient)), None)
-                if sender is None:
-                    msg.attempts += 1
-                    msg.status = "undeliverable"
-                    msg.last_error = "no connected chat platform can reach this recipient"
-                    result.skipped += 1
-                    settled += 1
-                    continue
+                original_ref = None
+                if msg.kind == "update":
+                    original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
+                    outcome = self._update_target(msg, original, now)
+                    if outcome is None:
+                        settled += 1
+                        continue
+                    sender = outcome
+                    assert original is not None
+                    original_ref = dict(original.platform_ref or {})
+                else:
+                    choice = reach.choose(self.senders, recipient, queued_at=msg.created_at, now=now,
+                                          default=self.notify_order, fallback_after=self.fallback_after)
+                    if choice.sender is None:
+                        self._wait(session, msg, choice, now)
+                        result.skipped += 1
+                        settled += 1
+                        continue
+                    sender = choice.sender
                 lane = f"{sender.platform}:{msg.channel or f'person:{msg.person_id}'}"
                 last = self._last_sent.get(lane)
                 if last is not None and (now - last).total_seconds() < self.per_channel_interval:
-                    msg.status = "pending"
+                    if msg.status != OutboxStatus.SENDING.value:  # an interrupted send stays marked as such
+                        msg.status = OutboxStatus.PENDING.value
                     msg.next_attempt_at = last + dt.timedelta(seconds=self.per_channel_interval)
                     deferred.add(msg.id)
                     result.deferred += 1
                     settled += 1
                     continue
-                original_ref = None
-                if msg.kind == "update":
-                    original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
-                    if original is None or original.status != "sent" or original.platform != sender.platform:
-                        # The card was never delivered here: nothing to update, the original carries the news.
-                        msg.status = "superseded"
-                        settled += 1
-                        continue
-                    original_ref = dict(original.platform_ref or {})
                 if self.per_channel_interval > 0:
                     self._last_sent[lane] = now  # the lane is taken for this round even if the send fails
-                claims.append(_Claim(msg.id, msg.key, msg.kind, msg.attempts + 1, dict(msg.payload or {}),
-                                     recipient, msg.status == "sending", lane, sender, original_ref))
-            if claims:
-                # One statement for the claimed rows (they are locked: ``attempts`` is what was read).
-                session.execute(_CLAIM, {"ids": [c.id for c in claims], "leased_until": now + self.lease},
-                                execution_options={"synchronize_session": False})
+                interrupted = msg.status == OutboxStatus.SENDING.value
+                waited = bool(msg.reach)
+                previous_attempt = msg.attempted_at
+                msg.status = OutboxStatus.SENDING.value
+                msg.attempts += 1
+                msg.next_attempt_at = now + self.lease
+                msg.attempted_at = now if not interrupted or previous_attempt is None else previous_attempt
+                claims.append(_Claim(msg.id, msg.key, msg.kind, msg.attempts, dict(msg.payload or {}), recipient,
+                                     interrupted, lane, sender, original_ref, msg.change_id, waited,
+                                     previous_attempt if interrupted else None, time.monotonic(), msg.updates_id))
         return claims, settled
+
+    def _update_target(self, msg: OutboxMessage, original: OutboxMessage | None, now: dt.datetime) -> Sender | None:
+        """The sender of the platform the original went to; ``None`` when the update was settled here
+        (nothing to update, or the original is still on its way: tried again shortly)."""
+        if original is not None and original.status == OutboxStatus.SENDING.value:
+            msg.status = OutboxStatus.PENDING.value
+            msg.next_attempt_at = max(now + ORIGINAL_IN_FLIGHT, original.next_attempt_at)
+            return None
+        if original is not None and original.status in UNDELIVERED:
+            # The original went back to waiting for its delivery: it carries the new card instead.
+            if not _replace_undelivered(self._session_of(msg), original, dict(msg.payload or {})):
+                msg.status = OutboxStatus.PENDING.value
+                msg.next_attempt_at = now + ORIGINAL_IN_FLIGHT
+                return None
+            msg.status = OutboxStatus.SUPERSEDED.value
+            return None
+        sender = next((s for s in self.senders if original is not None and s.platform == original.platform), None)
+        if original is None or original.status != OutboxStatus.SENT.value or sender is None:
+            # Never delivered (its payload was replaced instead), or its platform is no longer connected.
+            msg.status = OutboxStatus.SUPERSEDED.value
+            return None
+        return sender
+
+    @staticmethod
+    def _session_of(msg: OutboxMessage) -> Session:
+        session = object_session(msg)
+        assert session is not None
+        return session
+
+    def _wait(self, session: Session, msg: OutboxMessage, choice: reach.Choice, now: dt.datetime) -> None:
+        """Nothing reaches the recipient yet: the message waits (re-checked, or woken when they are reachable)."""
+        started = not msg.reach
+        since = (msg.reach or {}).get("since") or now.isoformat()
+        msg.reach = {"reason": choice.reason, "fallback": choice.fallback, "since": since,
+                     "fallback_at": choice.fallback_at.isoformat() if choice.fallback_at else None}
+        msg.last_error = choice.reason
+        msg.status = OutboxStatus.WAITING.value
+        due = now + self.recheck
+        if choice.fallback_at is not None and choice.fallback_at > now:
+            due = min(due, choice.fallback_at)
+        msg.next_attempt_at = due
+        if started and msg.change_id is not None and self.on_reach is not None:
+            session.flush()
+            self.on_reach(session, msg.change_id, now, f"wait{msg.id}")
 
     def _claim_next(self, session: Session, now: dt.datetime, deferred: set[int], batch: int) -> list[OutboxMessage]:
         query = (
@@ -279,6 +450,13 @@ class Dispatcher:
     # -- step 2: send (no transaction open), step 3: record
 
     def _deliver(self, sender: Sender, claim: _Claim, now: dt.datetime, result: DispatchResult) -> None:
+        timeout = float(getattr(sender, "timeout", DEFAULT_SEND_TIMEOUT))
+        if time.monotonic() - claim.claimed + timeout > self.lease.total_seconds():
+            # Too little of the lease is left: another dispatcher could take the row over while it is being
+            # sent.  Hand it back untouched; it is claimed afresh in the next round.
+            self._release(claim)
+            result.released += 1
+            return
         ref: dict[str, Any] | None = None
         error: Exception | None = None
         recovered = False
@@ -289,7 +467,8 @@ class Dispatcher:
             else:
                 if claim.interrupted and hasattr(sender, "find_sent"):
                     try:
-                        ref = sender.find_sent(claim.recipient, key=claim.key)  # type: ignore[attr-defined]
+                        ref = sender.find_sent(claim.recipient, key=claim.key,  # type: ignore[attr-defined]
+                                               since=claim.attempted_at)
                     except DeliveryError as exc:
                         log.warning("cannot tell whether %s was delivered (%s): sending it again", claim.key, exc)
                     recovered = ref is not None
@@ -304,63 +483,79 @@ class Dispatcher:
                 log.exception("delivering outbox message %s failed", claim.key)
         values: dict[str, Any]
         if error is None:
-            values = {"status": "sent", "sent_at": now, "platform": sender.platform, "platform_ref": ref or {},
-                      "last_error": None}
+            values = {"status": OutboxStatus.SENT.value, "sent_at": now, "platform": sender.platform,
+                      "platform_ref": ref or {}, "last_error": None, "reach": {}}
+        elif isinstance(error, DeliveryError) and error.unreachable and claim.kind != "update":
+            # This platform cannot reach them after all: choose again right away (the sender remembers).
+            values = {"status": OutboxStatus.PENDING.value, "last_error": str(error), "next_attempt_at": now}
         elif isinstance(error, DeliveryError) and (error.permanent or claim.attempts >= MAX_ATTEMPTS):
-            values = {"status": "failed", "last_error": str(error)}
+            values = {"status": OutboxStatus.FAILED.value, "last_error": str(error)}
         else:
             retry_after = error.retry_after if isinstance(error, DeliveryError) else None
             text = str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
-            values = {"status": "pending", "last_error": text,
-                      "next_attempt_at": now + backoff(claim.attempts, retry_after)}
-        # Only our own claim is settled: if the lease ran out and another dispatcher took the row over
-        # (status or attempts changed), its outcome stands.
-        done = self._record(values, {**values, "claimed_id": claim.id, "claimed_attempts": claim.attempts})
+            # The platform may have the message (a timeout, a dropped connection, a server error): the row stays
+            # marked as sending, so the next attempt looks it up before it sends.
+            unknown = claim.kind != "update" and not (isinstance(error, DeliveryError) and not error.ambiguous)
+            values = {"status": OutboxStatus.SENDING.value if unknown else OutboxStatus.PENDING.value,
+                      "last_error": text, "next_attempt_at": now + backoff(claim.attempts, retry_after)}
+        try:
+            self._record(claim, values, recovered, now, result)
+        except Exception:
+            # The platform has the message (or said no), the database is away: keep the outcome and write it as
+            # soon as the database answers (the row stays ours meanwhile), instead of looking it up later.
+            self._unrecorded.append((claim, values, recovered, now))
+            raise
+
+    def _record_pending(self, result: DispatchResult) -> None:
+        while self._unrecorded:
+            claim, values, recovered, at = self._unrecorded[0]
+            self._record(claim, values, recovered, at, result)
+            self._unrecorded.pop(0)
+
+    def _record(self, claim: _Claim, values: dict[str, Any], recovered: bool, now: dt.datetime,
+                result: DispatchResult) -> None:
+        with self.factory() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                # See "Durability of the record" above: this commit need not wait for the disk.
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            # Only our own claim is settled: if the lease ran out and another dispatcher took the row
+            # over (status or attempts changed), its outcome stands.
+            done = session.execute(  # an UPDATE's result is a CursorResult, which has the rowcount
+                update(OutboxMessage)
+                .where(OutboxMessage.id == claim.id, OutboxMessage.status == OutboxStatus.SENDING.value,
+                       OutboxMessage.attempts == claim.attempts)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if done and values["status"] == OutboxStatus.SENT.value and claim.waited and claim.change_id is not None \
+                    and self.on_reach is not None:
+                self.on_reach(session, claim.change_id, now, f"reached{claim.id}")
+            if done and claim.kind == "update" and values["status"] == OutboxStatus.SENT.value and claim.updates_id:
+                # What the platform answered is the original's reference from now on (e-mail: no second follow-up).
+                session.execute(update(OutboxMessage).where(OutboxMessage.id == claim.updates_id)
+                                .values(platform_ref=values["platform_ref"])
+                                .execution_options(synchronize_session=False))
         if not done:
             log.warning("outbox message %s was reclaimed while being sent", claim.key)
             return
-        if values["status"] == "sent":
+        if values["status"] == OutboxStatus.SENT.value:
             self._last_sent[claim.lane] = now
             result.sent += 1
             result.recovered += recovered
-        elif values["status"] == "failed":
+        elif values["status"] == OutboxStatus.FAILED.value:
             result.failed += 1
         else:
             result.retried += 1
 
-    def _record(self, values: dict[str, Any], params: dict[str, Any]) -> int:
-        """Step 3 as one statement committed on its own (one round trip: this runs once per message);
-        how many rows it changed (0: the claim was lost)."""
-        engine = self.factory.kw.get("bind")
-        if not isinstance(engine, Engine):
-            with self.factory() as session, session.begin():
-                return int(session.connection().execute(_record_statement(tuple(values), False), params).rowcount)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            statement = _record_statement(tuple(values), conn.dialect.name == "postgresql")
-            return int(conn.execute(statement, params).rowcount)
-
-
-_CLAIM = (
-    update(OutboxMessage)
-    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
-    .values(status="sending", attempts=OutboxMessage.attempts + 1, next_attempt_at=bindparam("leased_until"))
-)
-
-
-@functools.cache
-def _record_statement(columns: tuple[str, ...], asynchronous: bool) -> Any:
-    """``UPDATE outbox SET <columns> WHERE id = :claimed_id AND status = 'sending' AND attempts = :claimed_attempts``.
-
-    ``asynchronous`` (PostgreSQL): the statement also sets ``synchronous_commit`` off for its own
-    transaction, so its commit does not wait for the disk (see "Durability of the record" above)."""
-    table = cast(Table, OutboxMessage.__table__)
-    statement = (update(table)
-                 .where(table.c.id == bindparam("claimed_id"), table.c.status == "sending",
-                        table.c.attempts == bindparam("claimed_attempts"))
-                 .values({name: bindparam(name, type_=table.c[name].type) for name in columns}))
-    if asynchronous:
-        statement = statement.where(func.set_config("synchronous_commit", "off", True) == "off")
-    return statement
+    def _release(self, claim: _Claim) -> None:
+        with self.factory() as session, session.begin():
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == claim.id, OutboxMessage.status == OutboxStatus.SENDING.value,
+                       OutboxMessage.attempts == claim.attempts)
+                .values(status=OutboxStatus.SENDING.value if claim.interrupted else OutboxStatus.PENDING.value,
+                        attempts=claim.attempts - 1, next_attempt_at=OutboxMessage.attempted_at)
+                .execution_options(synchronize_session=False))
 
 
 def dispatch(factory: sessionmaker[Session], senders: Sequence[Sender], *, now: dt.datetime,
@@ -373,7 +568,8 @@ def _recipient(session: Session, msg: OutboxMessage, people: dict[int, Person] |
     if msg.person_id is not None:
         person = (people or {}).get(msg.person_id) or session.get(Person, msg.person_id)
         if person is not None:
-            return Recipient(person.id, None, person.email, person.display_name)
+            return Recipient(person.id, None, person.email, person.display_name, person.aad_object_id,
+                             person.notify_via, person.seen_on, person.timezone)
     return Recipient(None, msg.channel)
 
 
@@ -382,7 +578,8 @@ def pending_count(session: Session) -> int:
 
 
 # Messages in these states will never be sent (again).
-FINISHED = ("sent", "failed", "undeliverable", "superseded")
+FINISHED = (OutboxStatus.SENT.value, OutboxStatus.FAILED.value, OutboxStatus.UNDELIVERABLE.value,
+            OutboxStatus.SUPERSEDED.value)
 # Changes in these states never change again, so their cards are never updated again.
 SETTLED_CHANGE_STATES = ("closed", "rejected", "withdrawn", "cancelled")
 

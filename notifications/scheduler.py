@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from governance_store.models import OutboxMessage, Timer
 from handlers.dashboard_pass import DashboardLinks
 from notifications import digest, outbox, sweep, wake
+from notifications.health import WorkerHealth
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class Worker:
         self.interval = interval  # the safety interval: the longest the loop sleeps
         self.heartbeat = Heartbeat()
         self.alarm = wake.Alarm(clock)
+        # Working or riding out an outage, for /healthz (the cycle records it; see notifications.health).
+        self.health = WorkerHealth(cap=max(interval, 1.0))
         self.scheduler: BackgroundScheduler | None = None
         self.extra_jobs: list[tuple[Callable[[], object], dict[str, object]]] = []
         self.digest_scopes: list[digest.DigestScope] | None = None  # None: derived from role assignments
@@ -93,12 +96,14 @@ class Worker:
         except Exception as exc:
             self.heartbeat.errors += 1
             self.failures += 1
+            self.health.failed(exc)
             if self.failures == 1:
                 log.exception("sweep cycle failed")
             else:  # an outage: one traceback is enough
                 log.warning("sweep cycle failed again (%d in a row): %s", self.failures,
                             str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
+        self.health.ok()
         if self.failures:
             log.info("sweep cycle works again after %d failed", self.failures)
             self.failures = 0
@@ -223,6 +228,10 @@ class Worker:
         return self.scheduler is not None and self.scheduler.running and looping
 
 
+# How far ahead a message due "in a moment" counts as part of the backlog (held back by channel pacing).
+PACED = dt.timedelta(seconds=5)
+
+
 @dataclass(frozen=True)
 class Backlog:
     """What is left for the worker: due now, or waiting to be retried."""
@@ -230,6 +239,7 @@ class Backlog:
     timers_due: int
     messages_due: int
     messages_retrying: int
+    next_message: dt.datetime | None = None  # the earliest a message waiting for a retry or its pace is due
 
     @property
     def due(self) -> bool:
@@ -250,8 +260,14 @@ def backlog(factory: sessionmaker[Session], *, now: dt.datetime) -> Backlog:
         timers = session.scalar(sa.select(sa.func.count(Timer.id)).where(Timer.state == "pending", Timer.due_at <= now))
         undelivered = OutboxMessage.status.in_(outbox.CLAIMABLE)
         due = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(undelivered, OutboxMessage.next_attempt_at <= now))
+        # Messages waiting for a person nobody can reach yet wait on that person, not on the worker.
+        # A message held back a moment to pace its channel counts too: it was due, it will be sent shortly.
         retrying = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
-            undelivered, OutboxMessage.next_attempt_at > now,
-            sa.or_(OutboxMessage.attempts > 0, OutboxMessage.status == "sending"),
+            undelivered, OutboxMessage.next_attempt_at > now, OutboxMessage.status != "waiting",
+            sa.or_(OutboxMessage.attempts > 0, OutboxMessage.status == "sending",
+                   OutboxMessage.next_attempt_at <= now + PACED),
         ))
-    return Backlog(timers or 0, due or 0, retrying or 0)
+    with factory() as session:
+        soonest = session.scalar(sa.select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.next_attempt_at > now))
+    return Backlog(timers or 0, due or 0, retrying or 0, soonest)

@@ -21,10 +21,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from governance_store import audit
+from governance_store import audit, local_time
 from governance_store.chains import resolve_level
 from governance_store.models import (
     Approval,
@@ -38,6 +37,7 @@ from governance_store.models import (
 )
 from handlers.reply import Button, Field, Reply, Section, reply_to_dict
 from notifications import sla
+from notifications.health import database_trouble
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class _Targets:
     channels: tuple[str, ...]
     names: tuple[str, ...]
     problems: tuple[str, ...]
+    zones: tuple[str | None, ...] = ()  # each person's own time zone (``Person.timezone``), by position
 
 
 @dataclass
@@ -155,8 +156,8 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
                     advance(timer, session=session, now=now, result=attempt, memo=memo)
                 memo.flush(session)
         except Exception as exc:
-            if batch == 1 or isinstance(exc, OperationalError):  # the database is away: no timer is to blame
-                raise
+            if batch == 1 or database_trouble(exc):
+                raise  # one timer at a time cannot help when the database itself is away
             # One bad timer must not hold back its batch: sweep on one timer per transaction.
             log.exception("a sweep batch failed; continuing one timer per transaction")
             memo = _Pass()
@@ -232,7 +233,7 @@ def _pending_approvers(cr: ChangeRequest, *, session: Session, memo: _Pass | Non
 
 def _local(ts: dt.datetime, timer: Timer, cr: ChangeRequest, *, session: Session, memo: _Pass) -> str:
     calendar = memo.lookups.calendar(timer, cr, session=session)
-    return f"{ts.astimezone(calendar.tz):%H:%M %Z}"
+    return local_time.clock(ts, calendar.tz)
 
 
 def _reminder(cr: ChangeRequest, text: str, *, ref: str) -> dict[str, object]:
@@ -251,7 +252,7 @@ def _fire(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, n
     target = int(timer.data.get("target_minutes", 0))
     if ev.kind == "warn":
         for a in _pending_approvers(cr, session=session, memo=memo):
-            memo.enqueue(key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, payload=_reminder(
+            memo.enqueue(key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, change_id=cr.id, payload=_reminder(
                 cr, f"Reminder: {cr.number} waits for your approval ({ev.pct}% of its {target}-minute response target used).",
                 ref=ref))
         memo.audit(at=now, action="change.sla_reminder", object_key=cr.number,
@@ -260,7 +261,7 @@ def _fire(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, n
     if ev.kind == "breach":
         waiting = _pending_approvers(cr, session=session, memo=memo)
         for a in waiting:
-            memo.enqueue(key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, payload=_reminder(
+            memo.enqueue(key=f"{base}:{a.person_id}", now=now, person_id=a.person_id, change_id=cr.id, payload=_reminder(
                 cr, f"{cr.number} has breached its {target}-minute response target and is being escalated.", ref=ref))
         if cr.requester_id:
             memo.enqueue(key=f"{base}:requester", now=now, person_id=cr.requester_id, payload=reply_to_dict(Reply(
@@ -275,7 +276,7 @@ def _fire(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Session, n
             return
         base = f"cr:{cr.id}:{ev.key}:{consult.id}"
         if ev.kind == "consult_reminder":
-            memo.enqueue(key=base, now=now, person_id=consult.person_id, payload=reply_to_dict(Reply(
+            memo.enqueue(key=base, now=now, person_id=consult.person_id, change_id=cr.id, payload=reply_to_dict(Reply(
                 text=f"Reminder: you are consulted on {cr.number} “{cr.title}”; please answer.",
                 buttons=(Button("No concerns", "cr.consult_ok", ref, "primary"), Button("Raise concern", "cr.consult_concern", ref)),
                 ephemeral=False, data={"status": "reminder", "change": cr.number})))
@@ -318,8 +319,11 @@ def _level_targets(chain_id: str, level_no: int, cr: ChangeRequest, *, session: 
         for h in targets.holders:
             if h.team is not None and h.team.channel:
                 channels.append(h.team.channel)
-        found = _Targets(tuple(p.id for p in targets.people()), tuple(dict.fromkeys(channels)), tuple(names),
-                         tuple(targets.problems))
+        ids = tuple(p.id for p in targets.people())
+        zones = dict(session.execute(select(Person.id, Person.timezone).where(Person.id.in_(ids))).tuples().all()) \
+            if ids else {}
+        found = _Targets(ids, tuple(dict.fromkeys(channels)), tuple(names), tuple(targets.problems),
+                         tuple(zones.get(i) for i in ids))
     memo.targets[key] = found
     return found
 
@@ -335,23 +339,34 @@ def _escalate(timer: Timer, cr: ChangeRequest, ev: sla.Event, *, session: Sessio
     at_local = _local(now, timer, cr, session=session, memo=memo)
     repeat = f" (reminder {ev.repeat})" if ev.kind == "repeat" else ""
     text = f"Escalation level {ev.level}{repeat}: {cr.number} “{cr.title}” is waiting for a decision."
-    card = reply_to_dict(Reply(
-        text=text,
-        sections=(Section(title=f"{cr.number} · escalated to level {ev.level}", fields=(
-            Field("System", cr.system_name or "—"),
-            Field("Waiting since", f"{cr.submitted_at:%Y-%m-%d %H:%M} UTC" if cr.submitted_at else "—"),
-            Field("Escalation chain", f"{chain_id} level {ev.level}: {who}"),
-        )),),
-        buttons=(Button("I'm on it", "esc.ack", f"{timer.id}:{ev.level}", "primary"),),
-        warnings=targets.problems,
-        ephemeral=False,
-        data={"status": "escalation", "change": cr.number, "level": ev.level},
-    ))
+    site_tz = memo.lookups.calendar(timer, cr, session=session).tz
+    cards: dict[str, dict[str, Any]] = {}
+
+    def card_in(zone_name: str | None) -> dict[str, Any]:
+        """The card with its times in one zone: the recipient's own, else the site's."""
+        tz = local_time.zone(zone_name) or site_tz
+        if tz.key not in cards:
+            cards[tz.key] = reply_to_dict(Reply(
+                text=text,
+                sections=(Section(title=f"{cr.number} · escalated to level {ev.level}", fields=(
+                    Field("System", cr.system_name or "—"),
+                    Field("Waiting since", local_time.stamp(cr.submitted_at, tz)),
+                    Field("Escalated", local_time.stamp(now, tz)),
+                    Field("Escalation chain", f"{chain_id} level {ev.level}: {who}"),
+                )),),
+                buttons=(Button("I'm on it", "esc.ack", f"{timer.id}:{ev.level}", "primary"),),
+                warnings=targets.problems,
+                ephemeral=False,
+                data={"status": "escalation", "change": cr.number, "level": ev.level},
+            ))
+        return cards[tz.key]
+
     base = f"cr:{cr.id}:{ev.key}"
-    for pid in targets.person_ids:
-        memo.enqueue(key=f"{base}:{pid}", now=now, person_id=pid, payload=card)
+    zones = targets.zones or (None,) * len(targets.person_ids)
+    for pid, zone_name in zip(targets.person_ids, zones, strict=True):
+        memo.enqueue(key=f"{base}:{pid}", now=now, person_id=pid, change_id=cr.id, payload=card_in(zone_name))
     for ch in targets.channels:
-        memo.enqueue(key=f"{base}:ch:{ch}", now=now, channel=ch, payload=card)
+        memo.enqueue(key=f"{base}:ch:{ch}", now=now, channel=ch, change_id=cr.id, payload=card_in(None))
     if ev.kind == "level":
         timer.level = ev.level
         memo.audit(at=now, action="change.escalated", object_key=cr.number,

@@ -220,7 +220,12 @@ def system_detail(system_id: int, *, session: Session, report: lint.LintReport,
 
 
 def audit_line(e: AuditEntry, zone: PageZone) -> str:
-    text = e.data.get("text") if isinstance(e.data, dict) else None
+    data = e.data if isinstance(e.data, dict) else {}
+    text = data.get("text")
+    if e.action == "change.escalated" and data.get("level") is not None:
+        # The sweep wrote the time in the site's zone; the page may show another: re-tell it in the page's.
+        to = ", ".join(str(n) for n in data.get("to") or []) or "nobody"
+        text = f"escalated to level {data['level']}: {to} at {zone.fmt(e.at, '%H:%M')}"
     extra = f" — {text}" if text else ""
     return f"{zone.fmt(e.at)} · {e.actor} ({e.platform}) · {e.action}{extra}"
 

@@ -11,16 +11,20 @@ remembered); channels by the name or id the escalation chain names.
 
 Every outbox message carries its outbox key as Slack message metadata
 (``event_type`` ``govbot_outbox``).  When a send was interrupted (the process
-died after Slack accepted the message but before the outbox recorded it),
-``find_sent`` reads the conversation's recent history with
-``include_all_metadata`` and finds the message by that key, so the outbox
-records it instead of posting it twice.  This needs the ``channels:history``
-/ ``groups:history`` / ``im:history`` scopes; without them the look-up fails
-and the outbox falls back to sending again.
+died after Slack accepted the message but before the outbox recorded it, or
+the call timed out), ``find_sent`` reads the conversation's history from the
+moment the attempt began (``oldest``, less a margin for clock skew) with
+``include_all_metadata``, page by page (``cursor``), and finds the message by
+that key, so the outbox records it instead of posting it twice.  The look-up
+is bounded by time, not by a count of recent messages: in a busy channel it
+reads more pages, it never misses the message.  This needs the
+``channels:history`` / ``groups:history`` / ``im:history`` scopes; without
+them the look-up fails and the outbox falls back to sending again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -46,8 +50,15 @@ PERMANENT = frozenset({
     "invalid_auth", "not_authed", "token_revoked", "missing_scope",
 })
 METADATA_EVENT = "govbot_outbox"
-# How far back an interrupted send is looked for (messages, newest first).
-HISTORY_LIMIT = 200
+# Messages per page when an interrupted send is looked for, and how far before the attempt the look-up starts
+# (the clocks of this host and Slack may disagree a little).
+HISTORY_PAGE = 200
+HISTORY_MARGIN = dt.timedelta(minutes=5)
+# Pages read at most (a safety stop: the window from the attempt until now is what bounds the look-up).
+HISTORY_MAX_PAGES = 100
+# Without the moment of the attempt (messages queued by an older release), this many pages, newest first.
+HISTORY_PAGES_WITHOUT_START = 5
+DEFAULT_TIMEOUT = 30.0
 # How long a failed e-mail look-up is remembered, so an unknown address is not asked for every message.
 MISS_TTL_SECONDS = 3600.0
 # How long a person's Slack user id is remembered between ``can_reach`` and ``send`` (and the next messages).
@@ -60,13 +71,17 @@ class SlackOutboxSender:
     def __init__(self, factory: sessionmaker[Session], client: WebClient) -> None:
         self.factory = factory
         self.client = client
+        # The outbox sends a claimed message only while this much of its lease is left.
+        self.timeout = float(client.timeout)
         self._misses: dict[str, float] = {}
         self._hits: dict[tuple[int, str | None], tuple[str, float]] = {}
 
     @classmethod
-    def from_settings(cls, factory: sessionmaker[Session], *, token: str, base_url: str) -> SlackOutboxSender:
+    def from_settings(cls, factory: sessionmaker[Session], *, token: str, base_url: str,
+                      timeout: float = DEFAULT_TIMEOUT) -> SlackOutboxSender:
         # No retry handlers: the outbox owns retries and Retry-After.
-        return cls(factory, WebClient(token=token, base_url=base_url, retry_handlers=[]))
+        return cls(factory, WebClient(token=token, base_url=base_url, retry_handlers=[],
+                                      timeout=timeout))  # type: ignore[arg-type]
 
     # -- who can be reached
 
@@ -116,6 +131,13 @@ class SlackOutboxSender:
             return True
         return self._slack_user(recipient) is not None
 
+    def has_account(self, recipient: Recipient) -> bool:
+        return recipient.person_id is not None and self._slack_user(recipient) is not None
+
+    def why_not(self, recipient: Recipient) -> str:
+        return f"Slack has no account with their e-mail ({recipient.email})" if recipient.email \
+            else "Slack has no account for them"
+
     # -- delivery
 
     def send(self, recipient: Recipient, payload: dict[str, Any]) -> dict[str, Any]:
@@ -135,11 +157,12 @@ class SlackOutboxSender:
                 ref = {"channel": resp.get("channel") or channel, "ts": resp.get("ts")}
         return ref
 
-    def find_sent(self, recipient: Recipient, *, key: str) -> dict[str, Any] | None:
+    def find_sent(self, recipient: Recipient, *, key: str, since: dt.datetime | None = None) -> dict[str, Any] | None:
         """The reference of the message tagged ``key`` in the recipient's conversation, if Slack has it.
 
-        A message split into several parts counts as delivered when its first
-        part arrived (the reference points at that part).
+        Reads the history from ``since`` (the start of the interrupted attempt) less :data:`HISTORY_MARGIN`
+        until now, every page.  A message split into several parts counts as delivered when its first part
+        arrived (the reference points at that part).
         """
         target = recipient.channel or self._slack_user(recipient)
         if not target:
@@ -148,14 +171,25 @@ class SlackOutboxSender:
         if not recipient.channel:
             opened = self._call(self.client.conversations_open, users=target)
             channel = (opened.get("channel") or {}).get("id") or target
-        resp = self._call(self.client.conversations_history, channel=channel, include_all_metadata=True,
-                          limit=HISTORY_LIMIT)
-        for message in resp.get("messages") or []:
-            meta = message.get("metadata") or {}
-            data = meta.get("event_payload") or {}
-            if meta.get("event_type") == METADATA_EVENT and data.get("key") == key and not data.get("part"):
-                return {"channel": resp.get("channel") or channel, "ts": message.get("ts")}
-        return None
+        window: dict[str, Any] = {}
+        if since is not None:
+            window = {"oldest": f"{(since - HISTORY_MARGIN).timestamp():.6f}", "inclusive": True}
+        pages = HISTORY_MAX_PAGES if since is not None else HISTORY_PAGES_WITHOUT_START
+        cursor: str | None = None
+        for _page in range(pages):
+            resp = self._call(self.client.conversations_history, channel=channel, include_all_metadata=True,
+                              limit=HISTORY_PAGE, **window, **({"cursor": cursor} if cursor else {}))
+            for message in resp.get("messages") or []:
+                meta = message.get("metadata") or {}
+                data = meta.get("event_payload") or {}
+                if meta.get("event_type") == METADATA_EVENT and data.get("key") == key and not data.get("part"):
+                    return {"channel": resp.get("channel") or channel, "ts": message.get("ts")}
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or not cursor:
+                return None
+        if since is None:
+            return None
+        raise DeliveryError(f"more than {HISTORY_MAX_PAGES * HISTORY_PAGE} messages since the attempt; cannot tell")
 
     def update(self, ref: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         first = render_reply(reply_from_dict(payload))[0]
@@ -172,4 +206,6 @@ class SlackOutboxSender:
                 raw = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after") or "1"
                 value = raw[0] if isinstance(raw, list) else raw
                 raise DeliveryError(f"rate limited: {error}", retry_after=float(value)) from exc
-            raise DeliveryError(error, permanent=error in PERMANENT) from exc
+            # A server error may have come after Slack took the message: the next attempt looks it up first.
+            raise DeliveryError(error, permanent=error in PERMANENT,
+                                ambiguous=exc.response.status_code >= 500) from exc

@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "change": ("change ...", "raise or look up a change request"),
     "approvals": ("approvals", "change requests waiting for your decision"),
     "delegate": ("delegate PERSON until YYYY-MM-DD", "who approves in your place while you are away"),
+    "notify": ("notify me on teams|slack|email", "where govbot reaches you"),
     "dashboard": ("dashboard", "your personal sign-in link to the web dashboard"),
     "help": ("help", "what govbot can answer"),
 }

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.teams.texts import PLATFORM
 from governance_store.models import ConversationReference, Person
+from notifications import outbox
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,22 @@ class Where:
 
 
 def save_reference(session: Session, where: Where, *, person: Person | None, now: dt.datetime) -> ConversationReference:
-    """Insert or refresh the row of ``where`` (unique per platform and conversation id)."""
+    """Insert or refresh the row of ``where`` (unique per platform and conversation id).
+
+    A new conversation makes someone reachable (govbot was installed for them, or added to a channel):
+    the messages waiting for that person or channel are due now."""
+    row, new = _save(session, where, person=person, now=now)
+    if new:
+        if row.person_id is not None and where.kind == "personal":
+            outbox.wake(session, person_id=row.person_id, now=now)
+        if where.channel_name:
+            outbox.wake(session, channel=where.channel_name, now=now)
+    return row
+
+
+def _save(session: Session, where: Where, *, person: Person | None,
+          now: dt.datetime) -> tuple[ConversationReference, bool]:
+    """The row, and whether it is new to govbot (a new conversation, or a person joined to it)."""
     for _attempt in range(2):
         row = session.scalars(select(ConversationReference).where(
             ConversationReference.platform == PLATFORM,
@@ -40,6 +56,7 @@ def save_reference(session: Session, where: Where, *, person: Person | None, now
         fresh = row is None
         if row is None:
             row = ConversationReference(platform=PLATFORM, conversation_id=where.conversation_id)
+        before = row.person_id
         row.conversation_type = where.kind
         row.service_url = where.service_url
         row.reference = where.reference
@@ -52,12 +69,12 @@ def save_reference(session: Session, where: Where, *, person: Person | None, now
             row.person_id = person.id
         if not fresh:
             session.flush()
-            return row
+            return row, person is not None and before != person.id
         try:
             with session.begin_nested():
                 session.add(row)
                 session.flush()
-            return row
+            return row, True
         except IntegrityError:
             continue
     raise RuntimeError(f"could not store the conversation reference {where.conversation_id}")

@@ -435,3 +435,22 @@ async def test_a_personal_link_talks_in_the_web_chat_only_as_its_holder(org: ses
         r = await c.post("/chat/api/say", json={"person_id": jessica, "text": "help"},
                          headers={"Authorization": f"Bearer {token}"})
         assert r.status == 200
+
+
+async def test_change_pages_show_every_time_in_one_named_zone(client: TestClient, org: sessionmaker[Session],
+                                                              clock: FakeClock) -> None:
+    """A change's page and its audit trail in one zone, named once, whichever zone the page is shown in: the
+    escalation lines of the trail are told in the page's zone, not in the site's zone they were written in."""
+    number = submit_change(org, clock, 'change PLC-FIL-L3-07 "Firmware v33"')
+    start = clock.now
+    for minutes in (240, 255):  # breach and level 1, then level 2: escalation lines in the trail
+        clock.now = start + dt.timedelta(minutes=minutes)
+        sweep.sweep(org, now=clock())
+    for query, label in (("", "EDT"), ("?tz=Europe/Berlin", "CEST")):
+        html = await text_of(client, f"/changes/{number}{query}")
+        named = re.search(r'id="zone">[^<]*<strong>([^<]+)</strong>', html)
+        assert named is not None and named.group(1).endswith(f"({label})"), named
+        stamps = re.findall(r"\d{2}:\d{2} ([A-Z]{3,5})\b", html)
+        assert stamps and set(stamps) == {label}, (query, set(stamps))
+        trail = re.findall(r"<li>([^<]*change\.escalated[^<]*)</li>", html)
+        assert trail and all(line.count(label) == 2 for line in trail), trail

@@ -106,7 +106,7 @@ def test_approval_authorisation_and_late_click(org: sessionmaker[Session]) -> No
     assert ok.data["status"] == "approved"
     late = click(org, LUIS, "cr.approve", str(cid))
     assert late.data["status"] == "refused"
-    assert "already approved by Luis Ortega at 2025-06-04 14:00" in late.text
+    assert "already approved by Luis Ortega at 2025-06-04 10:00 EDT" in late.text  # in his zone, labelled
     with org() as s:
         actions = [e.action for e in audit.history(s, object_type="change", object_key=ok.data["change"])]
     assert actions.count("change.approve.refused") == 3

@@ -83,7 +83,7 @@ SLACK_IDS = {JESSICA: seed.JESSICA, "luis.ortega@corvane.example": seed.LUIS,
              "brian.caldwell@corvane.example": "U02A8BF6062", "daniel.okafor@corvane.example": "U0874A6631C"}
 UNKNOWN_EMAIL = "pat.stranger@elsewhere.example"
 ACTIONS = ("request", "submit", "approve", "reject", "approve imported", "acknowledge", "withdraw", "dashboard",
-           "delegate")
+           "delegate", "notify")
 KNOWN_ACTIVE = {"requester", "approver", "other approver", "non-approver", "delegate", "fired target",
                 "unfired target"}
 ALLOWED: dict[str, set[str]] = {
@@ -96,15 +96,17 @@ ALLOWED: dict[str, set[str]] = {
     "withdraw": {"requester"},
     "dashboard": KNOWN_ACTIVE,
     "delegate": KNOWN_ACTIVE,
+    "notify": KNOWN_ACTIVE,
 }
 DONE = {"request": None, "submit": "change.submitted", "approve": "change.approved", "reject": "change.rejected",
         "approve imported": "change.approved",
         "acknowledge": "change.escalation_acknowledged", "withdraw": "change.state", "dashboard": "dashboard.link_issued",
-        "delegate": "delegation.set"}
+        "delegate": "delegation.set", "notify": "notify.set"}
 REFUSED = {"request": "change.request.refused", "submit": "change.submit.refused", "approve": "change.approve.refused",
            "reject": "change.reject.refused", "approve imported": "change.approve.refused",
            "acknowledge": "escalation.ack.refused",
-           "withdraw": "change.withdraw.refused", "dashboard": "dashboard.view.refused", "delegate": "delegation.refused"}
+           "withdraw": "change.withdraw.refused", "dashboard": "dashboard.view.refused", "delegate": "delegation.refused",
+           "notify": "notify.refused"}
 WHY = {"departed": "inactive", "unknown": "not in the directory"}
 SURFACES = ("slack", "teams", "console", "webchat")
 
@@ -201,6 +203,8 @@ def _request(action: str, who: str, scenario: Scenario) -> Ask | Click:
         return Ask("dashboard")
     if action == "delegate":
         return Ask("delegate Mike Sullivan until 2025-06-20")
+    if action == "notify":
+        return Ask("notify me on teams then email")
     if action == "acknowledge":
         return Click("esc.ack", f"{scenario.timers[cid]}:{4 if who == 'unfired target' else 3}")
     if action == "reject":
@@ -297,7 +301,7 @@ async def surfaces(box: Container, make_host: Any,
 
 def _subject(action: str, who: str, scenario: Scenario, numbers: dict[int, str]) -> str | None:
     """The object key the audit entry names: the change, or (for person-wide actions) nothing to compare."""
-    if action in ("dashboard", "delegate"):
+    if action in ("dashboard", "delegate", "notify"):
         return ACTORS[who] if ACTORS[who] else None
     if action == "request":
         return "new"
@@ -324,6 +328,8 @@ def _effect(box: Container, action: str, who: str, scenario: Scenario, before: d
         if action == "delegate":
             return person is not None and s.scalar(sa.select(sa.func.count(Delegation.id)).where(
                 Delegation.person_id == person.id)) > before["delegations"].get(person.id, 0)
+        if action == "notify":
+            return person is not None and person.notify_via == "teams,email"
         return False  # dashboard: seen in the reply
 
 
@@ -383,7 +389,7 @@ def test_the_matrix_covers_every_state_changing_route(box: Container) -> None:
     from handlers.routes import RouteKind
 
     covered_actions = {"cr.submit", "cr.approve", "cr.reject", "cr.withdraw", "esc.ack"}
-    covered_commands = {"change", "dashboard", "delegate"}
+    covered_commands = {"change", "dashboard", "delegate", "notify"}
     changing_actions = {k for k, r in box.router.routes(RouteKind.ACTION).items() if r.changes_state}
     changing_commands = {k for k, r in box.router.routes(RouteKind.COMMAND).items() if r.changes_state}
     # The other steps share the rule and its code path with the ones above (tests/handlers/test_changes.py

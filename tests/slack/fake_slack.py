@@ -119,6 +119,8 @@ class FakeSlack:
         self._failures: list[_Failure] = []
         self._refusals: list[tuple[str, str]] = []
         self._ts = itertools.count(1)
+        self._last_ts = 0.0
+        self.history_pages = 0  # conversations.history pages served
         self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> posted messages, oldest first
         self._stall: tuple[str, int] | None = None
         self._stalled = 0
@@ -305,7 +307,33 @@ class FakeSlack:
         return web.Response(status=failure.status, body=json.dumps(failure.body).encode(), headers=headers)
 
     def _next_ts(self) -> str:
-        return f"{1_717_000_000 + next(self._ts)}.000100"
+        """A message timestamp as Slack makes them: the server's clock, unique within the conversation."""
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``conversations.history`` as Slack answers it: newest first, between ``oldest`` and ``latest``
+        (exclusive unless ``inclusive``), ``limit`` per page (default 100, at most 999), and a ``cursor`` for
+        the next (older) page in ``response_metadata.next_cursor`` while ``has_more``."""
+        def number(name: str, default: float) -> float:
+            raw = body.get(name)
+            return float(raw) if raw not in (None, "") else default
+
+        inclusive = str(body.get("inclusive", "")).lower() in ("1", "true")
+        oldest, latest = number("oldest", 0.0), number("latest", float("inf"))
+        newest_first = list(reversed(self.history.get(str(body.get("channel")), [])))
+        kept = [m for m in newest_first
+                if (oldest <= float(m["ts"]) if inclusive else oldest < float(m["ts"]))
+                and (float(m["ts"]) <= latest if inclusive else float(m["ts"]) < latest)]
+        start = int(str(body.get("cursor") or "0").removeprefix("next_ts_") or 0) if body.get("cursor") else 0
+        limit = min(int(body.get("limit") or 100), 999)
+        page = kept[start:start + limit]
+        if str(body.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(kept)
+        self.history_pages += 1
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": f"next_ts_{start + limit}" if more else ""}}
 
     def _answer(self, method: str, call: Call) -> dict[str, Any]:
         body = call.body
@@ -331,10 +359,7 @@ class FakeSlack:
             users = str(body.get("users") or "")
             return {"ok": True, "channel": {"id": users}} if users else {"ok": False, "error": "users_list_not_supplied"}
         if method == "conversations.history":
-            kept = list(reversed(self.history.get(str(body.get("channel")), [])))[: int(body.get("limit") or 100)]
-            if str(body.get("include_all_metadata", "")).lower() not in ("1", "true"):
-                kept = [{k: v for k, v in m.items() if k != "metadata"} for m in kept]
-            return {"ok": True, "messages": kept, "has_more": False}
+            return self._history(body)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "chat.update":

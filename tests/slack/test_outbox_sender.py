@@ -83,3 +83,33 @@ async def test_rate_limits_and_permanent_errors_become_delivery_errors(
     with pytest.raises(DeliveryError) as err:
         await asyncio.to_thread(outbox_sender.send, Recipient(None, "C222"), CARD)
     assert err.value.permanent
+
+
+async def test_an_interrupted_send_is_found_however_busy_the_conversation_is(
+    outbox_sender: SlackOutboxSender, container: Container, fake_slack: FakeSlack
+) -> None:
+    """The look-up reads from the moment of the attempt on, every page: 450 later messages do not hide it
+    (the newest 200 alone would have missed it and the message would have been posted twice)."""
+    import datetime as dt
+
+    luis = _person(container, "luis.ortega@corvane.example")
+    for i in range(30):  # older traffic, before the attempt: not read at all
+        await asyncio.to_thread(outbox_sender.send_keyed, luis, CARD, key=f"older:{i}")
+    await asyncio.sleep(0.05)
+    attempt = dt.datetime.now(dt.UTC)
+    await asyncio.to_thread(outbox_sender.send_keyed, luis, CARD, key="cr:7:approver:3")
+    for i in range(450):  # a busy DM after the interrupted send
+        await asyncio.to_thread(outbox_sender.send_keyed, luis, CARD, key=f"busy:{i}")
+    before = fake_slack.history_pages
+    found = await asyncio.to_thread(outbox_sender.find_sent, luis, key="cr:7:approver:3", since=attempt)
+    assert found is not None and found["channel"] == seed.LUIS
+    [posted] = [m for m in fake_slack.history[seed.LUIS]
+                if (m.get("metadata") or {}).get("event_payload", {}).get("key") == "cr:7:approver:3"]
+    assert found["ts"] == posted["ts"], "the reference of that very message"
+    pages = fake_slack.calls("conversations.history")[-(fake_slack.history_pages - before):]
+    assert len(pages) == 3, "451 messages since the attempt: three pages of 200"
+    assert all(float(p.body["oldest"]) <= attempt.timestamp() - 299 for p in pages), "from the attempt, less a margin"
+    assert all(str(p.body.get("include_all_metadata")).lower() in ("1", "true") for p in pages)
+    assert [bool(p.body.get("cursor")) for p in pages] == [False, True, True]
+    # A key that never reached Slack: every page since the attempt is read, then "not there".
+    assert await asyncio.to_thread(outbox_sender.find_sent, luis, key="never:sent", since=attempt) is None

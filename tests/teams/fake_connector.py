@@ -5,13 +5,15 @@ fake does not check it, the tests do) and answers like the Bot Framework REST AP
 
 * ``POST /v3/conversations/{id}/activities`` and ``.../activities/{replyToId}`` → ``{"id": ...}``
 * ``PUT  /v3/conversations/{id}/activities/{activityId}`` → ``{"id": activityId}``
-* ``POST /v3/conversations`` (create conversation) → ``{"id", "activityId", "serviceUrl"}``
+* ``POST /v3/conversations`` (create conversation) → ``{"id", "activityId", "serviceUrl"}``; like Teams, the
+  same member gets the same 1:1 conversation back (``conversation_of``)
 * ``GET  /v3/conversations/{id}/members/{memberId}`` → a Teams member (404 when unknown)
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import time
 from collections.abc import Callable
@@ -30,6 +32,8 @@ class Call:
     body: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+    when: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    answer_id: str | None = None  # the activity id the connector answered with
 
     @property
     def authorization(self) -> str | None:
@@ -94,6 +98,8 @@ class FakeConnector:
         self.refused: list[str] = []  # paths called with a wrong or missing token
         self.records: list[Call] = []
         self.members: dict[str, dict[str, Any]] = {}
+        self.conversation_of: dict[str, str] = {}  # member id (29:… or Entra object id) -> 1:1 conversation id
+        self.refuse_create: dict[str, int] = {}  # member id -> status to answer a create with (403: not installed)
         self._ids = itertools.count(1)
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
@@ -166,17 +172,28 @@ class FakeConnector:
         cid = request.match_info["cid"]
         aid = request.match_info.get("aid")
         call = Call(request.method, request.path, cid, aid, await self._body(request), dict(request.headers))
+        call.answer_id = aid if request.method == "PUT" else f"1:{next(self._ids):06d}"
         await self._record(call)
-        if request.method == "PUT":
-            return web.json_response({"id": aid})
-        return web.json_response({"id": f"1:{next(self._ids):06d}"})
+        return web.json_response({"id": call.answer_id})
 
     async def _create(self, request: web.Request) -> web.Response:
-        call = Call("POST", request.path, None, None, await self._body(request), dict(request.headers))
+        body = await self._body(request)
+        call = Call("POST", request.path, None, None, body, dict(request.headers))
         await self._record(call)
+        members = body.get("members") or []
+        member = str(members[0].get("id") or members[0].get("aadObjectId") or "") if members else ""
+        refused = self.refuse_create.get(member)
+        if refused:
+            return web.json_response({"error": {"code": "BotNotInConversationRoster",
+                                                "message": "The bot is not part of the conversation roster."}},
+                                     status=refused)
         n = next(self._ids)
-        return web.json_response({"id": f"a:created-{n}", "activityId": f"1:{n:06d}", "serviceUrl": self.url},
-                                 status=201)
+        conversation = self.conversation_of.setdefault(member, f"a:created-{n}") if member else f"a:created-{n}"
+        activity = body.get("activity")
+        answer: dict[str, Any] = {"id": conversation, "serviceUrl": self.url}
+        if activity:
+            answer["activityId"] = f"1:{n:06d}"
+        return web.json_response(answer, status=201)
 
     async def _member(self, request: web.Request) -> web.Response:
         call = Call("GET", request.path, request.match_info["cid"], None, {}, dict(request.headers))
