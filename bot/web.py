@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,6 +31,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
+from bot.slack import edge
 from bot.slack.app import SlackAdapter
 from bot.turn import error_reply, new_error_id
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CONTAINER: web.AppKey[Container] = web.AppKey("container")
 SLACK = web.AppKey("slack", SlackAdapter)
+REPLAY_GUARD = web.AppKey("slack_replay_guard", edge.ReplayGuard)
 
 
 class _Monitored(Protocol):
@@ -86,6 +87,9 @@ def create_app(
     adapter = slack
     if adapter is not None:
         app[SLACK] = adapter
+        edge.quiet_bolt_logger(adapter.bolt.logger)
+        if adapter.verifier is not None:
+            app[REPLAY_GUARD] = edge.ReplayGuard(container.session_factory, clock=adapter.verifier.clock.now)
         app.on_startup.append(_start_slack)
         app.on_cleanup.append(_stop_slack)
         if slack_http:
@@ -107,11 +111,17 @@ async def _stop_slack(app: web.Application) -> None:
 
 
 async def slack_events(request: web.Request) -> web.StreamResponse:
-    """Hand the request to bolt and its answer back (bolt checks the signature first)."""
+    """Authenticate, refuse replays and malformed bodies (:mod:`bot.slack.edge`), then hand the request to
+    bolt and its answer back."""
     adapter = request.app[SLACK]
-    timestamp = request.headers.get("X-Slack-Request-Timestamp", "0").strip()
-    if not re.fullmatch(r"-?[0-9]{1,12}", timestamp):
-        return web.json_response({"error": "invalid request"}, status=401)
+    if adapter.verifier is None:
+        return edge.unauthorised()
+    return await edge.handle(request, verifier=adapter.verifier, guard=request.app[REPLAY_GUARD],
+                             dispatch=_dispatch_to_bolt)
+
+
+async def _dispatch_to_bolt(request: web.Request) -> web.StreamResponse:
+    adapter = request.app[SLACK]
     bolt_request = await to_bolt_request(request)
     try:
         bolt_response = await adapter.bolt.async_dispatch(bolt_request)
