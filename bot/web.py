@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
+from bot import http_security
 from bot.slack import edge
 from bot.slack.app import SlackAdapter
 from bot.turn import error_reply, new_error_id
@@ -74,12 +75,21 @@ def create_app(
     slack_http: bool = True,
     mounts: Iterable[WebMount] = (),
     worker: Any = None,
+    host: str | None = None,
 ) -> web.Application:
     """The aiohttp application.  ``slack_http=False`` (Socket Mode) leaves ``/slack/events`` out.
 
-    ``worker`` (a :class:`notifications.scheduler.Worker`) is reported by ``/healthz``.
+    ``worker`` (a :class:`notifications.scheduler.Worker`) is reported by ``/healthz``.  ``host``: the
+    address the host binds (default ``GOVBOT_HOST``), one of the host names pages answer to.  Every response,
+    whichever mount answers it, gets the security headers, the Host allow-list and the trusted-proxy handling
+    of :mod:`bot.http_security`.
     """
-    app = web.Application()
+    settings = container.settings
+    policy = http_security.HostPolicy.build(configured=settings.allowed_hosts, public_host=settings.public_host(),
+                                            bind_host=host or settings.host)
+    proxies = http_security.TrustedProxies.parse(settings.trusted_proxies)
+    app = web.Application(middlewares=[http_security.middleware(policy, proxies)])
+    app.on_response_prepare.append(http_security.add_security_headers)
     app[CONTAINER] = container
     if worker is not None:
         app[WORKER] = worker
@@ -181,8 +191,10 @@ async def serve(
     socket_mode = bool(slack is not None and app_token)
     if worker is not None and not worker.alive:
         worker.start()
-    app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts, worker=worker)
-    runner = web.AppRunner(app, handle_signals=False)
+    app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts, worker=worker,
+                     host=host or settings.host)
+    http_security.redact_log_handlers()  # no ?token= or ?pass= value reaches a log
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=http_security.RedactingAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, host or settings.host, settings.port if port is None else port)
     await site.start()

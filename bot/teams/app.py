@@ -281,10 +281,10 @@ class TeamsMount:
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         auth_header = request.headers.get("Authorization", "")
-        if self.authenticated:
-            # The token is checked before the body is read: nothing unauthenticated is parsed.
-            if not auth_header.startswith("Bearer ") or await self._authenticate(Activity(), auth_header) is None:
-                return web.json_response({"error": "unauthorized"}, status=401)
+        # With an app id the token is checked before the body is read: nothing unauthenticated is parsed.
+        if self.authenticated and (not auth_header.startswith("Bearer ")
+                                   or await self._authenticate(Activity(), auth_header) is None):
+            return web.json_response({"error": "unauthorized"}, status=401)
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected application/json"}, status=415)
         try:
