@@ -3,7 +3,8 @@
 Routes today:
 
 * ``POST /slack/events``: slash commands, Events API and interactivity (HTTP mode);
-  bolt verifies every signature before anything else runs.
+  :mod:`bot.slack.edge` verifies the signature before anything is parsed, answers a replay once and
+  refuses an unreadable body, then bolt runs (and verifies again).
 * ``GET /healthz``: 200 with JSON when the database answers, 503 otherwise.
 
 Extension points: everything else is a :class:`WebMount`, an object with

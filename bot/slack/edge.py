@@ -9,8 +9,9 @@ In this order, before bolt sees anything:
 2. **replay**: a fingerprint of the signature is remembered in the database (:mod:`governance_store.replay`)
    for the signature window, so the same signed request sent again, to this replica or another, is
    acknowledged without running twice.  An Events API retry is a new request with a new signature: its
-   ``event_id`` is remembered the same way, so a retry of an event already handled by any replica is
-   acknowledged and skipped (one never handled, or whose handling failed, goes through);
+   ``event_id`` is remembered the same way, so a retry (``X-Slack-Retry-Num``) of an event already handled
+   by any replica is acknowledged and skipped (a first delivery always runs; a retry of one never handled,
+   or whose handling failed, goes through);
 3. **parse**: a signed body that is not UTF-8, JSON or form data as Slack sends them is a 400.
 """
 
@@ -136,10 +137,12 @@ async def handle(request: web.Request, *, verifier: SignatureVerifier, guard: Re
         log.info("a signed Slack request arrived again; it was answered the first time and is not run again")
         return web.Response(status=200)
     event_key = _event_key(data)
-    if event_key is not None and not await guard.first_time(event_key, until=guard.clock() + EVENT_MEMORY_SECONDS):
-        log.info("skipping re-delivered event %s (retry %s): it was handled already", data.get("event_id"),
-                 request.headers.get("X-Slack-Retry-Num", "0")[:4])
-        return web.Response(status=200)
+    if event_key is not None:
+        handled_before = not await guard.first_time(event_key, until=guard.clock() + EVENT_MEMORY_SECONDS)
+        retry = _retry_num(request.headers.get("X-Slack-Retry-Num"))
+        if handled_before and retry > 0:  # a first delivery is always handled; a retry only when never handled
+            log.info("skipping re-delivered event %s (retry %d): it was handled already", data.get("event_id"), retry)
+            return web.Response(status=200)
     try:
         response = await dispatch(request)
     except Exception:
@@ -150,6 +153,13 @@ async def handle(request: web.Request, *, verifier: SignatureVerifier, guard: Re
     if response.status >= 500 and event_key is not None:
         await guard.forget(event_key)  # Slack retries it; that retry must run
     return response
+
+
+def _retry_num(value: str | None) -> int:
+    try:
+        return max(0, int((value or "0").strip()[:4]))
+    except ValueError:
+        return 0
 
 
 def _event_key(data: dict[str, Any]) -> str | None:
