@@ -23,7 +23,6 @@ from bot.dashboard import auth, exports, holders, queries, sources, trends
 from bot.dashboard.metrics import METRICS, Registry
 from bot.dashboard.zones import PageZone, page_zone
 from bot.turn import Ask, ChatUser, Click, Request
-from governance_store.models import Person
 from handlers.reply import Reply, reply_from_dict, reply_to_dict, row_id
 from notifications import outbox
 

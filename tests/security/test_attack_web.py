@@ -28,10 +28,9 @@ from bot.cli import main
 from bot.dashboard import ChatMount, WebInbox
 from bot.dashboard.app import dashboard_mounts
 from bot.dashboard.auth import DashboardAuthError
+from bot.turn import Ask, ChatUser
 from bot.web import serve
 from governance_store.models import Person
-from handlers.dispatch import handle_command
-from handlers.reply import Actor, Command
 from tests.dashboard.conftest import FakeClock, container_on
 
 TOKEN = "a-dashboard-token-only-admins-know"
@@ -49,8 +48,8 @@ async def serving(container: Container, mounts: list[Any]) -> AsyncIterator[str]
     """``govbot serve``'s web host on 127.0.0.1, an ephemeral port, with ``mounts``."""
     stop = asyncio.Event()
     ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(container, host="127.0.0.1", port=0, stop=stop, mounts=mounts, run_worker=False,
-                                     core_processes=0, on_ready=lambda addresses: ready.set_result(addresses)))
+    task = asyncio.create_task(serve(container, host="127.0.0.1", port=0, stop=stop, mounts=mounts,
+                                     on_ready=lambda addresses: ready.set_result(addresses)))
     try:
         addresses = await asyncio.wait_for(ready, 10)
         yield f"http://127.0.0.1:{addresses[0][1]}"
@@ -61,10 +60,8 @@ async def serving(container: Container, mounts: list[Any]) -> AsyncIterator[str]
 
 def _link(container: Container, email: str) -> str:
     """The personal link the chat ``dashboard`` command gives ``email``: its path and query."""
-    with container.unit_of_work() as s:
-        person = s.scalar(sa.select(Person).where(Person.email == email))
-        reply = handle_command(Command(text="dashboard", actor=Actor(person.id, person.display_name, "slack",
-                                                                      person.email)), session=s, now=container.clock())
+    reply = container.pipeline.answer(ChatUser(platform="slack", email=email), Ask("dashboard"))
+    assert reply.status == "link", reply.text
     url = next(word for word in reply.text.split() if word.startswith("http"))
     return "/" + url.split("/", 3)[3]
 
