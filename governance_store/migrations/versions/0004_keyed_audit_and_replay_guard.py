@@ -1,7 +1,7 @@
 """keyed audit chain (gap-free sequence, key id) and remembered signed requests
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0007
 Create Date: 2026-11-27 09:00:00
 
 Existing audit entries are numbered in the order they were written and keep their unkeyed hashes
@@ -15,7 +15,7 @@ import governance_store.models
 from alembic import op
 
 revision = '0004'
-down_revision = '0003'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
