@@ -61,7 +61,7 @@ demo-console: $(STAMP)
 	rm -f $(DEMO_DB)
 	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot db upgrade
 	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot import examples/corvane examples/corvane-history
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot chat --as luis.ortega@corvane.example --inbox
+	GOVBOT_DEV_MODE=true GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot chat --as luis.ortega@corvane.example --inbox
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -63,7 +63,7 @@ def _history(factory: Any, n: int) -> None:
                 audits.append({"at": submitted + dt.timedelta(hours=4), "actor": "govbot", "platform": "system",
                                "action": "change.escalated", "object_type": "change", "object_key": number,
                                "data": {"level": rng.randint(1, 3)}, "prev_hash": "0" * 64,
-                               "hash": f"{cid:064x}"})
+                               "hash": f"{cid:064x}", "id": len(audits) + 1, "seq": len(audits) + 1})
         s.execute(sa.insert(Approval), approvals)
         if audits:
             s.execute(sa.insert(AuditEntry), audits)

@@ -619,6 +619,7 @@ def clone_history(factory: Any, plant: Any, templates: Templates, *, weeks: int 
     ``skip``: (site code, week) pairs already present (the driven sites' week 0).
     """
     from governance_store import audit as audit_mod
+    from governance_store.audit_keys import keyring
     from governance_store.models import Approval, AuditEntry, ChangeRequest, OutboxMessage, Timer
 
     skip = skip or set()
@@ -628,7 +629,8 @@ def clone_history(factory: Any, plant: Any, templates: Templates, *, weeks: int 
         by_country.setdefault(mapper.sites[code].country, mapper.sites[code])
     counts = {"changes": 0, "approvals": 0, "timers": 0, "outbox": 0, "audit": 0}
     with factory() as s:
-        prev = s.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or audit_mod.GENESIS
+        head = audit_mod.chain_head(s)
+        keys = keyring(s)
     cr_t, ap_t, tm_t, ob_t, au_t = (m.__table__ for m in (ChangeRequest, Approval, Timer, OutboxMessage, AuditEntry))
     outbox = _dumped(templates.outbox, ob_t)
     outbox.sort(key=lambda o: o["updates_id"] is not None)  # originals first
@@ -669,7 +671,6 @@ def clone_history(factory: Any, plant: Any, templates: Templates, *, weeks: int 
             ap_ids = iter(cp.ids(ap_t, sum(len(approvals_by_change.get(c, [])) for c in tids) * len(weeks_here)))
             tm_ids = iter(cp.ids(tm_t, len(timers) * len(weeks_here)))
             ob_ids = iter(cp.ids(ob_t, len(t_outbox) * len(weeks_here)))
-            au_ids = iter(cp.ids(au_t, len(t_audit) * len(weeks_here)))
             for w in weeks_here:
                 delta = dt.timedelta(weeks=w)
                 suffix = f"-{target.short}-W{w:02d}"
@@ -711,14 +712,12 @@ def clone_history(factory: Any, plant: Any, templates: Templates, *, weeks: int 
                     row["updates_id"] = omap.get(o["updates_id"]) if o["updates_id"] else None
                     ob_rows.append(row)
                 for e in t_audit:
-                    row = _shift(e, delta)
-                    row["id"] = next(au_ids)
-                    row["object_key"] = numbers[e["object_key"]]
-                    row["actor_id"] = pmap.get(row["actor_id"], row["actor_id"])
-                    row["prev_hash"] = prev
-                    row["hash"] = prev = audit_mod._digest(
-                        prev, at=row["at"], actor=row["actor"], platform=row["platform"], action=row["action"],
-                        object_type=row["object_type"], object_key=row["object_key"], data=e["data"])
+                    shifted = _shift(e, delta)
+                    row = audit_mod.next_entry(
+                        head, keys, at=shifted["at"], actor_id=pmap.get(shifted["actor_id"], shifted["actor_id"]),
+                        actor=shifted["actor"], platform=shifted["platform"], action=shifted["action"],
+                        object_type=shifted["object_type"], object_key=numbers[e["object_key"]], data=e["data"])
+                    head = audit_mod.Head(row["id"], row["seq"], row["hash"])
                     row["data"] = audit_json[e["id"]]
                     au_rows.append(row)
             for table, rows in ((cr_t, cr_rows), (ap_t, ap_rows), (tm_t, tm_rows), (ob_t, ob_rows), (au_t, au_rows)):

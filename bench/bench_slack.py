@@ -205,6 +205,7 @@ async def _start_server(db_url: str, schema: str | None, api_url: str, log: Path
         "GOVBOT_SLACK_BOT_TOKEN": BOT_TOKEN,
         "GOVBOT_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "GOVBOT_SLACK_API_URL": api_url,
+        "GOVBOT_AUDIT_KEY": "benchmark-audit-key-" + "0" * 32,
         "PYTHONPATH": str(ROOT),
     })
     if schema:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.settings import Settings
 from bot.turn import Pipeline
 from governance_store import db
+from governance_store.audit_keys import KEYRING_INFO, AuditKeyMissing, AuditKeyring
 from governance_store.changes import ChangePolicies
 from handlers import changes, dashboard, home, notify_prefs, ownership
 from handlers.catalog import Catalog
@@ -92,10 +93,22 @@ class Container:
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:
-        return db.make_session_factory(self.engine)
+        # Every session signs audit entries with the configured key; the key is looked up when the first
+        # entry is written, so read-only commands work without one and writers fail with a clear message.
+        return db.make_session_factory(self.engine, info={KEYRING_INFO: lambda: self.audit_keyring})
+
+    @cached_property
+    def audit_keyring(self) -> AuditKeyring:
+        """The audit keys (``AuditKeyMissing`` outside development mode without ``GOVBOT_AUDIT_KEY``)."""
+        return self.settings.audit_keyring()
 
     def upgrade_database(self) -> None:
         db.upgrade(self.settings.database_url, schema=self.settings.database_schema, engine=self.engine)
+        with contextlib.suppress(AuditKeyMissing), self.unit_of_work() as session:
+            # Entries from before the trail was keyed are sealed by a keyed entry that chains onto them.
+            from governance_store.audit import seal_unkeyed
+
+            seal_unkeyed(session, now=self.clock())
 
     @cached_property
     def services(self) -> Services:
@@ -242,8 +255,12 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
         "trigger": "interval", "seconds": REROUTE_SECONDS, "id": "reroute", "max_instances": 1, "coalesce": True,
         "next_run_time": dt.datetime.now(dt.UTC)}))
     from bot.sources.schedule import source_jobs
+    from notifications.audit_anchor import anchor_job
 
     worker.extra_jobs.extend(source_jobs(container))  # each configured live source on its own schedule
+    settings = container.settings
+    worker.extra_jobs.append(anchor_job(container.session_factory, clock=container.clock,
+                                        minutes=settings.audit_anchor_minutes, anchor_file=settings.audit_anchor_file))
     return worker
 
 

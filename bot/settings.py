@@ -15,6 +15,9 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from governance_store.audit_keys import MIN_KEY_LENGTH as MIN_AUDIT_KEY_LENGTH
+from governance_store.audit_keys import AuditKeyMissing, AuditKeyring
+
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "xoxb-your-token", "xapp-your-token", "todo", "placeholder"}
 
 
@@ -77,6 +80,21 @@ class Settings(BaseSettings):
     email_link_hours: float = Field(default=72.0, gt=0)
 
     dashboard_token: SecretStr | None = None
+    # The key that signs the audit trail (HMAC), kept outside the database; required outside dev mode.
+    # Rotation: the old key moves to GOVBOT_AUDIT_PREVIOUS_KEYS (comma-separated) and stays there as long as
+    # entries it signed must verify.
+    audit_key: SecretStr | None = None
+    audit_previous_keys: SecretStr | None = None
+    # Where the worker (and `govbot audit anchor --append`) appends signed anchors of the audit chain's head,
+    # and how often the worker writes one (to the log, and to this file when it is set).
+    audit_anchor_file: Path | None = None
+    audit_anchor_minutes: float = Field(default=60.0, gt=0)
+    # Reverse proxies (IP addresses or networks, comma-separated) whose X-Forwarded-Proto / -Host / -For
+    # headers are believed; from anyone else those headers are ignored.
+    trusted_proxies: str = ""
+    # Host names the web pages answer to (comma-separated; "*" for any).  Default: loopback names, the
+    # public URL's host and the bound address.
+    allowed_hosts: str = ""
     # Where people reach the web host (behind a proxy: its public https URL); chat links to the dashboard
     # start here.  Default: http://HOST:PORT (127.0.0.1 when HOST is a wildcard address).
     public_url: str | None = None
@@ -165,10 +183,23 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value[len("postgres://") :]
         return value
 
-    @field_validator("digest_scopes_file", mode="before")
+    @field_validator("digest_scopes_file", "audit_anchor_file", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        import ipaddress
+
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -197,7 +228,7 @@ class Settings(BaseSettings):
             return self
         for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password", "dashboard_token",
                      "netbox_token", "servicenow_password", "entra_client_secret", "smtp_password",
-                     "email_link_key"):
+                     "email_link_key", "audit_key"):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDERS:
                 raise ValueError(
@@ -208,7 +239,32 @@ class Settings(BaseSettings):
                              "(or GOVBOT_DEV_MODE=true for a local test server)")
         if self.email_link_key is not None and len(self.email_link_key.get_secret_value()) < 32:
             raise ValueError("GOVBOT_EMAIL_LINK_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
+        if self.audit_key is not None and len(self.audit_key.get_secret_value().strip()) < MIN_AUDIT_KEY_LENGTH:
+            raise ValueError(f"GOVBOT_AUDIT_KEY is too short: use at least {MIN_AUDIT_KEY_LENGTH} random characters "
+                             "(e.g. `openssl rand -hex 32`)")
         return self
+
+    def audit_keyring(self) -> AuditKeyring:
+        """The keys that sign and verify the audit trail.  Development mode without a key uses the
+        well-known development key; production without one raises :class:`AuditKeyMissing`."""
+        if self.audit_key is None or not self.audit_key.get_secret_value().strip():
+            if self.dev_mode:
+                return AuditKeyring.development()
+            raise AuditKeyMissing(
+                "GOVBOT_AUDIT_KEY is not set: the audit trail must be signed with a key kept outside the database "
+                "(e.g. `openssl rand -hex 32` into GOVBOT_AUDIT_KEY or the file audit_key in GOVBOT_SECRETS_DIR), "
+                "or set GOVBOT_DEV_MODE=true for development")
+        previous = self.audit_previous_keys.get_secret_value() if self.audit_previous_keys is not None else ""
+        return AuditKeyring.from_secrets(self.audit_key.get_secret_value().strip(),
+                                         [p.strip() for p in previous.split(",") if p.strip()])
+
+    def public_host(self) -> str | None:
+        """The host name of ``public_url`` (lower case), ``None`` without one."""
+        if not self.public_url:
+            return None
+        from urllib.parse import urlsplit
+
+        return (urlsplit(self.public_url).hostname or "").lower() or None
 
     def ensure_sqlite_dir(self) -> None:
         if self.database_url.startswith("sqlite:///"):

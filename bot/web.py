@@ -3,7 +3,8 @@
 Routes today:
 
 * ``POST /slack/events``: slash commands, Events API and interactivity (HTTP mode);
-  bolt verifies every signature before anything else runs.
+  :mod:`bot.slack.edge` verifies the signature before anything is parsed, answers a replay once and
+  refuses an unreadable body, then bolt runs (and verifies again).
 * ``GET /healthz``: 200 with JSON when the database answers, 503 otherwise.
 
 Extension points: everything else is a :class:`WebMount`, an object with
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,6 +32,8 @@ import sqlalchemy as sa
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
+from bot import http_security
+from bot.slack import edge
 from bot.slack.app import SlackAdapter
 from bot.turn import error_reply, new_error_id
 
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CONTAINER: web.AppKey[Container] = web.AppKey("container")
 SLACK = web.AppKey("slack", SlackAdapter)
+REPLAY_GUARD = web.AppKey("slack_replay_guard", edge.ReplayGuard)
 
 
 class _Monitored(Protocol):
@@ -73,12 +76,21 @@ def create_app(
     slack_http: bool = True,
     mounts: Iterable[WebMount] = (),
     worker: Any = None,
+    host: str | None = None,
 ) -> web.Application:
     """The aiohttp application.  ``slack_http=False`` (Socket Mode) leaves ``/slack/events`` out.
 
-    ``worker`` (a :class:`notifications.scheduler.Worker`) is reported by ``/healthz``.
+    ``worker`` (a :class:`notifications.scheduler.Worker`) is reported by ``/healthz``.  ``host``: the
+    address the host binds (default ``GOVBOT_HOST``), one of the host names pages answer to.  Every response,
+    whichever mount answers it, gets the security headers, the Host allow-list and the trusted-proxy handling
+    of :mod:`bot.http_security`.
     """
-    app = web.Application()
+    settings = container.settings
+    policy = http_security.HostPolicy.build(configured=settings.allowed_hosts, public_host=settings.public_host(),
+                                            bind_host=host or settings.host)
+    proxies = http_security.TrustedProxies.parse(settings.trusted_proxies)
+    app = web.Application(middlewares=[http_security.middleware(policy, proxies)])
+    app.on_response_prepare.append(http_security.add_security_headers)
     app[CONTAINER] = container
     if worker is not None:
         app[WORKER] = worker
@@ -86,6 +98,9 @@ def create_app(
     adapter = slack
     if adapter is not None:
         app[SLACK] = adapter
+        edge.quiet_bolt_logger(adapter.bolt.logger)
+        if adapter.verifier is not None:
+            app[REPLAY_GUARD] = edge.ReplayGuard(container.session_factory, clock=adapter.verifier.clock.now)
         app.on_startup.append(_start_slack)
         app.on_cleanup.append(_stop_slack)
         if slack_http:
@@ -107,11 +122,17 @@ async def _stop_slack(app: web.Application) -> None:
 
 
 async def slack_events(request: web.Request) -> web.StreamResponse:
-    """Hand the request to bolt and its answer back (bolt checks the signature first)."""
+    """Authenticate, refuse replays and malformed bodies (:mod:`bot.slack.edge`), then hand the request to
+    bolt and its answer back."""
     adapter = request.app[SLACK]
-    timestamp = request.headers.get("X-Slack-Request-Timestamp", "0").strip()
-    if not re.fullmatch(r"-?[0-9]{1,12}", timestamp):
-        return web.json_response({"error": "invalid request"}, status=401)
+    if adapter.verifier is None:
+        return edge.unauthorised()
+    return await edge.handle(request, verifier=adapter.verifier, guard=request.app[REPLAY_GUARD],
+                             dispatch=_dispatch_to_bolt)
+
+
+async def _dispatch_to_bolt(request: web.Request) -> web.StreamResponse:
+    adapter = request.app[SLACK]
     bolt_request = await to_bolt_request(request)
     try:
         bolt_response = await adapter.bolt.async_dispatch(bolt_request)
@@ -176,8 +197,10 @@ async def serve(
     socket_mode = bool(slack is not None and app_token)
     if worker is not None and not worker.alive:
         worker.start()
-    app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts, worker=worker)
-    runner = web.AppRunner(app, handle_signals=False)
+    app = create_app(container, slack=slack, slack_http=not socket_mode, mounts=mounts, worker=worker,
+                     host=host or settings.host)
+    http_security.redact_log_handlers()  # no ?token= or ?pass= value reaches a log
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=http_security.RedactingAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, host or settings.host, settings.port if port is None else port)
     await site.start()

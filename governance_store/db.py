@@ -61,8 +61,9 @@ def connection_problem(url: str, *, timeout: int = 3) -> str | None:
         return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+def make_session_factory(engine: Engine, *, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``info`` is copied into every session's ``info`` (e.g. the audit keyring)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, future=True, info=dict(info or {}))
 
 
 @contextlib.contextmanager

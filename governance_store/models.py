@@ -600,11 +600,17 @@ class Approval(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained record of every state change and decision."""
+    """Append-only, hash-chained record of every state change and decision.
+
+    ``seq`` numbers the entries 1, 2, 3, … without gaps, so a deleted entry shows as a missing number;
+    ``hash`` is an HMAC over every other column (``key_id`` names the key; ``None``: an entry written
+    before entries were keyed, hashed without a key).  See :mod:`governance_store.audit`."""
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[dt.datetime] = mapped_column(index=True)  # digests and exports read a period
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(254))
@@ -615,6 +621,16 @@ class AuditEntry(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class SeenRequest(Base):
+    """A signed request (or a delivered event) already answered, remembered until its signature window ends,
+    so a replay is answered once across every replica."""
+
+    __tablename__ = "seen_requests"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class ImportRun(Base):

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from governance_store import raci
+from governance_store import audit, raci
 from governance_store.analytics.bottlenecks import Finding
 from governance_store.lint import run_lint
 from governance_store.models import (
@@ -600,6 +600,8 @@ def _compose(session: Session, run: DigestRun, item: DueDigest, *, now: dt.datet
     run.empty, run.payload = data.empty, reply.data
     if data.empty:
         return 0
+    reply = with_audit_anchor(reply, audit.anchor(session, now=now))
+    run.payload = reply.data
     queued = 0
     payload = reply_to_dict(reply)
     for email in scope.recipients:
@@ -611,6 +613,17 @@ def _compose(session: Session, run: DigestRun, item: DueDigest, *, now: dt.datet
         queued += outbox.enqueue(session, key=f"digest:{scope.name}:{week}:ch:{scope.channel}", now=now,
                                  channel=scope.channel, payload=_with_links(reply, links, now=now) or payload) is not None
     return queued
+
+
+def with_audit_anchor(reply: Reply, taken: audit.Anchor) -> Reply:
+    """The digest with a footer line anchoring the audit trail: kept in mailboxes and chat history, outside
+    the database, it lets ``govbot audit verify --anchor`` prove later what the trail held that day."""
+    line = taken.line()
+    sections = reply.sections
+    if sections:
+        last = sections[-1]
+        sections = (*sections[:-1], dataclasses.replace(last, fields=(*last.fields, Field("Audit trail anchor", line))))
+    return dataclasses.replace(reply, sections=sections, data={**reply.data, "audit_anchor": line})
 
 
 def _with_links(reply: Reply, links: DashboardLinks | None, *, now: dt.datetime,

@@ -26,6 +26,11 @@ from governance_store.models import Base
 
 pytest_plugins = ["tests.teams.tokens"]
 
+# The suite runs like a production deployment: with an audit key in the environment (the tests of the
+# refusal without one remove it).  Sessions opened without govbot's container sign with the development key.
+TEST_AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
+os.environ.setdefault("GOVBOT_AUDIT_KEY", TEST_AUDIT_KEY)
+
 ROOT = Path(__file__).resolve().parents[1]
 CORVANE = ROOT / "examples" / "corvane"
 HISTORY = ROOT / "examples" / "corvane-history"

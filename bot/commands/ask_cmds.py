@@ -49,6 +49,9 @@ def ask(state: CliState, question: tuple[str, ...], as_json: bool, as_email: str
 @pass_state
 def chat(state: CliState, as_email: str | None, inbox: bool) -> None:
     """Interactive console chat (reads piped input too)."""
+    from bot.commands.audit_cmd import require_audit_key
+
+    require_audit_key(state.store)  # decisions made here are audited
     sys.exit(run_chat(state.store, as_email=as_email, out=click.echo, inbox=inbox))
 
 

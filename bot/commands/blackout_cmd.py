@@ -10,6 +10,7 @@ import click
 from sqlalchemy import select
 
 from bot.cli import CliState, pass_state
+from bot.commands.audit_cmd import require_audit_key
 from governance_store import audit
 from governance_store.models import BlackoutWindow, Site
 
@@ -38,6 +39,7 @@ def _local(value: str, tz: str) -> dt.datetime:
 @pass_state
 def add(state: CliState, site: str | None, start: str, end: str, reason: str) -> None:
     container = state.store
+    require_audit_key(container)
     with container.unit_of_work() as session:
         tz = "UTC"
         if site:
@@ -73,6 +75,7 @@ def list_(state: CliState) -> None:
 @pass_state
 def remove(state: CliState, window_id: int) -> None:
     container = state.store
+    require_audit_key(container)
     with container.unit_of_work() as session:
         bw = session.get(BlackoutWindow, window_id)
         if bw is None:

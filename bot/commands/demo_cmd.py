@@ -90,8 +90,10 @@ def register(main: click.Group) -> None:
         if start.tzinfo is None:
             start = start.replace(tzinfo=dt.UTC)
         host = "127.0.0.1"
+        # Development mode: the local demo signs its audit trail with the development key unless
+        # GOVBOT_AUDIT_KEY is set.
         settings = Settings(database_url=url, host=host, port=port, sweep_interval_seconds=sweep_seconds,
-                            slack_bot_token=None, slack_app_token=None, teams_app_password=None)
+                            slack_bot_token=None, slack_app_token=None, teams_app_password=None, dev_mode=True)
         container = build(settings, clock=accelerated_clock(start, speed))
         from bot.commands.digest_cmd import configured_scopes
 

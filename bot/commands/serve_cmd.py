@@ -28,12 +28,14 @@ def register(main: click.Group) -> None:
                   core_threads: int | None, worker: bool, dashboard: bool | None, log_level: str) -> None:
         """Serve Slack (HTTP at /slack/events, or Socket Mode when GOVBOT_SLACK_APP_TOKEN is set), Teams at /api/messages and /healthz."""
         from bot import bootstrap
+        from bot.commands.audit_cmd import require_audit_key
         from bot.core_runner import default_processes
         from bot.dashboard.auth import DashboardAuthError
         from bot.web import serve
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         container = state.store
+        require_audit_key(container)  # production refuses to start without the audit key
         try:
             mounts = bootstrap.build_mounts(container, host=host, dashboard=dashboard)
         except DashboardAuthError as exc:

@@ -78,9 +78,11 @@ def register(main: click.Group) -> None:
     def worker_cmd(state, once: bool, until_idle: bool, max_seconds: float | None,  # type: ignore[no-untyped-def]
                    health_port: int | None, log_level: str) -> None:
         """Sweep SLA timers, send due digests and deliver the outbox when they fall due."""
+        from bot.commands.audit_cmd import require_audit_key
         from bot.commands.digest_cmd import configured_scopes
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+        require_audit_key(state.store)  # production refuses to start without the audit key
         configured_scopes(state.store)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
         stop = threading.Event()
 

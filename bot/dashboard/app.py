@@ -19,11 +19,10 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from bot.dashboard import auth, exports, queries, sources, trends
+from bot.dashboard import auth, exports, holders, queries, sources, trends
 from bot.dashboard.metrics import METRICS, Registry
 from bot.dashboard.zones import PageZone, page_zone
 from bot.turn import Ask, ChatUser, Click, Request
-from governance_store.models import Person
 from handlers.reply import Reply, reply_from_dict, reply_to_dict, row_id
 from notifications import outbox
 
@@ -71,16 +70,7 @@ def _token(container: Container) -> str | None:
 
 
 def _still_allowed(container: Container) -> auth.StillAllowed:
-    """A pass holder may view while they are an active person in the directory."""
-    async def allowed(person_id: int) -> bool:
-        def check() -> bool:
-            with container.unit_of_work() as session:
-                person = session.get(Person, person_id)
-                return person is not None and bool(person.active)
-
-        return await asyncio.to_thread(check)
-
-    return allowed
+    return holders.still_allowed(container)
 
 
 def _as_viewer(request: web.Request, person_id: int) -> int:
@@ -128,12 +118,12 @@ class DashboardMount:
         self.container = container
         self.host = _bind_host(container, host)
         # Refuse here already, so a misconfigured host never starts listening.
-        auth.required_token(self.host, _token(container))
+        auth.required_token(self.host, _token(container), public_url=container.settings.public_url)
         self.lint = queries.LintCache()
 
     def mount(self, app: web.Application) -> None:
         auth.install(app, host=self.host, token=_token(self.container), clock=self.container.clock,
-                     still_allowed=_still_allowed(self.container))
+                     still_allowed=_still_allowed(self.container), public_url=self.container.settings.public_url)
         r = app.router
         r.add_get("/", self.overview)
         r.add_get("/systems", self.systems)
@@ -358,11 +348,11 @@ class ChatMount:
         self.container = container
         self.inbox = inbox or WebInbox()
         self.host = _bind_host(container, host)
-        auth.required_token(self.host, _token(container))
+        auth.required_token(self.host, _token(container), public_url=container.settings.public_url)
 
     def mount(self, app: web.Application) -> None:
         auth.install(app, host=self.host, token=_token(self.container), clock=self.container.clock,
-                     still_allowed=_still_allowed(self.container))
+                     still_allowed=_still_allowed(self.container), public_url=self.container.settings.public_url)
         self.registry = app.get(METRICS)
         r = app.router
         r.add_get("/chat", self.chat_page)
@@ -476,8 +466,9 @@ def dashboard_mounts(container: Container, *, host: str | None = None, wanted: b
     where = _bind_host(container, host)
     if wanted is False:
         return []
-    if wanted is None and not auth.is_loopback(where) and not _token(container):
-        log.warning("the dashboard and /metrics are off: %s is not a loopback address and "
-                    "GOVBOT_DASHBOARD_TOKEN is not set", where)
+    public_url = container.settings.public_url
+    if wanted is None and not _token(container) and (not auth.is_loopback(where) or auth.published(public_url)):
+        why = f"{where} is not a loopback address" if not auth.is_loopback(where) else f"it is published at {public_url}"
+        log.warning("the dashboard and /metrics are off: %s and GOVBOT_DASHBOARD_TOKEN is not set", why)
         return []
     return [MetricsMount(container, host=where), DashboardMount(container, host=where)]

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -49,14 +50,28 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def required_token(host: str, token: str | None) -> str | None:
-    """The token requests must carry, ``None`` on loopback; raises when a network bind has no token."""
-    if is_loopback(host):
+def published(public_url: str | None) -> bool:
+    """A public URL that others open (a reverse proxy's address): anything but a loopback URL."""
+    if not public_url:
+        return False
+    return not is_loopback(urlsplit(public_url).hostname)
+
+
+def required_token(host: str, token: str | None, *, public_url: str | None = None) -> str | None:
+    """The token requests must carry; ``None`` only on loopback with no public URL.  Raises when the dashboard
+    would be reachable by others without one: bound beyond loopback, or published at a public URL (behind a
+    reverse proxy the host binds 127.0.0.1, yet everyone who reaches the proxy reaches the dashboard)."""
+    if is_loopback(host) and not published(public_url):
         return None
     if not token:
+        if not is_loopback(host):
+            raise DashboardAuthError(
+                f"the dashboard would listen on {host} without authentication: set GOVBOT_DASHBOARD_TOKEN "
+                "or bind it to 127.0.0.1"
+            )
         raise DashboardAuthError(
-            f"the dashboard would listen on {host} without authentication: set GOVBOT_DASHBOARD_TOKEN "
-            "or bind it to 127.0.0.1"
+            f"the dashboard is published at {public_url} (GOVBOT_PUBLIC_URL) without authentication: set "
+            "GOVBOT_DASHBOARD_TOKEN"
         )
     return token
 
@@ -106,8 +121,11 @@ def _unauthorised(text: str) -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(text=text, headers={"WWW-Authenticate": 'Basic realm="govbot dashboard"'})
 
 
-def middleware(token: str, prefixes: Iterable[str], *, clock: Clock = _utc_now,
-               still_allowed: StillAllowed | None = None) -> Callable[..., Awaitable[web.StreamResponse]]:
+def middleware(token: str, prefixes: Iterable[str], *, still_allowed: StillAllowed, clock: Clock = _utc_now,
+               secure_cookies: bool = False) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """``still_allowed`` is asked on every request a personal pass authorises (it is required: a mount
+    cannot leave it out).  Cookies are ``Secure`` on HTTPS requests (behind a trusted TLS proxy too) and
+    always when ``secure_cookies`` (an https public URL)."""
     guarded = tuple(prefixes)
     key = dashboard_pass.derive_key(token)
 
@@ -115,7 +133,7 @@ def middleware(token: str, prefixes: Iterable[str], *, clock: Clock = _utc_now,
         return path == "/" or path.startswith(guarded)
 
     async def holder_allowed(valid: dashboard_pass.Pass) -> bool:
-        return still_allowed is None or await still_allowed(valid.person_id)
+        return await still_allowed(valid.person_id)
 
     @web.middleware
     async def dashboard_auth(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -137,7 +155,7 @@ def middleware(token: str, prefixes: Iterable[str], *, clock: Clock = _utc_now,
             # follows must carry the cookie.  The dashboard only reads; the chat API takes JSON only.
             lifetime = max(1, int((valid.expires_at - now).total_seconds()))
             response.set_cookie(COOKIE, given_pass, httponly=True, samesite="Lax",
-                                secure=request.secure, max_age=lifetime)
+                                secure=secure_cookies or request.secure, max_age=lifetime)
             raise response
         if authorised(request, token):
             return await handler(request)
@@ -155,7 +173,7 @@ def middleware(token: str, prefixes: Iterable[str], *, clock: Clock = _utc_now,
         if given and hmac.compare_digest(given.encode(), token.encode()):
             response = web.HTTPFound(_without(request, "token"))
             response.set_cookie(COOKIE, _cookie_value(token), httponly=True, samesite="Strict",
-                                secure=request.secure)
+                                secure=secure_cookies or request.secure)
             raise response
         raise _unauthorised("Authentication required. " + SIGN_IN_HELP)
 
@@ -166,15 +184,19 @@ AUTH_INSTALLED = web.AppKey("govbot_dashboard_auth", bool)
 GUARDED = ("/systems", "/raci", "/changes", "/metrics", "/gaps", "/chat", "/dashboard-static")
 
 
-def install(app: web.Application, *, host: str, token: str | None, clock: Clock | None = None,
-            still_allowed: StillAllowed | None = None) -> None:
-    """Guard the dashboard, chat and metrics paths (once per application) when bound beyond loopback.
+def install(app: web.Application, *, host: str, token: str | None, still_allowed: StillAllowed,
+            clock: Clock | None = None, public_url: str | None = None) -> None:
+    """Guard the dashboard, chat and metrics paths (once per application) when bound beyond loopback or
+    published at a public URL.
 
     ``clock`` is the one the core issues passes with (the container's), so both agree on expiry;
-    ``still_allowed`` re-checks a pass holder against the directory on every request."""
-    needed = required_token(host, token)
+    ``still_allowed`` re-checks a pass holder against the directory on every request, whichever mount
+    installed the guard first."""
+    needed = required_token(host, token, public_url=public_url)
     if app.get(AUTH_INSTALLED):
         return
     app[AUTH_INSTALLED] = True
     if needed is not None:
-        app.middlewares.append(middleware(needed, GUARDED, clock=clock or _utc_now, still_allowed=still_allowed))
+        secure = bool(public_url and public_url.lower().startswith("https://"))
+        app.middlewares.append(middleware(needed, GUARDED, clock=clock or _utc_now, still_allowed=still_allowed,
+                                          secure_cookies=secure))

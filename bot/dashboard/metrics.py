@@ -144,12 +144,13 @@ class MetricsMount:
         self.host = host or container.settings.host
         secret = container.settings.dashboard_token
         self.token = secret.get_secret_value() if secret is not None else None
-        auth.required_token(self.host, self.token)
+        auth.required_token(self.host, self.token, public_url=container.settings.public_url)
 
     def mount(self, app: web.Application) -> None:
-        from bot.dashboard import auth
+        from bot.dashboard import auth, holders
 
-        auth.install(app, host=self.host, token=self.token, clock=self.container.clock)
+        auth.install(app, host=self.host, token=self.token, clock=self.container.clock,
+                     still_allowed=holders.still_allowed(self.container), public_url=self.container.settings.public_url)
         app[METRICS] = self.registry
         app.middlewares.append(timing_middleware(self.registry))
         app.router.add_get("/metrics", self.metrics)

@@ -94,8 +94,10 @@ class SlackAdapter:
             signing_secret=signing_secret or "",
             logger=logging.getLogger("govbot.slack.bolt"),
         )
-        if signing_secret:
-            install_verifier(self.bolt, signature_verifier(signing_secret, clock=signature_clock))
+        # The HTTP edge (bot.slack.edge) checks signatures with the same verifier before bolt parses anything.
+        self.verifier = signature_verifier(signing_secret, clock=signature_clock) if signing_secret else None
+        if self.verifier is not None:
+            install_verifier(self.bolt, self.verifier)
         self._tasks: set[asyncio.Task[None]] = set()
         self.runner = CoreRunner(container, threads=core_threads, processes=core_processes)
         self._register()

@@ -261,7 +261,30 @@ class TeamsMount:
             log.info("Teams: Bot Framework messages at %s", MESSAGES_PATH)
         app.router.add_post(MESSAGES_PATH, self.messages)
 
+    async def _authenticate(self, activity: Activity, auth_header: str) -> Any:
+        """botbuilder's validation of the Bot Framework token (signature, issuer, audience, expiry, and with a
+        real activity its service URL and channel endorsement), plus an expiry that must be there: a token
+        without ``exp`` would never expire, and botbuilder accepts one.  ``None`` when refused (logged)."""
+        try:
+            auth = await self.adapter.bot_framework_authentication.authenticate_request(activity, auth_header)
+        except Exception as exc:  # noqa: BLE001 - a missing, malformed or forged token alike
+            # PermissionError is the SDK's "not authorised"; anything else (an unreadable token, the
+            # signing keys out of reach) is still no proof of who sent the request.
+            level = logging.INFO if isinstance(exc, PermissionError) else logging.WARNING
+            log.log(level, "Teams: refused an unauthenticated request (%s)", type(exc).__name__)
+            return None
+        claims = getattr(auth.claims_identity, "claims", None) or {}
+        if self.authenticated and not isinstance(claims.get("exp"), int | float):
+            log.info("Teams: refused a token without an expiry (exp)")
+            return None
+        return auth
+
     async def messages(self, request: web.Request) -> web.StreamResponse:
+        auth_header = request.headers.get("Authorization", "")
+        # With an app id the token is checked before the body is read: nothing unauthenticated is parsed.
+        if self.authenticated and (not auth_header.startswith("Bearer ")
+                                   or await self._authenticate(Activity(), auth_header) is None):
+            return web.json_response({"error": "unauthorized"}, status=401)
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected application/json"}, status=415)
         try:
@@ -271,14 +294,8 @@ class TeamsMount:
             return web.json_response({"error": "invalid activity"}, status=400)
         if not isinstance(body, dict) or not activity.type:
             return web.json_response({"error": "invalid activity"}, status=400)
-        auth_header = request.headers.get("Authorization", "")
-        try:
-            auth = await self.adapter.bot_framework_authentication.authenticate_request(activity, auth_header)
-        except Exception as exc:  # noqa: BLE001 - a missing, malformed or forged token alike
-            # PermissionError is the SDK's "not authorised"; anything else (an unreadable token, the
-            # signing keys out of reach) is still no proof of who sent the request.
-            level = logging.INFO if isinstance(exc, PermissionError) else logging.WARNING
-            log.log(level, "Teams: refused an unauthenticated request (%s)", type(exc).__name__)
+        auth = await self._authenticate(activity, auth_header)
+        if auth is None:
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
             invoke = await self.adapter.process_activity(auth, activity, self.bot.on_turn)

@@ -14,6 +14,20 @@ from governance_store.timezones import zone_named
 SAMPLE_ROWS = 200
 _NORM = re.compile(r"[\s\-]+")
 _ZONE_SUFFIX = re.compile(r"^(?P<name>.*?)\s*[(\[]\s*(?P<zone>[^()\[\]]+?)\s*[)\]]\s*$")
+# Control characters no export contains in a value (tab, line feed and carriage return may, in quoted fields).
+# PostgreSQL refuses NUL in text, and the others hide text from people reading the value.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character(values: list[str]) -> str | None:
+    """A reason naming the first control character in ``values`` (with its column number), else ``None``."""
+    for column, value in enumerate(values, start=1):
+        m = _CONTROL.search(value)
+        if m is not None:
+            char = m.group()
+            what = "a NUL byte" if char == "\x00" else f"control character U+{ord(char):04X}"
+            return f"{what} in column {column}: remove it from the export"
+    return None
 
 
 def norm_column(name: str) -> str:
@@ -107,6 +121,10 @@ class CsvFile:
                 except csv.Error as exc:
                     errors.append(self.error(1, f"malformed header: {exc}"))
                     return
+                problem = control_character(header)
+                if problem is not None:
+                    errors.append(self.error(1, f"malformed header: {problem}"))
+                    return
                 if with_sample:
                     self.header = [self._zone_of(h.strip().lstrip("\ufeff")) for h in header]
                     self.columns = [norm_column(h) for h in self.header]
@@ -130,6 +148,9 @@ class CsvFile:
                         errors.append(
                             self.error(start, f"malformed CSV row: expected {width} fields, found {len(row)}")
                         )
+                        continue
+                    if _CONTROL.search("".join(row)):
+                        errors.append(self.error(start, control_character(row) or "control character"))
                         continue
                     yield start, dict(zip(columns, map(str.strip, row), strict=True))
         except UnicodeDecodeError:

@@ -41,16 +41,44 @@ STAGE_FINISH: dict[str, Callable[[Run], None]] = {
 }
 
 
+def _outside(child: Path, folder: Path) -> str | None:
+    """Why ``child`` (an entry of ``folder``) is not read: a symbolic link, or a path that leads elsewhere.
+
+    Nothing of what a link points at is read or shown: an import folder filled by someone else must not
+    make govbot read (and echo in an error) a file outside it."""
+    if child.is_symlink():
+        return "is a symbolic link: not followed (copy the file into the import folder)"
+    try:
+        child.resolve(strict=True).relative_to(folder.resolve(strict=True))
+    except (OSError, ValueError):
+        return "leads outside the import folder: not read"
+    return None
+
+
 def _expand(paths: Iterable[Path], errors: list[RowError], order: list[str]) -> list[CsvFile]:
-    """The CSV files named by ``paths`` (folders: every ``*.csv`` in them), in the order given."""
+    """The CSV files named by ``paths`` (folders: every ``*.csv`` in them), in the order given.
+
+    Symbolic links (a file given by name, or any entry of a folder) and entries that resolve outside their
+    folder are refused as errors of their own, so the import stops and nothing is written."""
     files: list[CsvFile] = []
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
         order.append(str(path))
+        if path.is_symlink() and not path.is_dir():
+            errors.append(RowError(str(path), 0, "is a symbolic link: not followed (name the file itself)"))
+            continue
         if path.is_dir():
-            children = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
-            if not children:
+            children = []
+            for p in sorted(path.iterdir()):
+                if p.suffix.lower() != ".csv":
+                    continue
+                refused = _outside(p, path)
+                if refused is not None:
+                    errors.append(RowError(str(p), 0, refused))
+                elif p.is_file():
+                    children.append(p)
+            if not children and not any(e.file.startswith(str(path)) for e in errors):
                 errors.append(RowError(str(path), 0, "folder contains no .csv files"))
         elif path.is_file():
             children = [path]

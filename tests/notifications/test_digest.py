@@ -221,7 +221,7 @@ def _history(org: sessionmaker[Session], n: int = 240, seed: int = 11) -> None:
                 audits.append({"at": WEEK + dt.timedelta(days=rng.uniform(0, 7)), "actor": "govbot", "platform": "system",
                                "action": rng.choice(["change.sla_breached", "change.escalated"]), "object_type": "change",
                                "object_key": number, "data": {"level": rng.randint(1, 3)}, "prev_hash": "0" * 64,
-                               "hash": f"{cid:064x}"})
+                               "hash": f"{cid:064x}", "id": len(audits) + 1, "seq": len(audits) + 1})
         s.execute(sa.insert(Approval), approvals)
         s.execute(sa.insert(AuditEntry), audits)
         # Two lint snapshots with a difference between them: new and resolved gaps.

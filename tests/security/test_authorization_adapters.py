@@ -184,9 +184,13 @@ async def _browser_on_dashboard(box: Container) -> AsyncIterator[tuple[aiohttp.C
     runner = web.AppRunner(create_app(box, slack=None, mounts=[DashboardMount(box, host="0.0.0.0")]), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    # PUBLIC_URL is https: its cookies are Secure, and the browser, which reaches the host through the TLS
+    # proxy there, sends them back.
+    jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[url])
     try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
-            yield browser, f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            yield browser, url
     finally:
         await runner.cleanup()
 

@@ -60,10 +60,13 @@ class ConnectorKeys:
         return {"keys": [jwk]}
 
     def token(self, *, service_url: str, app_id: str = APP_ID, issuer: str = ISSUER,
-              lifetime: dt.timedelta = dt.timedelta(hours=1)) -> str:
+              lifetime: dt.timedelta | None = dt.timedelta(hours=1)) -> str:
+        """A token for this bot; ``lifetime=None`` leaves the expiry (``exp``) out."""
         now = dt.datetime.now(dt.UTC)
-        claims = {"iss": issuer, "aud": app_id, "serviceurl": service_url, "nbf": now - dt.timedelta(minutes=1),
-                  "iat": now, "exp": now + lifetime}
+        claims: dict[str, Any] = {"iss": issuer, "aud": app_id, "serviceurl": service_url,
+                                  "nbf": now - dt.timedelta(minutes=1), "iat": now}
+        if lifetime is not None:
+            claims["exp"] = now + lifetime
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
 
     def headers(self, activity: dict[str, Any]) -> dict[str, str]:
