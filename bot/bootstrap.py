@@ -29,7 +29,8 @@ from bot.settings import Settings
 from bot.turn import Pipeline
 from governance_store import db
 from governance_store.changes import ChangePolicies
-from handlers import changes, dashboard, home, ownership
+from governance_store.ownership_policy import DEFAULT_POLICY, OwnershipPolicy, load_policy
+from handlers import attestation, changes, dashboard, gaps, home, ownership, transfers
 from handlers.catalog import Catalog
 from handlers.dashboard_pass import DashboardLinks
 from handlers.router import Router
@@ -45,7 +46,7 @@ Clock = Callable[[], dt.datetime]
 
 # Every use case govbot answers, in one explicit list: the router's tables are built from these modules'
 # ``ROUTES``.  A new use case is a module under ``handlers/`` added here.
-USE_CASES: tuple[ModuleType, ...] = (ownership, changes, dashboard, home)
+USE_CASES: tuple[ModuleType, ...] = (ownership, changes, dashboard, home, attestation, transfers, gaps)
 
 
 def utc_now() -> dt.datetime:
@@ -54,7 +55,15 @@ def utc_now() -> dt.datetime:
 
 def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Services:
     return Services(catalog=catalog or Catalog(), policies=ChangePolicies.from_config(settings.change_policy),
-                    links=dashboard_links(settings))
+                    links=dashboard_links(settings), ownership=ownership_policy(settings))
+
+
+def ownership_policy(settings: Settings) -> OwnershipPolicy:
+    """``GOVBOT_ATTESTATION_POLICY_FILE``, or the default policy; raises
+    :class:`governance_store.ownership_policy.PolicyError` naming the file and entry."""
+    if settings.attestation_policy_file is None:
+        return DEFAULT_POLICY
+    return load_policy(settings.attestation_policy_file)
 
 
 def build_router(services: Services, modules: Sequence[ModuleType] = USE_CASES) -> Router:
@@ -221,7 +230,20 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
     from bot.sources.schedule import source_jobs
 
     worker.extra_jobs.extend(source_jobs(container))  # each configured live source on its own schedule
+    worker.extra_jobs.append((lambda: _safely(sync_gaps, container), {
+        "trigger": "interval", "minutes": container.settings.gap_sync_minutes, "id": "gaps", "max_instances": 1,
+        "coalesce": True, "next_run_time": dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)}))
     return worker
+
+
+def sync_gaps(container: Container) -> int:
+    """One pass of turning lint findings into tracked gaps (and closing those no longer found): the worker
+    runs it every ``GOVBOT_GAP_SYNC_MINUTES``, ``govbot import`` after every import, ``govbot gaps sync``
+    on demand.  Returns the number of gap cards queued."""
+    from notifications.ownership import sync_and_announce
+
+    with container.unit_of_work() as session:
+        return sync_and_announce(session=session, now=container.clock(), policy=container.services.ownership)
 
 
 def _safely(job: Callable[[Container], object], container: Container) -> None:

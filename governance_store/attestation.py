@@ -188,7 +188,7 @@ def load(attestation_id: int, *, session: Session) -> Attestation:
     return att
 
 
-def _may_answer(att: Attestation, actor: Person, *, session: Session) -> bool:
+def may_answer(att: Attestation, actor: Person, *, session: Session) -> bool:
     if att.owner_id == actor.id:
         return True
     asked = session.get(Person, att.owner_id) if att.owner_id else None
@@ -211,7 +211,7 @@ def answer(attestation_id: int, choice: Answer, *, actor: Person, session: Sessi
     transfer's own errors."""
     att = load(attestation_id, session=session)
     system = att.system
-    if not _may_answer(att, actor, session=session):
+    if not may_answer(att, actor, session=session):
         audit.record(session, at=now, actor=actor, platform=platform, action="attestation.answer.refused",
                      object_type="system", object_key=system.name[:80],
                      data={"reason": "not asked", "attestation": att.id})

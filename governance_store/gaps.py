@@ -123,7 +123,7 @@ class GapRouter:
     def _raci_owner(self) -> Assignment:
         role = self.policy.routing.raci_owner_role
         person = self._role(role, None)
-        return Assignment(person, f"{role} (owns the RACI matrix)" if person else "")
+        return Assignment(person, f"{role}, who owns the RACI matrix" if person else "")
 
     def _accountable(self, system: System | None) -> Assignment:
         if system is None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from governance_store.changes import DEFAULT_POLICIES, ChangePolicies
+from governance_store.ownership_policy import DEFAULT_POLICY, OwnershipPolicy
 from handlers.catalog import Catalog
 from handlers.dashboard_pass import DashboardLinks
 
 
 @dataclass(frozen=True)
 class Services:
-    """The catalog index of this process, the change quorum rules, and where dashboard links point."""
+    """The catalog index of this process, the change quorum rules, where dashboard links point, and the
+    ownership policy (attestation intervals and SLAs, who fixes which gap)."""
 
     catalog: Catalog = field(default_factory=Catalog)
     policies: ChangePolicies = DEFAULT_POLICIES
     links: DashboardLinks = field(default_factory=DashboardLinks)
+    ownership: OwnershipPolicy = DEFAULT_POLICY
