@@ -194,3 +194,53 @@ def open_gaps(*, session: Session) -> dict[str, int]:
     return {site or "—": n for site, n in session.execute(
         select(TrackedGap.site_code, func.count(TrackedGap.id)).where(TrackedGap.state == "open")
         .group_by(TrackedGap.site_code))}
+
+
+@dataclass(frozen=True)
+class DigestFigures:
+    """The ownership lines of one weekly digest."""
+
+    coverage: Coverage
+    asked: int
+    answered: int
+    median_response_hours: float | None
+    gaps_opened: int
+    gaps_closed: int
+    median_close_hours: float | None
+    gaps_open: int
+
+    @property
+    def news(self) -> bool:
+        return bool(self.asked or self.answered or self.gaps_opened or self.gaps_closed)
+
+
+def policy_in_force(*, session: Session) -> OwnershipPolicy:
+    """The policy of the latest campaign (what owners were last asked under), else the default."""
+    from governance_store.ownership_policy import DEFAULT_POLICY, PolicyError, parse_policy
+
+    snapshot = session.scalar(select(AttestationCampaign.policy).order_by(AttestationCampaign.id.desc()).limit(1))
+    if not snapshot:
+        return DEFAULT_POLICY
+    try:
+        data = {"rule": snapshot.get("rules", []), "attestation": snapshot.get("attestation"),
+                "gaps": snapshot.get("gaps")}
+        return parse_policy(data, source="campaign")
+    except PolicyError:
+        return DEFAULT_POLICY
+
+
+def digest_figures(*, session: Session, site: str | None, start: dt.datetime, end: dt.datetime,
+                   now: dt.datetime) -> DigestFigures:
+    """Coverage now, and the week's attestation answers and gaps, for one site (``None``: everywhere)."""
+    rows = coverage(session=session, now=now, policy=policy_in_force(session=session))
+    cov = next((r for r in rows if r.site == (site or ALL)), Coverage(site or ALL))
+    week = [w for w in weekly(session=session, since=start, until=end) if site is None or w.site == site]
+    response = [h for w in week for h in w.response_hours]
+    close = [h for w in week for h in w.close_hours]
+    gaps_open = open_gaps(session=session)
+    return DigestFigures(
+        coverage=cov, asked=sum(w.asked for w in week), answered=sum(w.answered for w in week),
+        median_response_hours=round(statistics.median(response), 1) if response else None,
+        gaps_opened=sum(w.gaps_opened for w in week), gaps_closed=sum(w.gaps_closed for w in week),
+        median_close_hours=round(statistics.median(close), 1) if close else None,
+        gaps_open=gaps_open.get(site, 0) if site else sum(gaps_open.values()))

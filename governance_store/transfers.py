@@ -7,7 +7,7 @@
 * **claim** (``claim SYSTEM``): someone asks for a system nobody owns (or whose owner left); the area's
   Accountable approves.
 * **takeover**: the acting holder of an owner who left confirms they own the system now; approved like
-  a transfer.
+  a transfer (by the area's Accountable for criticality 1 or Purdue level 0-2).
 
 When the last step is done the system's owner changes in the same transaction, so "who owns X" answers
 with the new owner at once, and the owner is recorded as a fact confirmed in govbot (an import that
@@ -118,7 +118,7 @@ def request(system: System, *, kind: OwnershipRequestKind, to: Person, actor: Pe
     if waiting is not None:
         raise OwnershipError(f"A {waiting.kind} of {system.name} to {waiting.to_person.display_name} is already "
                              "waiting; it must be finished or declined first")
-    needs = kind is not OwnershipRequestKind.TRANSFER or policy.needs_approval(system)
+    needs = kind is OwnershipRequestKind.CLAIM or policy.needs_approval(system)
     approver = area_accountable(system, session=session, fallback_role=policy.routing.approver_fallback_role) \
         if needs else None
     if needs and approver is None:
