@@ -14,6 +14,8 @@ from pathlib import Path
 
 from governance_store.writeback import Row
 
+TIMEOUT_SECONDS = 30.0
+
 
 @dataclass
 class PushResult:
@@ -33,8 +35,7 @@ def push(rows: list[Row], *, instance: str, user: str, password: str, table: str
     from requests.exceptions import RequestException as HttpError
 
     try:
-        client = ServiceNowClient(instance, (user, password), verify=str(ca_file) if ca_file else None,
-                                  auto_retry=False)
+        client = ServiceNowClient(instance, _session(user, password, ca_file), auto_retry=False)
     except InstanceException as exc:
         raise PushError(f"{instance}: {exc}") from None
     result = PushResult()
@@ -63,6 +64,29 @@ def push(rows: list[Row], *, instance: str, user: str, password: str, table: str
         except Exception as exc:  # noqa: BLE001 - pysnc raises several kinds for a refused record
             result.failed.append((row.key, _message(exc)))
     return result
+
+
+def _session(user: str, password: str, ca_file: Path | None) -> object:
+    """A requests session with a timeout on every call (an instance that hangs must not hang the export),
+    verifying the instance with ``ca_file`` when given, even when the environment names another bundle
+    (``REQUESTS_CA_BUNDLE`` would otherwise win over a session's own setting)."""
+    import requests
+    from requests.auth import HTTPBasicAuth
+
+    class Session(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if ca_file is not None:
+                settings["verify"] = str(ca_file)
+            return settings
+
+        def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs.setdefault("timeout", TIMEOUT_SECONDS)
+            return super().send(request, **kwargs)
+
+    session = Session()
+    session.auth = HTTPBasicAuth(user, password)
+    return session
 
 
 def _message(exc: Exception) -> str:
