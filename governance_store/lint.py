@@ -285,7 +285,7 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
     for name, same in by_name.items():
         if len(same) > 1 and name:
             groups.setdefault(frozenset(s.id for s in same), (same, []))[1].append("near-identical names")
-    for ids, (members, reasons) in list(groups.items()):
+    for ids, (members, _reasons) in list(groups.items()):
         if all(set(ids) - {s.id} <= set(not_duplicates.get(s.id) or ()) for s in members):
             del groups[ids]  # people said these are different systems
     for members, reasons in groups.values():

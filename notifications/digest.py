@@ -34,7 +34,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from governance_store import raci
 from governance_store.analytics.bottlenecks import Finding
 from governance_store.lint import run_lint
-from governance_store.ownership_metrics import DigestFigures, digest_figures
 from governance_store.models import (
     Approval,
     ApprovalState,
@@ -48,6 +47,7 @@ from governance_store.models import (
     Site,
     System,
 )
+from governance_store.ownership_metrics import DigestFigures, digest_figures
 from handlers.dashboard_pass import DashboardLinks
 from handlers.reply import LINK, Button, Field, Reply, Section, reply_to_dict
 from notifications import digest_headline, outbox

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from governance_store import attestation, gaps, transfers
 from governance_store.calendar import for_system
 from governance_store.models import (
-    Attestation,
     AttestationCampaign,
     CampaignState,
     GapState,

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from governance_store import facts
 from governance_store.importers import import_paths
 from governance_store.lint import run_lint
-from governance_store.models import Activity, ChatIdentity, ConfirmedFact, OwnershipRequest, Person, System, TrackedGap
+from governance_store.models import (
+    Activity,
+    ChatIdentity,
+    ConfirmedFact,
+    OwnershipRequest,
+    Person,
+    System,
+    TrackedGap,
+)
 from governance_store.ownership_policy import DEFAULT_POLICY
 from governance_store.raci import resolve_activity
 from handlers.reply import Action, Actor, Command
