@@ -54,6 +54,7 @@ class KeptFact:
     kept: str  # govbot's value, and how it was confirmed
     imported: str  # what the import said ("(removed)" when it would have removed the row)
     fact_id: int
+    table: str = ""
 
     def __str__(self) -> str:
         return f"{self.subject}: the import says {self.imported}; govbot keeps {self.kept}"
@@ -119,7 +120,7 @@ def keep_confirmed_facts(run: Run, *, now: dt.datetime, record: bool) -> list[Ke
                 _settle(fact, record)
                 continue
             label = ", ".join(imported) if imported else "no Accountable"
-            kept.append(KeptFact(_subject(fact), _kept_text(fact), f"A: {label}", fact.id))
+            kept.append(KeptFact(_subject(fact), _kept_text(fact), f"A: {label}", fact.id, "raci_entries"))
             if record:
                 _disagree(fact, {"v": imported}, f"A: {label}", now)
             continue
@@ -140,7 +141,7 @@ def keep_confirmed_facts(run: Run, *, now: dt.datetime, record: bool) -> list[Ke
             text, remembered = "(removed)", {"v": None, "removed": True}
             rec._removed = False
         setattr(rec, column, held)
-        kept.append(KeptFact(_subject(fact), _kept_text(fact), text, fact.id))
+        kept.append(KeptFact(_subject(fact), _kept_text(fact), text, fact.id, table))
         if record:
             _disagree(fact, remembered, text, now)
     return kept

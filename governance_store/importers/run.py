@@ -198,6 +198,8 @@ def _import(run: Run, candidates: list[CsvFile], labels: list[str], *, dry_run: 
     # Facts confirmed in govbot first (they are reported and remembered), then a source's own holds.
     report.kept = keep_confirmed_facts(run, now=now, record=not dry_run)
     report.held = apply_holds(run, holds)
+    for kept in report.kept:  # rows kept for a confirmed fact count as held too
+        report.held[kept.table] = report.held.get(kept.table, 0) + 1
     plans = {name: state.plan() for name, state in run.tables.items()}
     for name, (added, changed, _removed, _unchanged) in plans.items():
         for where, reason in run.tables[name].validate([*added, *changed], name):

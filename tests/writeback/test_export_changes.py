@@ -169,7 +169,7 @@ async def test_govbot_export_changes_writes_the_file_and_pushes(
     url, schema = db_target
     env = {"GOVBOT_DATABASE_URL": url, "GOVBOT_DATABASE_SCHEMA": schema or "", "GOVBOT_SERVICENOW_INSTANCE": fake.url,
            "GOVBOT_SERVICENOW_USER": USER, "GOVBOT_SERVICENOW_PASSWORD": PASSWORD,
-           "GOVBOT_SERVICENOW_CA_FILE": str(cert)}
+           "GOVBOT_SERVICENOW_CA_BUNDLE": str(cert)}
     out = tmp_path / "changes.csv"
     runner = CliRunner()
     result = await asyncio.to_thread(runner.invoke, main, ["export", "changes", "--since", "2025-06-04", "--out",
