@@ -50,3 +50,18 @@ async def test_metrics_has_the_ownership_gauges(client: TestClient, org: session
     assert 'govbot_attestation_response_ratio{campaign="1"} 0.2222' in text
     assert 'govbot_attestation_median_response_hours{campaign="1"} 3.0' in text
     assert 'govbot_gaps_open{site="DE-RGB"} 1' in text and 'govbot_gaps_opened_7d{site="US-FDL"}' in text
+
+
+def test_the_demo_campaign_answers_within_business_hours_of_the_demo_clock(container: Container,
+                                                                          clock: FakeClock) -> None:
+    from bot.demo_campaign import start_demo_campaign
+    from governance_store.models import Timer
+
+    campaign_id, asked = start_demo_campaign(container)
+    assert campaign_id is not None and asked == 45
+    with container.session_factory() as s:
+        luis = s.scalars(sa.select(Person.id).where(Person.email == "luis.ortega@corvane.example")).one()
+        timer = s.scalars(sa.select(Timer).where(Timer.subject_key == f"att:{campaign_id}:{luis}")).one()
+        # Eight business hours in Findlay from Wednesday 10:00: due 18:00 the same day.
+        assert timer.target_at == clock() + dt.timedelta(hours=8)
+    assert start_demo_campaign(container) == (None, 0)
