@@ -238,8 +238,7 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
 
 def sync_gaps(container: Container) -> int:
     """One pass of turning lint findings into tracked gaps (and closing those no longer found): the worker
-    runs it every ``GOVBOT_GAP_SYNC_MINUTES``, ``govbot import`` after every import, ``govbot gaps sync``
-    on demand.  Returns the number of gap cards queued."""
+    runs it every ``GOVBOT_GAP_SYNC_MINUTES``, ``govbot gaps sync`` on demand.  Returns the number of gap cards queued."""
     from notifications.ownership import sync_and_announce
 
     with container.unit_of_work() as session:

@@ -29,7 +29,8 @@ def test_attest_and_gaps_from_the_command_line(db_target: tuple[str, str | None]
     env = _env(db_target)
     imported = runner.invoke(main, ["import", str(CORVANE)], env=env)
     assert imported.exit_code == 0, imported.output
-    assert "17 governance gap(s) sent to who can fix them" in imported.output
+    synced = runner.invoke(main, ["gaps", "sync"], env=env)
+    assert synced.exit_code == 0 and "gaps synced; 17 card(s) queued" in synced.output, synced.output
     listed = runner.invoke(main, ["gaps", "list"], env=env)
     assert "NOT_IN_CMDB: 10.42.11.250 -> Lukas Brandl (OT Security Lead of DE-RGB)" in listed.output
     dry = runner.invoke(main, ["attest", "start", "--dry-run", "--site", "DE-RGB"], env=env)

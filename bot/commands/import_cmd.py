@@ -112,8 +112,4 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_t
         if moved:
             console.print(f"{moved} approval(s) waiting on people who left were re-routed or escalated "
                           "(see the audit trail)", markup=False)
-        from bot.bootstrap import sync_gaps
 
-        cards = sync_gaps(container)
-        if cards:
-            console.print(f"{cards} governance gap(s) sent to who can fix them (govbot gaps list)", markup=False)
