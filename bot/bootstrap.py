@@ -30,7 +30,8 @@ from bot.turn import Pipeline
 from governance_store import db
 from governance_store.audit_keys import KEYRING_INFO, AuditKeyMissing, AuditKeyring
 from governance_store.changes import ChangePolicies
-from handlers import changes, dashboard, home, notify_prefs, ownership
+from governance_store.ownership_policy import DEFAULT_POLICY, OwnershipPolicy, load_policy
+from handlers import attestation, changes, dashboard, gaps, home, notify_prefs, ownership, transfers
 from handlers.catalog import Catalog
 from handlers.dashboard_pass import DashboardLinks
 from handlers.router import Router
@@ -46,7 +47,8 @@ Clock = Callable[[], dt.datetime]
 
 # Every use case govbot answers, in one explicit list: the router's tables are built from these modules'
 # ``ROUTES``.  A new use case is a module under ``handlers/`` added here.
-USE_CASES: tuple[ModuleType, ...] = (ownership, changes, dashboard, home, notify_prefs)
+USE_CASES: tuple[ModuleType, ...] = (ownership, changes, dashboard, home, notify_prefs, attestation, transfers,
+                                      gaps)
 
 
 def utc_now() -> dt.datetime:
@@ -58,7 +60,7 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
 
     return Services(catalog=catalog or Catalog(), policies=ChangePolicies.from_config(settings.change_policy),
                     links=dashboard_links(settings), notify_order=parse_order(settings.notify_order),
-                    platforms=connected_platforms(settings))
+                    platforms=connected_platforms(settings), ownership=ownership_policy(settings))
 
 
 def connected_platforms(settings: Settings) -> tuple[str, ...]:
@@ -73,6 +75,14 @@ def connected_platforms(settings: Settings) -> tuple[str, ...]:
     if settings.email_enabled():
         found.append("email")
     return tuple(found)
+
+
+def ownership_policy(settings: Settings) -> OwnershipPolicy:
+    """``GOVBOT_ATTESTATION_POLICY_FILE``, or the default policy; raises
+    :class:`governance_store.ownership_policy.PolicyError` naming the file and entry."""
+    if settings.attestation_policy_file is None:
+        return DEFAULT_POLICY
+    return load_policy(settings.attestation_policy_file)
 
 
 def build_router(services: Services, modules: Sequence[ModuleType] = USE_CASES) -> Router:
@@ -261,6 +271,9 @@ def build_worker(container: Container, senders: list[Sender] | None = None) -> W
     settings = container.settings
     worker.extra_jobs.append(anchor_job(container.session_factory, clock=container.clock,
                                         minutes=settings.audit_anchor_minutes, anchor_file=settings.audit_anchor_file))
+    worker.extra_jobs.append((lambda: _safely(sync_gaps, container), {
+        "trigger": "interval", "minutes": container.settings.gap_sync_minutes, "id": "gaps", "max_instances": 1,
+        "coalesce": True, "next_run_time": dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)}))
     return worker
 
 
@@ -272,6 +285,15 @@ def configure_delivery(dispatcher: Any, settings: Settings) -> None:
     dispatcher.notify_order = parse_order(settings.notify_order)
     dispatcher.fallback_after = dt.timedelta(minutes=settings.email_fallback_minutes)
     dispatcher.on_reach = changes.on_reach_changed
+
+
+def sync_gaps(container: Container) -> int:
+    """One pass of turning lint findings into tracked gaps (and closing those no longer found): the worker
+    runs it every ``GOVBOT_GAP_SYNC_MINUTES``, ``govbot gaps sync`` on demand.  Returns the number of gap cards queued."""
+    from notifications.ownership import sync_and_announce
+
+    with container.unit_of_work() as session:
+        return sync_and_announce(session=session, now=container.clock(), policy=container.services.ownership)
 
 
 def _safely(job: Callable[[Container], object], container: Container) -> None:

@@ -23,7 +23,12 @@ class CliState:
                 problems = "; ".join(f"GOVBOT_{'_'.join(str(x) for x in e['loc']).upper()}: {e['msg']}"
                                      for e in exc.errors())
                 raise click.ClickException(f"invalid settings: {problems}") from None
-            self._container = build(settings)
+            from governance_store.ownership_policy import PolicyError
+
+            try:
+                self._container = build(settings)
+            except PolicyError as exc:
+                raise click.ClickException(f"invalid settings: GOVBOT_ATTESTATION_POLICY_FILE: {exc}") from None
         return self._container
 
 

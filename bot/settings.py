@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     # Who gets which weekly digest (TOML or JSON, see notifications.digest_scopes); without it the scopes
     # are derived from the role assignments.
     digest_scopes_file: Path | None = None
+    # Ownership attestation: intervals per site / class / criticality, SLAs, who fixes which gap (TOML or
+    # JSON; see deploy/attestation-policy.example.toml).  Without it the default policy applies.
+    attestation_policy_file: Path | None = None
+    # How often the worker turns governance lint findings into tracked gaps (and closes fixed ones).
+    gap_sync_minutes: float = Field(default=10.0, gt=0)
+    # Write-back to ServiceNow (``govbot export changes --push``): the import set table it inserts into, on
+    # the instance of the live source (servicenow_instance, _user, _password, _ca_bundle below).
+    servicenow_import_table: str = "u_govbot_ownership_import"
     # Development only (ignored unless dev_mode): run the clock from this instant, or shifted by an offset.
     fake_now: dt.datetime | None = None
     clock_offset_seconds: float = 0.0
@@ -183,7 +191,7 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value[len("postgres://") :]
         return value
 
-    @field_validator("digest_scopes_file", "audit_anchor_file", mode="before")
+    @field_validator("digest_scopes_file", "audit_anchor_file", "attestation_policy_file", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

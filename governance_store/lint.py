@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
 
+from governance_store import facts
 from governance_store.models import (
     Activity,
     Approval,
@@ -47,9 +48,12 @@ class Finding:
     evidence: tuple[str, ...] = ()
     system_ids: tuple[int, ...] = ()
     key: str = ""
+    # The people the finding is about (someone who left, someone chat cannot reach): who fixes it follows.
+    person_ids: tuple[int, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
+        data.pop("person_ids")
         data["evidence"] = list(self.evidence)
         data["system_ids"] = list(self.system_ids)
         return data
@@ -59,9 +63,11 @@ class Finding:
 class LintReport:
     findings: list[Finding] = field(default_factory=list)
 
-    def add(self, code: str, severity: str, title: str, subject: str, *evidence: str, system_ids: tuple[int, ...] = ()) -> None:
+    def add(self, code: str, severity: str, title: str, subject: str, *evidence: str, system_ids: tuple[int, ...] = (),
+            person_ids: tuple[int, ...] = ()) -> None:
         self.findings.append(
-            Finding(code, severity, title, subject, tuple(evidence), system_ids, key=f"{code}:{subject}")
+            Finding(code, severity, title, subject, tuple(evidence), system_ids, key=f"{code}:{subject}",
+                    person_ids=person_ids)
         )
 
     def by_code(self, code: str) -> list[Finding]:
@@ -118,6 +124,12 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
             acting[ra.acting_for_id] = people[ra.person_id]
 
     live_cmdb = [s for s in systems if s.in_cmdb and not s.retired]
+    # Decisions people made in govbot (an asset known or rogue, not duplicates, reached by e-mail only,
+    # the one Accountable of an activity): what they settled is no longer a gap.
+    disposition = facts.decisions(session, facts.ASSET_DISPOSITION)
+    not_duplicates = facts.decisions(session, facts.NOT_DUPLICATE_OF)
+    chat_exempt = facts.decisions(session, facts.CHAT_EXEMPT)
+    picked = facts.decisions(session, facts.ACCOUNTABLE_ROLE)
 
     # Systems without an Accountable owner.
     for s in live_cmdb:
@@ -140,6 +152,7 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
                 report.add(
                     "DEPARTED_OWNER", "high", f"System {label} left the company", f"{s.name} ({label})",
                     f"{person.display_name} left{left}", _acting_text(person, acting), system_ids=(s.id,),
+                    person_ids=(person.id,),
                 )
 
     # Team managers who left.
@@ -148,6 +161,7 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
             report.add(
                 "DEPARTED_TEAM_MANAGER", "medium", "Team manager left the company", team.name,
                 f"manager {team.manager.display_name} is inactive", _acting_text(team.manager, acting),
+                person_ids=(team.manager.id,),
             )
 
     # Escalation targets who left, and team targets that do not exist.
@@ -166,7 +180,7 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
                             report.add(
                                 "DEPARTED_ESCALATION_TARGET", "high", "Escalation target left the company",
                                 f"{chain.chain_id} level {level.level}",
-                                f"{p.display_name} is inactive", _acting_text(p, acting),
+                                f"{p.display_name} is inactive", _acting_text(p, acting), person_ids=(p.id,),
                             )
                     if not people_by_name.get(target.casefold()):
                         report.add(
@@ -198,7 +212,7 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
                 "DEPARTED_APPROVER", "high", "Pending approval waits on someone who left",
                 f"{ap.change.number} ({ap.person.display_name})",
                 f"{ap.person.display_name} is inactive; the change stalls", _acting_text(ap.person, acting),
-                system_ids=(ap.change.system_id,) if ap.change.system_id else (),
+                system_ids=(ap.change.system_id,) if ap.change.system_id else (), person_ids=(ap.person.id,),
             )
 
     # Role holders who left or teams that do not exist.
@@ -211,7 +225,7 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
             report.add(
                 "DEPARTED_ROLE_HOLDER", "high", "Role holder left the company",
                 f"{ra.role.name}@{ra.scope_key or 'GLOBAL'}", f"{ra.person.display_name} is inactive",
-                _acting_text(ra.person, acting),
+                _acting_text(ra.person, acting), person_ids=(ra.person.id,),
             )
         if ra.person_id is None and ra.team_id is None:
             report.add(
@@ -242,6 +256,8 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
         select(Activity).options(selectinload(Activity.entries).selectinload(RaciEntry.role))
     ).all():
         accountable = sorted(e.role.name for e in act.entries if e.letter == "A")
+        if picked.get(act.id):
+            accountable = [str(picked[act.id])]
         if not accountable:
             report.add(
                 "ACTIVITY_NO_ACCOUNTABLE", "high", "Activity has no Accountable", act.activity_id,
@@ -269,6 +285,9 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
     for name, same in by_name.items():
         if len(same) > 1 and name:
             groups.setdefault(frozenset(s.id for s in same), (same, []))[1].append("near-identical names")
+    for ids, (members, _reasons) in list(groups.items()):
+        if all(set(ids) - {s.id} <= set(not_duplicates.get(s.id) or ()) for s in members):
+            del groups[ids]  # people said these are different systems
     for members, reasons in groups.values():
         ordered = sorted(members, key=lambda s: (not s.ips, s.name))
         sparse = [s.name for s in ordered[1:] if not s.ips and not s.zone_id]
@@ -283,7 +302,13 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
     # Seen by OT monitoring but missing from the CMDB; retired but still seen.
     for s in systems:
         seen = sorted(sources[s.id] & set(NETWORK_SOURCES))
-        if not s.in_cmdb and seen:
+        if not s.in_cmdb and seen and disposition.get(s.id) == "rogue":
+            report.add(
+                "ROGUE_ASSET_SEEN", "high", "Asset marked rogue is still on the network", f"{', '.join(s.ips) or s.name}",
+                f"{s.name} at {s.site_code or 'unknown site'} in zone {s.zone_id or '?'}", f"seen by {', '.join(seen)}",
+                system_ids=(s.id,),
+            )
+        elif not s.in_cmdb and seen and disposition.get(s.id) != "known":
             attrs = first_seen.get(s.id, {})
             what = " ".join(str(x) for x in (attrs.get("vendor"), attrs.get("product_name")) if x) or s.name
             report.add(
@@ -311,10 +336,10 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
     any_chat = session.scalar(select(ChatIdentity.id).limit(1)) is not None
     if any_chat:
         for p in sorted(people.values(), key=lambda p: p.display_name):
-            if p.active and p.id not in joined:
+            if p.active and p.id not in joined and not chat_exempt.get(p.id):
                 report.add(
                     "UNREACHABLE_IN_CHAT", "medium", "Person cannot be reached in chat", p.display_name,
-                    f"no chat account matches {p.email}",
+                    f"no chat account matches {p.email}", person_ids=(p.id,),
                 )
         for ident in session.scalars(
             select(ChatIdentity).where(
@@ -326,6 +351,15 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
                 f"{ident.platform}:{ident.external_id}",
                 f"{ident.display_name or ident.handle} uses {ident.email or 'no e-mail'}, which no directory has",
             )
+    # Facts confirmed in govbot that a later import disagreed with.
+    for fact in facts.disagreements(session):
+        subject = fact.label.split(":", 1)[0].strip()
+        report.add(
+            "IMPORT_DISAGREES", "medium", "An import disagrees with a fact confirmed in govbot", subject,
+            f"govbot: {fact.label.split(':', 1)[-1].strip()} ({fact.how} {fact.confirmed_at:%Y-%m-%d})",
+            f"the import of {fact.disagreed_at:%Y-%m-%d} says: {fact.import_label or 'something else'}",
+            system_ids=(fact.system_id,) if fact.system_id else (),
+        )
     return report
 
 

@@ -873,3 +873,173 @@ class SourceRecord(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fetched_at: Mapped[dt.datetime] = mapped_column()
+
+
+# --------------------------------------------------------------------------- ownership: attestation, transfers, gaps
+
+
+class CampaignState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class AttestationState(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"  # "still mine"
+    TRANSFERRING = "transferring"  # "transfer to …": waiting on the new owner (and the Accountable)
+    TRANSFERRED = "transferred"
+    DISOWNED = "disowned"  # "not mine"
+    RETIRED = "retired"
+    SUPERSEDED = "superseded"  # the system changed hands another way, or the campaign closed unanswered
+
+
+class OwnershipRequestKind(enum.StrEnum):
+    TRANSFER = "transfer"  # the owner (or the Accountable) hands the system to someone
+    CLAIM = "claim"  # someone asks for a system nobody owns
+    TAKEOVER = "takeover"  # the acting holder of an owner who left confirms they take it over
+
+
+class OwnershipRequestState(enum.StrEnum):
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"
+    AWAITING_APPROVAL = "awaiting_approval"
+    COMPLETED = "completed"
+    DECLINED = "declined"  # the new owner said no
+    REJECTED = "rejected"  # the Accountable said no
+    CANCELLED = "cancelled"  # withdrawn, or overtaken by another change of owner
+
+
+class GapState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class AttestationCampaign(Base):
+    """One round of asking owners to confirm what they own (``govbot attest start``)."""
+
+    __tablename__ = "attestation_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=CampaignState.OPEN.value, index=True)
+    started_at: Mapped[dt.datetime] = mapped_column()
+    started_by: Mapped[str] = mapped_column(String(254))
+    due_at: Mapped[dt.datetime] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    # The policy as it was when the campaign started (which systems, how often, the SLA).
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Attestation(Base):
+    """One system in one campaign: who was asked, and what they answered."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (UniqueConstraint("campaign_id", "system_id"), Index("ix_attestations_owner_state", "owner_id", "state"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("attestation_campaigns.id", ondelete="CASCADE"), index=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"), index=True)
+    # Who is asked: the owner, or the acting holder of an owner who left.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # The owner of record when asked (differs from ``owner_id`` when an acting holder answers for them).
+    recorded_owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    site_code: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=AttestationState.PENDING.value)
+    asked_at: Mapped[dt.datetime] = mapped_column()
+    due_at: Mapped[dt.datetime] = mapped_column()
+    answered_at: Mapped[dt.datetime | None] = mapped_column()
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    campaign: Mapped[AttestationCampaign] = relationship()
+    system: Mapped[System] = relationship()
+    owner: Mapped[Person | None] = relationship(foreign_keys=[owner_id])
+    recorded_owner: Mapped[Person | None] = relationship(foreign_keys=[recorded_owner_id])
+
+
+class OwnershipRequest(Base):
+    """A change of owner in progress: a transfer, a claim or a takeover, and each step's who and when."""
+
+    __tablename__ = "ownership_requests"
+    __table_args__ = (Index("ix_ownership_requests_system_state", "system_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"))
+    from_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    to_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # The Accountable of the area who must also approve (criticality 1, Purdue level 0-2, every claim).
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column()
+    accepted_at: Mapped[dt.datetime | None] = mapped_column()
+    approved_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    attestation_id: Mapped[int | None] = mapped_column(ForeignKey("attestations.id", ondelete="SET NULL"))
+    gap_id: Mapped[int | None] = mapped_column(ForeignKey("tracked_gaps.id", ondelete="SET NULL"))
+
+    system: Mapped[System] = relationship()
+    from_person: Mapped[Person | None] = relationship(foreign_keys=[from_id])
+    to_person: Mapped[Person] = relationship(foreign_keys=[to_id])
+    requested_by: Mapped[Person | None] = relationship(foreign_keys=[requested_by_id])
+    approver: Mapped[Person | None] = relationship(foreign_keys=[approver_id])
+
+
+class TrackedGap(Base):
+    """A governance lint finding turned into work: who fixes it, by when, and when it was closed."""
+
+    __tablename__ = "tracked_gaps"
+    __table_args__ = (Index("ix_tracked_gaps_assignee_state", "assignee_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), unique=True)
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(500))
+    evidence: Mapped[list[str]] = mapped_column(default=list)
+    system_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    site_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    assigned_because: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=GapState.OPEN.value, index=True)
+    opened_at: Mapped[dt.datetime] = mapped_column()
+    last_seen_at: Mapped[dt.datetime] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    fixed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    fix: Mapped[str | None] = mapped_column(String(64))
+
+    assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id])
+    fixed_by: Mapped[Person | None] = relationship(foreign_keys=[fixed_by_id])
+
+
+class ConfirmedFact(Base):
+    """A fact people confirmed in govbot (an owner attested, a transfer, a claim, a picked Accountable …).
+
+    ``table_name``/``row_id``/``column_name`` name what it holds: a column of a row (an import keeps
+    the confirmed value when it disagrees, and records what it brought in ``import_value``), or a
+    decision about the row that only govbot keeps (``column_name`` that is no column of the table).
+    """
+
+    __tablename__ = "confirmed_facts"
+    __table_args__ = (UniqueConstraint("table_name", "row_id", "column_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[int] = mapped_column(Integer)
+    column_name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"v": the value}
+    label: Mapped[str] = mapped_column(String(300))  # "PLC-FIL-L3-07 owner: Luis Ortega"
+    how: Mapped[str] = mapped_column(String(32))  # attested, transferred, claimed, took_over, retired, ...
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"), index=True)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[dt.datetime] = mapped_column()
+    # The last import that disagreed: what it said (as a label) and when; cleared when a later one agrees.
+    import_value: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    import_label: Mapped[str | None] = mapped_column(String(300))
+    disagreed_at: Mapped[dt.datetime | None] = mapped_column()
+
+    confirmed_by: Mapped[Person | None] = relationship()

@@ -238,23 +238,45 @@ def resolve_activity(activity: Activity, system: System, *, session: Session) ->
     entries = session.scalars(
         select(RaciEntry).where(RaciEntry.activity_id == activity.id).options(selectinload(RaciEntry.role))
     ).all()
-    for entry in sorted(entries, key=lambda e: (LETTERS.index(e.letter), e.role.name)):
-        holders = role_holders(entry.role.name, system, session=session)
+    letters = with_picked_accountable([(e.letter, e.role.name) for e in entries], activity, session=session)
+    for letter, role_name in sorted(letters, key=lambda e: (LETTERS.index(e[0]), e[1])):
+        holders = role_holders(role_name, system, session=session)
         if not holders:
-            result.warnings.append(f"No holder of role '{entry.role.name}' covers {system.name}")
-            holders = [Holder(role=entry.role.name, scope="unassigned")]
-        result.holders[entry.letter].extend(holders)
+            result.warnings.append(f"No holder of role '{role_name}' covers {system.name}")
+            holders = [Holder(role=role_name, scope="unassigned")]
+        result.holders[letter].extend(holders)
         for h in holders:
             if h.person is not None and not h.person.active:
                 acting = f"; acting: {h.acting.name}" if h.acting else "; nobody acting"
                 result.warnings.append(f"{h.role} {h.person.name} left the company{acting}")
-    accountable = [e for e in entries if e.letter == "A"]
+    accountable = [role for letter, role in letters if letter == "A"]
     if not accountable:
         result.warnings.append(f"{activity.activity_id} has no Accountable role")
     elif len(accountable) > 1:
-        names = ", ".join(sorted(e.role.name for e in accountable))
+        names = ", ".join(sorted(accountable))
         result.warnings.append(f"{activity.activity_id} has {len(accountable)} Accountable roles: {names}")
     return result
+
+
+def with_picked_accountable(letters: list[tuple[str, str]], activity: Activity, *,
+                            session: Session) -> list[tuple[str, str]]:
+    """The (letter, role) pairs of an activity with the Accountable picked in govbot applied: that role is
+    the one A, any other role the matrix marks A is Responsible instead."""
+    from governance_store import facts
+
+    fact = facts.get(session, table="activities", row_id=activity.id, column=facts.ACCOUNTABLE_ROLE)
+    picked = facts.value_of(fact) if fact is not None else None
+    if not picked:
+        return letters
+    out: list[tuple[str, str]] = []
+    for letter, role in letters:
+        if letter == "A" and role != picked:
+            letter = "R"
+        if (letter, role) not in out:
+            out.append((letter, role))
+    if ("A", picked) not in out:
+        out.append(("A", picked))
+    return out
 
 
 # --------------------------------------------------------------------------- activities

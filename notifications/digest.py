@@ -47,6 +47,7 @@ from governance_store.models import (
     Site,
     System,
 )
+from governance_store.ownership_metrics import DigestFigures, digest_figures
 from handlers.dashboard_pass import DashboardLinks
 from handlers.reply import LINK, Button, Field, Reply, Section, reply_to_dict
 from notifications import digest_headline, outbox
@@ -170,12 +171,13 @@ class DigestData:
     no_owner: list[str] = field(default_factory=list)
     baseline_hours: list[float] = field(default_factory=list)  # imported decisions before the week's end
     top: Finding | None = None  # the costliest bottleneck of the 13 weeks before the week's end
+    ownership: DigestFigures | None = None
 
     @property
     def empty(self) -> bool:
         # Standing facts (systems still without an owner) are repeated only alongside news.
         return not (self.opened or self.decided or self.pending or self.breaches or self.escalations
-                    or self.new_gaps or self.resolved_gaps)
+                    or self.new_gaps or self.resolved_gaps or (self.ownership is not None and self.ownership.news))
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -366,6 +368,10 @@ def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_star
         data.resolved_gaps = sorted(titles.get(k, {}).get("text", k) for k in relevant if k in prev and k not in cur)
         data.no_owner = sorted(titles[k]["subject"] for k in cur if k.startswith("NO_ACCOUNTABLE_OWNER:")
                                and _gap_in_scope(scope, titles.get(k, {})))
+    kind, _, arg = scope.name.partition(":")
+    if kind in ("site", "all"):
+        data.ownership = digest_figures(session=session, site=arg if kind == "site" else None, start=start, end=end,
+                                        now=now)
     return data
 
 
@@ -487,6 +493,13 @@ def render(data: DigestData, scope: DigestScope, *, delayed: bool = False) -> Re
     if data.no_owner:
         fields.append(Field(f"Systems without an Accountable owner ({len(data.no_owner)})",
                             _listed(data.no_owner, 10, more.format(page="gaps"), sep=", ")))
+    own = data.ownership
+    if own is not None:
+        fields.append(Field("Ownership", (
+            f"coverage {own.coverage.pct}% ({own.coverage.attested}/{own.coverage.systems} systems with an owner "
+            f"confirmed in govbot) · attestation {own.answered}/{own.asked} answered, median {_fmt_h(own.median_response_hours)} · "
+            f"gaps {own.gaps_opened} opened, {own.gaps_closed} closed (median {_fmt_h(own.median_close_hours)}), "
+            f"{own.gaps_open} open")))
     buttons = _links(scope.public_url) if scope.public_url else ()
     note = " (delayed: govbot was not running at the scheduled time)" if delayed else ""
     return Reply(
@@ -499,7 +512,8 @@ def render(data: DigestData, scope: DigestScope, *, delayed: bool = False) -> Re
               "breaches": data.breaches, "escalations": dict(data.escalations), "new_gaps": data.new_gaps,
               "resolved_gaps": data.resolved_gaps, "no_owner": data.no_owner, "delayed": delayed,
               "baseline_median_hours": base_med, "baseline_decisions": len(data.baseline_hours),
-              "change_vs_baseline_pct": versus, "top_bottleneck": data.top.title if data.top else None},
+              "change_vs_baseline_pct": versus, "top_bottleneck": data.top.title if data.top else None,
+              "ownership": dataclasses.asdict(own) if own is not None else None},
     )
 
 

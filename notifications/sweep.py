@@ -36,7 +36,7 @@ from governance_store.models import (
     Timer,
 )
 from handlers.reply import Button, Field, Reply, Section, reply_to_dict
-from notifications import sla
+from notifications import ownership, sla
 from notifications.health import database_trouble
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class _Pass:
     approvers: dict[int, list[Approval]] = field(default_factory=dict)
     changes: dict[int, ChangeRequest] = field(default_factory=dict)  # keeps the batch's rows in the session
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    audits: list[tuple[dt.datetime, str, str, dict[str, Any]]] = field(default_factory=list)
+    audits: list[tuple[dt.datetime, str, str, str, dict[str, Any]]] = field(default_factory=list)
 
     def enqueue(self, *, key: str, now: dt.datetime, payload: dict[str, Any], person_id: int | None = None,
                 channel: str | None = None, change_id: int | None = None) -> None:
@@ -83,8 +83,9 @@ class _Pass:
             "platform_ref": {},
         })
 
-    def audit(self, *, at: dt.datetime, action: str, object_key: str, data: dict[str, Any]) -> None:
-        self.audits.append((at, action, object_key, data))
+    def audit(self, *, at: dt.datetime, action: str, object_key: str, data: dict[str, Any],
+              object_type: str = "change") -> None:
+        self.audits.append((at, action, object_type, object_key, data))
 
     def flush(self, session: Session) -> None:
         """Write the queued messages (an existing key is left alone) and append the audit entries."""
@@ -102,8 +103,8 @@ class _Pass:
         self.changes.clear()
 
 
-def _append_audit(session: Session, entries: list[tuple[dt.datetime, str, str, dict[str, Any]]]) -> None:
-    audit.record_many(session, [(at, action, "change", key, data) for at, action, key, data in entries])
+def _append_audit(session: Session, entries: list[tuple[dt.datetime, str, str, str, dict[str, Any]]]) -> None:
+    audit.record_many(session, entries)
 
 
 def _lock_audit(session: Session, meanwhile: Callable[[], bool] | None) -> None:
@@ -190,6 +191,14 @@ def advance(timer: Timer, *, session: Session, now: dt.datetime, result: SweepRe
     result = result or SweepResult()
     own = memo is None
     memo = memo or _Pass()
+    if timer.kind in ownership.KINDS:
+        # Attestations, ownership requests and gaps: their own events, the same claims and outbox.
+        fired, skipped, late = ownership.advance(timer, session=session, now=now, memo=memo)
+        result.fired, result.skipped = result.fired + fired, result.skipped + skipped
+        result.lateness += late
+        if own:
+            memo.flush(session)
+        return
     cr = memo.changes.get(timer.change_id) if timer.change_id else None
     if cr is None and timer.change_id:
         cr = session.get(ChangeRequest, timer.change_id)

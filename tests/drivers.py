@@ -98,7 +98,7 @@ class SlackDriver:
     async def _new_calls(self, act: Callable[[], Any]) -> list[Call]:
         before = len(self._answers())
         await act()
-        deadline = asyncio.get_running_loop().time() + 5
+        deadline = asyncio.get_running_loop().time() + 15  # a loaded machine answers late, not never
         while len(self._answers()) == before and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
         await self.host.fake.settle(quiet=0.3)

@@ -67,9 +67,11 @@ def register(main: click.Group) -> None:
                   help="Real seconds between SLA sweeps.")
     @click.option("--log-level", default="INFO", show_default=True,
                   type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+    @click.option("--attest", is_flag=True, help="Start an ownership attestation campaign on the demo clock "
+                  "(owners answer in the web chat; 8 business hours to answer).")
     @click.pass_obj
     def demo_cmd(state, port: int, speed: float, start_at: str, db_path: Path | None,  # type: ignore[no-untyped-def]
-                 sweep_seconds: float, log_level: str) -> None:
+                 sweep_seconds: float, log_level: str, attest: bool = False) -> None:
         """Serve the dashboard and the web chat on 127.0.0.1 with an accelerated clock."""
         from bot.bootstrap import build, build_demo
         from bot.settings import Settings
@@ -99,6 +101,12 @@ def register(main: click.Group) -> None:
 
         configured_scopes(container)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
         demo = build_demo(container, host=host)
+        if attest:
+            from bot.demo_campaign import start_demo_campaign
+
+            campaign_id, asked = start_demo_campaign(container)
+            click.echo(f"attestation campaign {campaign_id} asks about {asked} systems: open /chat as an owner, "
+                       "type `attest`" if campaign_id else "an attestation campaign is already open")
 
         def ready(addresses: object) -> None:
             click.echo(f"govbot demo on http://{host}:{port}/  (web chat: http://{host}:{port}/chat)")

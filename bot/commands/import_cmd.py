@@ -73,11 +73,12 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_t
     try:
         with _progress(sys.stderr.isatty()) as progress, container.unit_of_work() as session:
             report = import_paths(list(paths), session=session, dry_run=dry_run, progress=progress,  # type: ignore[arg-type]
-                                  export_timezone=export_timezone)
+                                  export_timezone=export_timezone, now=started)
             if not dry_run:
                 session.add(ImportRun(
                     started_at=started, finished_at=container.clock(), files=[p for p, _ in report.files],
-                    summary={"counts": report.counts, "notes": report.notes, "kinds": dict(report.files)},
+                    summary={"counts": report.counts, "notes": report.notes, "kinds": dict(report.files),
+                             "kept": [k.as_json() for k in report.kept]},
                 ))
     except ImportFailed as exc:
         for error in exc.errors:
@@ -98,6 +99,12 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_t
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
+    if report.kept:
+        verb = "would keep" if dry_run else "kept"
+        console.print(f"{len(report.kept)} fact(s) confirmed in govbot disagree with these files; govbot {verb} "
+                      "them (each is raised as a gap for the owner):", markup=False)
+        for kept in report.kept:
+            console.print(f"held: {kept}", markup=False, soft_wrap=True)
     if not dry_run:
         from bot.bootstrap import reroute_departed
 
@@ -105,3 +112,4 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_t
         if moved:
             console.print(f"{moved} approval(s) waiting on people who left were re-routed or escalated "
                           "(see the audit trail)", markup=False)
+

@@ -136,6 +136,7 @@ class DashboardMount:
         r.add_get("/metrics-page/export.xlsx", self.export_xlsx)
         r.add_get("/gaps", self.gaps)
         sources.mount(app, self.container, page)
+        r.add_get("/attestation", self.ownership)
         if not any(getattr(res, "canonical", "") == STATIC_PREFIX for res in r.resources()):
             r.add_static(STATIC_PREFIX, HERE / "static")
 
@@ -297,6 +298,12 @@ class DashboardMount:
             return {**listing, "as_of": as_of, **self.context(self.zone(request, session=session))}
 
         return page("gaps.html", nav="gaps", **(await self.read(load)))
+
+    async def ownership(self, request: web.Request) -> web.Response:
+        from bot.dashboard.ownership_page import page_data
+
+        data = await self.read(page_data, now=self.container.clock(), policy=self.container.services.ownership)
+        return page("attestation.html", nav="ownership", **data)
 
 
 # --------------------------------------------------------------------------- web chat

@@ -101,6 +101,9 @@ class Registry:
             if isinstance(value, dict):
                 for label_value, v in value.items():
                     lines.append(f"{name}{_labels({'source': label_value})} {v}")
+            elif isinstance(value, list):  # (labels, value) pairs
+                for labels, v in value:
+                    lines.append(f"{name}{_labels(labels)} {v}")
             else:
                 lines.append(f"{name} {value}")
         return "\n".join(lines) + "\n"
@@ -161,6 +164,10 @@ class MetricsMount:
             depth = queries.outbox_pending(session=session)
             audited = queries.escalations_in_audit(session=session)
             digests = queries.digest_runs(session=session)
+            from bot.dashboard.ownership_page import gauges as ownership_gauges
+
+            ownership = ownership_gauges(session=session, now=self.container.clock(),
+                                         policy=self.container.services.ownership)
         fired: dict[str, int] = {"audit_log": audited}
         alive = 0
         if worker is not None:
@@ -177,6 +184,7 @@ class MetricsMount:
                 "since start (source=worker); escalations recorded in the audit log (source=audit_log).", fired),
             "govbot_digest_runs_total": ("counter", "Weekly digest runs recorded.", digests),
             "govbot_scheduler_alive": ("gauge", "1 when the notification scheduler runs in this process.", alive),
+            **ownership,
         }
 
     async def metrics(self, request: web.Request) -> web.Response:

@@ -17,6 +17,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "approvals": ("approvals", "change requests waiting for your decision"),
     "delegate": ("delegate PERSON until YYYY-MM-DD", "who approves in your place while you are away"),
     "notify": ("notify me on teams|slack|email", "where govbot reaches you"),
+    "attest": ("attest", "systems to confirm as yours, ownership to accept or approve"),
+    "transfer": ("transfer SYSTEM to PERSON", "hand a system you own over to someone"),
+    "claim": ("claim SYSTEM", "ask to own a system nobody owns"),
+    "gaps": ("gaps", "governance gaps assigned to you, with one-click fixes"),
     "dashboard": ("dashboard", "your personal sign-in link to the web dashboard"),
     "help": ("help", "what govbot can answer"),
 }

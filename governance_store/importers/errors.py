@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from governance_store.importers.precedence import KeptFact
 
 COUNT_KEYS = ("added", "changed", "removed", "unchanged")
 
@@ -43,6 +47,8 @@ class ImportReport:
     dry_run: bool = False
     # Rows per table the import left as they were because govbot holds a confirmed fact about them.
     held: dict[str, int] = field(default_factory=dict)
+    # Facts confirmed in govbot that the files disagreed with, and that the import kept.
+    kept: list[KeptFact] = field(default_factory=list)
 
     def count(self, kind: str, what: str) -> int:
         return self.counts.get(kind, {}).get(what, 0)

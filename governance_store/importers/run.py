@@ -6,6 +6,7 @@ their records as :class:`governance_store.importers.records.RecordFile` objects.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,6 +21,7 @@ from governance_store.importers.errors import COUNT_KEYS, ImportFailed, ImportRe
 from governance_store.importers.holds import Hold, apply_holds
 from governance_store.importers.org import finish_places
 from governance_store.importers.people import finish_managers
+from governance_store.importers.precedence import keep_confirmed_facts
 from governance_store.importers.shapes import ORDER, SHAPES_BY_KIND, STAGES, recognise
 from governance_store.importers.sightings import refresh_dirty
 from governance_store.importers.state import Writer
@@ -102,6 +104,7 @@ def import_paths(
     dry_run: bool = False,
     progress: Progress | None = None,
     export_timezone: str | None = None,
+    now: dt.datetime | None = None,
 ) -> ImportReport:
     """Import CSV exports from files and folders into the governance store.
 
@@ -113,6 +116,9 @@ def import_paths(
 
     ``export_timezone`` is the zone of the user who made the ServiceNow display-value exports, for
     files that do not name it themselves (a zone in a time column's header, or after each value).
+
+    Facts confirmed in govbot are kept when the files disagree (``report.kept``; see
+    :func:`governance_store.importers.precedence.keep_confirmed_facts`); ``now`` dates the disagreement.
     """
     # Hundreds of thousands of long-lived records make the cyclic collector
     # rescan the same objects over and over; nothing here creates cycles worth
@@ -121,7 +127,7 @@ def import_paths(
     labels: list[str] = []
     candidates = _expand(paths, errors, labels)
     return import_files(candidates, session=session, dry_run=dry_run, progress=progress, errors=errors,
-                        labels=labels, export_timezone=export_timezone)
+                        labels=labels, export_timezone=export_timezone, now=now)
 
 
 def import_files(
@@ -134,6 +140,7 @@ def import_files(
     errors: list[RowError] | None = None,
     labels: list[str] | None = None,
     export_timezone: str | None = None,
+    now: dt.datetime | None = None,
 ) -> ImportReport:
     """The import pipeline for files that are already named: CSV files (recognised by their header) or
     live-source record files (whose ``kind`` is set).  ``holds``: facts confirmed in govbot that this
@@ -150,7 +157,7 @@ def import_files(
         run.errors.extend(errors)
     try:
         return _import(run, files, labels if labels is not None else [f.label for f in files],
-                       dry_run=dry_run, holds=list(holds))
+                       dry_run=dry_run, holds=list(holds), now=now or dt.datetime.now(dt.UTC))
     finally:
         # The working copy refers to itself through its indexes: let it go now.
         run.cache.clear()
@@ -160,7 +167,7 @@ def import_files(
 
 
 def _import(run: Run, candidates: list[CsvFile], labels: list[str], *, dry_run: bool,
-            holds: list[Hold]) -> ImportReport:
+            holds: list[Hold], now: dt.datetime) -> ImportReport:
     session = run.session
     progress = run.progress
     errors = run.errors
@@ -216,7 +223,11 @@ def _import(run: Run, candidates: list[CsvFile], labels: list[str], *, dry_run: 
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: (position.get(e.file, -1), e.line)))
 
+    # Facts confirmed in govbot first (they are reported and remembered), then a source's own holds.
+    report.kept = keep_confirmed_facts(run, now=now, record=not dry_run)
     report.held = apply_holds(run, holds)
+    for kept in report.kept:  # rows kept for a confirmed fact count as held too
+        report.held[kept.table] = report.held.get(kept.table, 0) + 1
     plans = {name: state.plan() for name, state in run.tables.items()}
     for name, (added, changed, _removed, _unchanged) in plans.items():
         for where, reason in run.tables[name].validate([*added, *changed], name):

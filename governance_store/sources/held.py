@@ -1,9 +1,10 @@
 """The facts confirmed in govbot that a source sync must not overwrite.
 
-People will confirm facts in govbot itself (an owner attesting that they own a system, a transfer of
-ownership agreed in chat).  Such a fact outranks what a source says until the source agrees, so each
-sync asks this module for the rows it holds and reports every row it left alone as *held*.  Nothing
-is confirmed in govbot yet: the answer is empty until that exists.
+Facts people confirm in govbot itself (an owner attesting a system, a transfer agreed in chat, a picked
+Accountable) are kept by the import pipeline for every way into the store, a sync included:
+:func:`governance_store.importers.precedence.keep_confirmed_facts` runs inside it, reports each
+disagreement (``ImportReport.kept``, counted in ``held`` too) and raises it as a gap for the owner.  This
+hook names any further rows one source must leave alone; there are none so far.
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def _apply(connector: Connector, fetched: Any, report: SyncReport, *, session: S
         files = connector.files(records)
         try:
             result = import_files(files, session=session, dry_run=dry_run,  # type: ignore[arg-type]
-                                  holds=confirmed_facts(session=session, source=name))
+                                  holds=confirmed_facts(session=session, source=name), now=now)
         except ImportFailed as exc:
             raise SourceError(_describe(exc, files)) from None
         report.counts = {k: {c: v.get(c, 0) for c in COUNT_KEYS} for k, v in result.counts.items()}
