@@ -53,8 +53,8 @@ def utc_now() -> dt.datetime:
 
 
 def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Services:
-    return Services(catalog=catalog or Catalog(), policies=ChangePolicies.from_config(settings.change_policy),
-                    links=dashboard_links(settings))
+    return Services(catalog=catalog or Catalog(directory=settings.index_dir),
+                    policies=ChangePolicies.from_config(settings.change_policy), links=dashboard_links(settings))
 
 
 def build_router(services: Services, modules: Sequence[ModuleType] = USE_CASES) -> Router:
