@@ -1204,17 +1204,22 @@ class SystemIndex:
         common = max(n // 8, 10_000)
         rare = [span for span in spans if span[0] <= common] or spans[:3]
         scores = np.zeros(n, dtype=np.float32)
+        # ``np.add.at`` adds in place, in order, at each position (one system appears once per trigram): the
+        # same float32 sums as ``scores[positions] += w``, several times faster.
         if segments == 1:
             for _, code, w in rare:
-                scores[low[int(starts[code]) : int(starts[code + 1])]] += w  # one system appears once per trigram
+                np.add.at(scores, low[int(starts[code]) : int(starts[code + 1])], np.float32(w))
         else:
+            # One segment of the scores at a time (256 KB: it stays in the CPU cache while every trigram is
+            # added); each system still gets its trigrams' weights in the same order.
             width = 1 << _SEGMENT_BITS
-            for _, code, w in rare:
-                bounds = starts[code * segments : (code + 1) * segments + 1].tolist()
-                for h in range(segments):
-                    a, b = bounds[h], bounds[h + 1]
-                    if b > a:
-                        scores[h * width : (h + 1) * width][low[a:b]] += w
+            bounds = [(starts[code * segments : (code + 1) * segments + 1].tolist(), w) for _, code, w in rare]
+            for h in range(segments):
+                pieces = [(low[edges[h] : edges[h + 1]], w) for edges, w in bounds if edges[h + 1] > edges[h]]
+                if pieces:
+                    positions = np.concatenate([p for p, _ in pieces])
+                    weights_ = np.repeat(np.array([w for _, w in pieces], dtype=np.float32), [len(p) for p, _ in pieces])
+                    np.add.at(scores[h * width : (h + 1) * width], positions, weights_)
         profile_scores = self._context_scores(q)
         if profile_scores is not None:
             pids = np.flatnonzero(profile_scores)
@@ -1222,7 +1227,7 @@ class SystemIndex:
                 starts_p, ends = self._profile_offsets[pids], self._profile_offsets[pids + 1]
                 counts = ends - starts_p
                 members = self._profile_members[np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())]
-                scores[members] += np.repeat(profile_scores[pids], counts)
+                np.add.at(scores, members, np.repeat(profile_scores[pids], counts))
         best = float(scores.max()) if n else 0.0
         if best <= 0:
             return []
