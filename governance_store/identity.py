@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from governance_store.models import ChatIdentity, Person
 
 
 def chat_identity(session: Session, *, platform: str, external_id: str) -> ChatIdentity | None:
+    """The chat account, with its person loaded in the same query (every turn asks for both)."""
     return session.scalars(
-        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.external_id == external_id)
+        select(ChatIdentity).options(joinedload(ChatIdentity.person))
+        .where(ChatIdentity.platform == platform, ChatIdentity.external_id == external_id)
     ).one_or_none()
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from governance_store.index_file import IndexDirectory
 from governance_store.lookup import Match, Resolution, SystemIndex
@@ -32,6 +32,10 @@ _FINGERPRINT = select(
     select(ImportRun.id).order_by(ImportRun.id.desc()).limit(1).scalar_subquery(),
     select(ImportRun.started_at).order_by(ImportRun.id.desc()).limit(1).scalar_subquery(),
 )
+
+
+# What nearly every answer about a system reads: loaded with the system in one query, not one query each.
+_ANSWER_LOADS = (joinedload(System.owner), joinedload(System.technical_manager), joinedload(System.support_team))
 
 
 def _fingerprint(session: Session) -> tuple[object, ...]:
@@ -118,7 +122,7 @@ class Catalog:
                 return Resolved(system, Resolution("exact", (match,)))
         resolution = self.index_for(session).resolve(query)
         if resolution.status in ("exact", "confident") and len(resolution.matches) == 1:
-            return Resolved(session.get(System, resolution.matches[0].system_id), resolution)
+            return Resolved(session.get(System, resolution.matches[0].system_id, options=_ANSWER_LOADS), resolution)
         return Resolved(None, resolution)
 
 
