@@ -152,8 +152,12 @@ def _site(system: System, *, session: Session) -> Site | None:
     # Asked for more than once in a turn (the answer's language, then the answer): one query per unit of work.
     sites: dict[str, Site | None] = session.info.setdefault("ownership.sites", {})
     if system.site_code not in sites:
-        sites[system.site_code] = session.scalar(select(Site).where(Site.code == system.site_code))
+        sites[system.site_code] = session.scalar(_SITE, {"code": system.site_code})
     return sites[system.site_code]
+
+
+_SITE = select(Site).where(Site.code == bindparam("code"))
+_ZONE = select(Zone).where(Zone.zone_id == bindparam("zone"))
 
 
 def _node_chain_statement() -> Any:
@@ -191,7 +195,7 @@ def _location_path(system: System, *, session: Session) -> str:
 def _zone_text(system: System, *, session: Session) -> str:
     if not system.zone_id:
         return "—"
-    zone = session.scalar(select(Zone).where(Zone.zone_id == system.zone_id))
+    zone = session.scalar(_ZONE, {"zone": system.zone_id})
     if zone is None:
         return system.zone_id
     sl = f", SL-T {zone.sl_target}" if zone.sl_target is not None else ""
