@@ -288,3 +288,24 @@ def test_without_a_writable_directory_each_process_builds_its_own(corvane_factor
         index = Catalog(directory=blocked / "index").index_for(session)
     assert builds.count == 1 and _answers(index)[0] == ["PLC-FIL-L3-07"]
 
+
+
+def test_govbot_import_writes_the_index_the_next_question_maps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    url = f"sqlite:///{tmp_path / 'govbot.db'}"
+    files = tmp_path / "index"
+    env = {"GOVBOT_INDEX_DIR": str(files)}
+    runner = CliRunner()
+    assert runner.invoke(main, ["--database-url", url, "db", "upgrade"], env=env).exit_code == 0
+    result = runner.invoke(main, ["--database-url", url, "import", str(CORVANE)], env=env)
+    assert result.exit_code == 0, result.output
+    [path] = _index_files(files)  # written by the import, before anyone asked
+
+    builds = Builds(monkeypatch)
+    answer = runner.invoke(main, ["--database-url", url, "ask", "who owns PLC-FIL-L3-07", "--json"], env=env)
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.output)["system"]["name"] == "PLC-FIL-L3-07"
+    assert builds.count == 0 and _index_files(files) == [path]
