@@ -91,18 +91,20 @@ system, the runner-up below 70 (or 94 for the near-duplicate twin of the
 100-scoring PLC-FIL-L3-07); unrelated words ("coffee machine", "make me a
 sandwich") score below 50.
 
-Speed and memory.  Exact keys are one sorted ``int64`` array of ``hash()``
-values with an ``int32`` array of positions (no Python object per key; the
-hashes are process-specific, so a pickled index only loads under the same
-hash seed).  Fuzzy candidates come from an inverted index of character
-trigrams over the loose keys (CSR ``int32`` postings weighted by inverse
-document frequency) plus a context score per distinct (site, location,
-class, context) profile.  Trigrams and context words shared by more than an
-eighth of all systems are left out of this coarse pass.  The ``SHORTLIST``
-(160) best are kept; ``FULL_SCORE`` (32) of them, plus the ``RESCUE`` (12)
-others whose names are closest by edit distance, get the full score above.
-A long-running process should call ``gc.freeze()`` after building a large
-index so that collections do not walk it.
+Speed and memory.  The index is nothing but flat arrays (``SECTIONS``: about
+230 bytes per system), so it can be written to one file and mapped, read-only
+and shared, by every process of a host (``governance_store.index_file``).
+Names, aliases and hostnames are found through one sorted ``uint32`` array of
+CRC-32 hashes of their German and loose forms, each hit checked against the
+system's keys; IPs, MACs, serials and asset tags through sorted arrays of the
+identifiers themselves (which also name the nearest ones).  Fuzzy candidates
+come from an inverted index of character trigrams over the loose keys (16-bit
+postings, split by the high bits of the system position, weighted by inverse
+document frequency) plus a context score per distinct (site, location, class,
+context) profile.  Trigrams and context words shared by more than an eighth of
+all systems are left out of this coarse pass.  The ``SHORTLIST`` (160) best
+are kept; ``FULL_SCORE`` (32) of them, plus the ``RESCUE`` (12) others whose
+names are closest by edit distance, get the full score above.
 """
 
 from __future__ import annotations
