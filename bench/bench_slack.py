@@ -23,7 +23,8 @@ PSS: pages of the shared index file count once) and one question at a time.  A `
 measures how long a new core worker takes to give its first answer.
 
 Baseline: the same load, in the same run, against ``govbot serve`` as it was at ``bench.baseline.REVISION``
-(each worker building its own catalog index; Teams answered in threads of the web host).
+(each worker building its own catalog index; Teams answered in threads of the web host), on the same
+generated catalog loaded by that revision's own migrations and importer.
 
 Goals: answer p99 < 300 ms at 50 concurrent on 100k systems, at least 3x the baseline's answers per second,
 no errors, no answer lost, for Slack and Teams; a new worker answers within 1 s.
@@ -168,6 +169,58 @@ def _database(backend: str, size: int, seed: int) -> Iterator[tuple[str, str | N
         conn.execute(sa.text(f'create schema "{schema}"'))
     try:
         yield PG_URL, schema, _load_catalog(PG_URL, schema, size, seed)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+# Loads the catalog with the baseline revision's own migrations and importer (the current schema may be newer
+# than that revision accepts), then links the bench's Teams account as _load_catalog does.
+BASELINE_LOAD = """
+import sys
+import sqlalchemy as sa
+from bench.bench_slack import _load_catalog
+url, schema, size, seed, slack_user, aad = sys.argv[1], sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+_load_catalog(url, schema, size, seed)
+from governance_store import db
+engine = db.make_engine(url, schema=schema)
+with engine.begin() as conn:
+    conn.execute(sa.text("update people set aad_object_id = :aad where id = (select person_id from chat_identities "
+                         "where platform = 'slack' and external_id = :user)"), {"aad": aad, "user": slack_user})
+engine.dispose()
+"""
+
+
+def _baseline_load(tree: Path, url: str, schema: str | None, size: int, seed: int) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBOT_")}
+    env["PYTHONPATH"] = str(tree)
+    subprocess.run([sys.executable, "-c", BASELINE_LOAD, url, schema or "", str(size), str(seed), BENCH_USER, TEAMS_AAD],
+                   cwd=tree, env=env, check=True, capture_output=True, timeout=3600)
+
+
+@contextlib.contextmanager
+def _baseline_database(tree: Path, backend: str, size: int, seed: int) -> Iterator[tuple[str, str | None]]:
+    """(url, schema) of the catalog as the baseline revision stores it; SQLite files are cached."""
+    if backend == "sqlite":
+        cached = OUT / f"slack-catalog-baseline-{baseline_design.REVISION[:12]}-{size}-s{seed}.db"
+        if not cached.exists():
+            partial = cached.with_suffix(".partial")
+            partial.unlink(missing_ok=True)
+            _baseline_load(tree, f"sqlite:///{partial}", None, size, seed)
+            partial.rename(cached)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / "govbot.db"
+            shutil.copy(cached, work)
+            yield f"sqlite:///{work}", None
+        return
+    schema = f"bench_slack_base_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    try:
+        _baseline_load(tree, PG_URL, schema, size, seed)
+        yield PG_URL, schema
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'drop schema "{schema}" cascade'))
@@ -648,17 +701,18 @@ async def _run_async(concurrency: int, requests: int, catalog_size: int, backend
                           openid_url=openid.url, keys=keys)
             new = await _design(ROOT, f"{backend}-{catalog_size}", db_url, schema, questions, **common)
             old: dict[str, Any] | None = None
-            old_tree: Path | None = None
+            start_new = _worker_start(ROOT, db_url, index_dir, questions[0]) if schema is None else {"failed": "sqlite only"}
+            start_old: dict[str, Any] | None = None
             if compare:
                 try:
                     old_tree = baseline_design.tree()
-                    old = await _design(old_tree, f"baseline-{backend}-{catalog_size}", db_url, schema, questions,
-                                        **common)
-                except (baseline_design.BaselineUnavailable, RuntimeError) as exc:
+                    with _baseline_database(old_tree, backend, catalog_size, seed) as (old_url, old_schema):
+                        old = await _design(old_tree, f"baseline-{backend}-{catalog_size}", old_url, old_schema,
+                                            questions, **common)
+                        if old_schema is None:
+                            start_old = _worker_start(old_tree, old_url, index_dir, questions[0])
+                except (baseline_design.BaselineUnavailable, RuntimeError, subprocess.SubprocessError) as exc:
                     print(f"baseline design not measured: {exc}", file=sys.stderr)
-            start_new = _worker_start(ROOT, db_url, index_dir, questions[0]) if schema is None else {"failed": "sqlite only"}
-            start_old = (_worker_start(old_tree, db_url, index_dir, questions[0])
-                         if old_tree is not None and schema is None else None)
     finally:
         openid.stop()
 
