@@ -27,15 +27,19 @@ was made from.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import random
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
+from bench import baseline
 from bench.generate import Plant
 from bench.plant_records import iter_records
 from governance_store.lookup import SystemIndex, SystemRecord
@@ -43,7 +47,7 @@ from governance_store.lookup import SystemIndex, SystemRecord
 NAME = "resolve"
 QUICK_SIZES = (1_000, 2_000)
 DEFAULT_SIZES = (1_000, 100_000, 1_000_000)
-GOALS = {100_000: ("p99 < 25 ms", 25.0, None), 1_000_000: ("p99 < 150 ms, index < 1.5 GB", 150.0, 1536.0)}
+GOALS = {100_000: ("p99 < 25 ms", 25.0, None), 1_000_000: ("p99 < 15 ms, index < 300 MB", 15.0, 300.0)}
 
 QUERY_MIX = [("name", 15), ("typo", 30), ("alias", 12), ("ip", 10), ("mac", 4), ("serial", 4), ("free", 25)]
 
@@ -127,8 +131,103 @@ def _naive_sample_size(size: int) -> int:
     return 200 if size <= 100_000 else 20
 
 
-def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7) -> dict[str, Any]:
-    """Build the index for one plant size and measure it against the naive scan."""
+def _vocabulary(module: Any) -> Any:
+    """The language vocabulary the catalog builds its index with, as ``module``'s ``Vocabulary``."""
+    from handlers import phrasebook
+
+    if module is None:
+        return phrasebook.vocabulary()
+    original = phrasebook.Vocabulary
+    phrasebook.Vocabulary = module.Vocabulary  # type: ignore[attr-defined, misc]
+    try:
+        return phrasebook.vocabulary.__wrapped__()
+    finally:
+        phrasebook.Vocabulary = original  # type: ignore[misc]
+
+
+def _measure(index: Any, queries: list[tuple[str, str, int]]) -> tuple[list[float], list[float], list[Any]]:
+    """Wall-clock and CPU latency (ms) of every query, and its resolution."""
+    for _, q, _ in queries[:20]:  # warm the caches the way a running bot has them warm
+        index.resolve(q)
+    latencies: list[float] = []
+    cpu: list[float] = []
+    results: list[Any] = []
+    for _, q, _ in queries:
+        c, t = time.process_time(), time.perf_counter()
+        res = index.resolve(q)
+        latencies.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+        results.append(res)
+    return latencies, cpu, results
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a.status == b.status and [dataclasses.asdict(m) for m in a.matches] == [dataclasses.asdict(m) for m in b.matches]
+
+
+def _baseline_design(size: int, seed: int, queries: list[tuple[str, str, int]], results: list[Any]) -> dict[str, Any]:
+    """The index as it was at the baseline revision, built and queried on the same plant and queries."""
+    from bench import baseline
+
+    try:
+        old = baseline.module("governance_store/lookup.py", "baseline_lookup")
+    except baseline.BaselineUnavailable as exc:
+        return {"error": str(exc)}
+    gc.collect()
+    rss_before = _rss_mb()
+    vocabulary = _vocabulary(old)
+    fields = [f.name for f in dataclasses.fields(SystemRecord)]
+    started = time.perf_counter()
+    generating = 0.0
+
+    def records() -> Iterator[Any]:
+        nonlocal generating
+        source = iter_records(Plant(size, seed))
+        while True:
+            t = time.perf_counter()
+            rec = next(source, None)
+            generating += time.perf_counter() - t
+            if rec is None:
+                return
+            yield old.SystemRecord(**{f: getattr(rec, f) for f in fields})
+
+    index = old.SystemIndex.build(records(), vocabulary=vocabulary)
+    build_s = time.perf_counter() - started - generating
+    gc.collect()
+    rss_mb = max(0.0, _rss_mb() - rss_before)
+    latencies, cpu, old_results = _measure(index, queries)
+    identical = sum(_same(a, b) for a, b in zip(results, old_results, strict=True))
+    out = {"build_s": build_s, "index_mb": index.memory_bytes() / 2**20, "rss_mb": rss_mb,
+           "p50": _percentile(latencies, 50), "p99": _percentile(latencies, 99), "cpu_p50": _percentile(cpu, 50),
+           "cpu_p99": _percentile(cpu, 99), "identical": identical, "peak_rss_mb": _peak_rss_mb()}
+    del index
+    gc.collect()
+    return out
+
+
+def _file_figures(index: SystemIndex, queries: list[tuple[str, str, int]], results: list[Any]) -> dict[str, Any]:
+    """The shared file: its size, how long writing it and mapping it (checksum included) take."""
+    from governance_store import index_file
+
+    vocabulary = index.vocabulary
+    with tempfile.TemporaryDirectory(prefix="govbot-index-") as tmp:
+        path = Path(tmp) / "index.idx"
+        t = time.perf_counter()
+        index_file.write(path, index, meta={"vocabulary": vocabulary.digest()})
+        write_s = time.perf_counter() - t
+        loads = []
+        for _ in range(3):
+            t = time.perf_counter()
+            mapped = index_file.read(path, vocabulary=vocabulary)
+            loads.append(time.perf_counter() - t)
+        same = all(_same(mapped.resolve(q), r) for (_, q, _), r in zip(queries[:200], results[:200], strict=True))
+        size_mb = path.stat().st_size / 2**20
+        del mapped
+    return {"write_s": write_s, "load_ms": min(loads) * 1000, "file_mb": size_mb, "same": same}
+
+
+def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7, compare: bool = True) -> list[dict[str, Any]]:
+    """Build the index for one plant size and measure it against the naive scan and the baseline design."""
     gc.collect()
     rss_before = _rss_mb()
     rng = random.Random(seed)
@@ -157,25 +256,20 @@ def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7) -> dict[str, A
             yield rec
 
     started = time.perf_counter()
-    index = SystemIndex.build(records())
+    index = SystemIndex.build(records(), vocabulary=_vocabulary(None))
     build_s = time.perf_counter() - started - generating
     gc.collect()
     index_rss_mb = max(0.0, _rss_mb() - rss_before)
     index_mb = index.memory_bytes() / 2**20
 
     queries = make_queries(sample, n_queries, seed)
-    for _, q, _ in queries[:20]:  # warm the caches the way a running bot has them warm
-        index.resolve(q)
-    latencies: list[float] = []
-    cpu: list[float] = []
-    answers: list[int | None] = []
     load_before = os.getloadavg()[0]
-    for _, q, _ in queries:
-        c, t = time.process_time(), time.perf_counter()
-        res = index.resolve(q)
-        latencies.append((time.perf_counter() - t) * 1000)
-        cpu.append((time.process_time() - c) * 1000)
-        answers.append(res.matches[0].system_id if res.status != "not_found" and res.matches else None)
+    latencies, cpu, results = _measure(index, queries)
+    answers = [res.matches[0].system_id if res.status != "not_found" and res.matches else None for res in results]
+    files = _file_figures(index, queries, results)
+    peak_rss = _peak_rss_mb()
+    del index
+    gc.collect()
 
     # The naive scan needs every name in memory: regenerate them after measuring the index.
     names: list[str] = []
@@ -200,6 +294,7 @@ def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7) -> dict[str, A
             hit_naive += naive_id == wanted
     del names, ids
     load = max(load_before, os.getloadavg()[0])
+    old = _baseline_design(size, seed, queries, results) if compare else {"error": "not compared"}
 
     goal, p99_goal, mem_goal = GOALS.get(size, ("-", None, None))
     p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
@@ -213,25 +308,32 @@ def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7) -> dict[str, A
     if busy and goal != "-":
         verdict += f" on CPU time p99 {cpu_p99:.1f} ms: load average {load:.1f} > {os.cpu_count()} CPUs"
     kinds = sorted({k for k, _, _ in queries})
-    return {
+    if "error" in old:
+        old_text = f"baseline design unavailable ({old['error']})"
+    else:
+        old_text = (f"index as at {baseline.LABEL}: p50 {old['p50']:.1f} ms, p99 {old['p99']:.1f} ms, "
+                    f"{old['index_mb']:.0f} MB")
+    row = {
         "benchmark": NAME,
         "backend": "in-memory",
         "size": size,
         "p50_ms": round(p50, 2),
         "p99_ms": round(p99, 2),
-        "peak_rss_mb": round(_peak_rss_mb()),
+        "peak_rss_mb": round(peak_rss),
         "goal": goal + ("" if goal == "-" else verdict),
         "baseline": (
             f"naive extractOne/WRatio: p50 {_percentile(naive_latencies, 50):.1f} ms, "
-            f"p99 {_percentile(naive_latencies, 99):.1f} ms (n={len(naive_latencies)})"
+            f"p99 {_percentile(naive_latencies, 99):.1f} ms (n={len(naive_latencies)}); {old_text}"
         ),
         "notes": (
             f"build {build_s:.1f} s (+{generating:.0f} s generating the plant); index {index_mb:.0f} MB "
-            f"(RSS +{index_rss_mb:.0f} MB); "
+            f"(RSS +{index_rss_mb:.0f} MB); shared file {files['file_mb']:.0f} MB, written in {files['write_s']:.2f} s, "
+            f"mapped and checked in {files['load_ms']:.0f} ms; "
             f"{len(queries)} queries ({', '.join(kinds)}), CPU time p50 {_percentile(cpu, 50):.1f} ms / p99 "
             f"{_percentile(cpu, 99):.1f} ms, load average {load:.1f} on {os.cpu_count()} CPUs; top-1 agreement with naive "
             f"{agree / comparable:.0%} and found the intended system {hit_index}/{comparable} vs naive "
             f"{hit_naive}/{comparable} on name+typo queries"
+            + ("" if "error" in old else f"; resolutions identical to the baseline design's: {old['identical']}/{len(queries)}")
             if comparable
             else f"build {build_s:.1f} s; index {index_mb:.0f} MB"
         ),
@@ -239,6 +341,10 @@ def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7) -> dict[str, A
         "generate_s": round(generating, 2),
         "index_mb": round(index_mb, 1),
         "index_rss_mb": round(index_rss_mb, 1),
+        "file_mb": round(files["file_mb"], 1),
+        "file_write_s": round(files["write_s"], 3),
+        "file_load_ms": round(files["load_ms"], 1),
+        "file_same": files["same"],
         "cpu_p50_ms": round(_percentile(cpu, 50), 2),
         "cpu_p99_ms": round(_percentile(cpu, 99), 2),
         "load_average": round(load, 2),
@@ -248,8 +354,26 @@ def run_size(size: int, *, n_queries: int = 1_000, seed: int = 7) -> dict[str, A
         "hit_index": hit_index,
         "hit_naive": hit_naive,
         "compared": comparable,
+        "identical_to_baseline": old.get("identical"),
     }
+    rows = [row]
+    if "error" not in old:
+        rows.append({
+            "benchmark": NAME + "-baseline",
+            "backend": f"in-memory, {baseline.LABEL}",
+            "size": size,
+            "p50_ms": round(old["p50"], 2),
+            "p99_ms": round(old["p99"], 2),
+            "peak_rss_mb": round(old["peak_rss_mb"]),
+            "goal": "-",
+            "baseline": "the design the resolve row replaced, same plant and queries",
+            "notes": (f"build {old['build_s']:.1f} s; index {old['index_mb']:.0f} MB (RSS +{old['rss_mb']:.0f} MB), "
+                      f"built by every process; CPU time p50 {old['cpu_p50']:.1f} ms / p99 {old['cpu_p99']:.1f} ms"),
+            "build_s": round(old["build_s"], 2),
+            "index_mb": round(old["index_mb"], 1),
+        })
+    return rows
 
 
 def run(sizes: Sequence[int] = DEFAULT_SIZES) -> list[dict[str, Any]]:
-    return [run_size(size) for size in sizes]
+    return [row for size in sizes for row in run_size(size)]

@@ -38,6 +38,7 @@ from handlers.router import Router
 from handlers.services import Services
 
 if TYPE_CHECKING:
+    from bot.core_runner import CoreRunner
     from bot.slack.app import SlackAdapter
     from notifications.digest import DigestScope
     from notifications.outbox import Sender
@@ -58,7 +59,7 @@ def utc_now() -> dt.datetime:
 def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Services:
     from notifications.reach import parse_order
 
-    return Services(catalog=catalog or Catalog(), policies=ChangePolicies.from_config(settings.change_policy),
+    return Services(catalog=catalog or Catalog(directory=settings.index_dir), policies=ChangePolicies.from_config(settings.change_policy),
                     links=dashboard_links(settings), notify_order=parse_order(settings.notify_order),
                     platforms=connected_platforms(settings), ownership=ownership_policy(settings))
 
@@ -305,7 +306,16 @@ def _safely(job: Callable[[Container], object], container: Container) -> None:
         logging.getLogger(__name__).exception("%s failed; retried at its next run", job.__name__)
 
 
-def build_slack(container: Container, *, core_threads: int = 1, core_processes: int = 0) -> SlackAdapter | None:
+def build_core_runner(container: Container, *, threads: int = 1, processes: int = 0) -> CoreRunner:
+    """Where turns run for every chat surface of ``govbot serve``: one pool of worker processes (or threads)
+    shared by Slack and Teams."""
+    from bot.core_runner import CoreRunner
+
+    return CoreRunner(container, threads=threads, processes=processes)
+
+
+def build_slack(container: Container, *, core_threads: int = 1, core_processes: int = 0,
+                runner: CoreRunner | None = None) -> SlackAdapter | None:
     """The Slack adapter when a bot token is configured, else ``None`` (logged, not fatal)."""
     import logging
 
@@ -315,10 +325,11 @@ def build_slack(container: Container, *, core_threads: int = 1, core_processes: 
         return None
     from bot.slack.app import SlackAdapter
 
-    return SlackAdapter(container, core_threads=core_threads, core_processes=core_processes)
+    return SlackAdapter(container, core_threads=core_threads, core_processes=core_processes, runner=runner)
 
 
-def build_mounts(container: Container, *, host: str | None = None, dashboard: bool | None = None) -> list[Any]:
+def build_mounts(container: Container, *, host: str | None = None, dashboard: bool | None = None,
+                 runner: CoreRunner | None = None) -> list[Any]:
     """What ``govbot serve`` adds to the web host: Teams at ``/api/messages`` when configured, the
     dashboard and ``/metrics`` (see :func:`bot.dashboard.app.dashboard_mounts`).
 
@@ -327,7 +338,7 @@ def build_mounts(container: Container, *, host: str | None = None, dashboard: bo
     from bot.email.pages import email_mount_from_settings
     from bot.teams.app import teams_mount_from_settings
 
-    teams = teams_mount_from_settings(container)
+    teams = teams_mount_from_settings(container, runner=runner)
     email = email_mount_from_settings(container)
     return ([teams] if teams is not None else []) + ([email] if email is not None else []) \
         + dashboard_mounts(container, host=host, wanted=dashboard)

@@ -29,6 +29,10 @@ def default_database_url() -> str:
     return f"sqlite:///{data / 'govbot.db'}"
 
 
+def default_index_dir() -> Path:
+    return Path(user_data_dir("govbot", appauthor=False)) / "index"
+
+
 class Settings(BaseSettings):
     # Secrets may also be files named like the variables (lower case) in GOVBOT_SECRETS_DIR,
     # e.g. Docker or Kubernetes secrets mounted at /run/secrets.
@@ -130,6 +134,9 @@ class Settings(BaseSettings):
     fake_now: dt.datetime | None = None
     clock_offset_seconds: float = 0.0
     default_timezone: str = "UTC"
+    # Where the system index of each store is kept, one file per store and state, shared by every process
+    # of the host (see governance_store.index_file).  Empty: each process builds its own in memory.
+    index_dir: Path | None = Field(default_factory=default_index_dir)
 
     # Live sources (see docs/sources.md).  A source syncs when its address and credentials are set.
     netbox_url: str | None = None
@@ -191,7 +198,8 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value[len("postgres://") :]
         return value
 
-    @field_validator("digest_scopes_file", "audit_anchor_file", "attestation_policy_file", mode="before")
+    @field_validator("digest_scopes_file", "audit_anchor_file", "attestation_policy_file", "index_dir",
+                     mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -8,17 +8,21 @@ here knows about a chat platform's API.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from governance_store.models import ChatIdentity, Person
 
+# Statements every turn runs, built once (a statement built anew is compiled-cache-keyed anew each time).
+_CHAT_IDENTITY = select(ChatIdentity).options(joinedload(ChatIdentity.person)).where(
+    ChatIdentity.platform == bindparam("platform"), ChatIdentity.external_id == bindparam("external_id"))
+_PERSON_BY_AAD = select(Person).where(func.lower(Person.aad_object_id) == bindparam("aad"))
+
 
 def chat_identity(session: Session, *, platform: str, external_id: str) -> ChatIdentity | None:
-    return session.scalars(
-        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.external_id == external_id)
-    ).one_or_none()
+    """The chat account, with its person loaded in the same query (every turn asks for both)."""
+    return session.scalars(_CHAT_IDENTITY, {"platform": platform, "external_id": external_id}).one_or_none()
 
 
 def person_for_chat(session: Session, *, platform: str, external_id: str) -> Person | None:
@@ -50,7 +54,7 @@ def person_by_aad_object_id(session: Session, aad_object_id: str) -> Person | No
     wanted = aad_object_id.strip().lower()
     if not wanted:
         return None
-    return session.scalars(select(Person).where(func.lower(Person.aad_object_id) == wanted)).first()
+    return session.scalars(_PERSON_BY_AAD, {"aad": wanted}).first()
 
 
 def resolve_chat_user(

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
 
 from governance_store import facts
@@ -363,6 +363,11 @@ def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
     return report
 
 
+# Built once: every answer about a system runs it.
+_SERIAL_TWINS = select(System.name).where(System.id != bindparam("id"),
+                                          System.serial.in_(bindparam("serials", expanding=True)))
+
+
 def system_gaps(system: System, *, session: Session) -> list[str]:
     """The governance gaps on one system, cheap enough to show in every answer about it."""
     gaps: list[str] = []
@@ -392,9 +397,8 @@ def system_gaps(system: System, *, session: Session) -> list[str]:
     if system.serial:
         serial = system.serial.strip()
         # Exact variants use the serial index; sources differ only in letter case.
-        twins = session.scalars(
-            select(System.name).where(System.id != system.id, System.serial.in_({serial, serial.upper(), serial.lower()}))
-        ).all()
+        twins = session.scalars(_SERIAL_TWINS, {"id": system.id, "serials": sorted({serial, serial.upper(),
+                                                                                      serial.lower()})}).all()
         if twins:
             gaps.append(f"Near-duplicate: {', '.join(twins)} has the same serial {system.serial}")
     seen = sorted({s.source for s in system.sources if s.source in ("nozomi", "netbox")})

@@ -91,30 +91,33 @@ system, the runner-up below 70 (or 94 for the near-duplicate twin of the
 100-scoring PLC-FIL-L3-07); unrelated words ("coffee machine", "make me a
 sandwich") score below 50.
 
-Speed and memory.  Exact keys are one sorted ``int64`` array of ``hash()``
-values with an ``int32`` array of positions (no Python object per key; the
-hashes are process-specific, so a pickled index only loads under the same
-hash seed).  Fuzzy candidates come from an inverted index of character
-trigrams over the loose keys (CSR ``int32`` postings weighted by inverse
-document frequency) plus a context score per distinct (site, location,
-class, context) profile.  Trigrams and context words shared by more than an
-eighth of all systems are left out of this coarse pass.  The ``SHORTLIST``
-(160) best are kept; ``FULL_SCORE`` (32) of them, plus the ``RESCUE`` (12)
-others whose names are closest by edit distance, get the full score above.
-A long-running process should call ``gc.freeze()`` after building a large
-index so that collections do not walk it.
+Speed and memory.  The index is nothing but flat arrays (``SECTIONS``: about
+230 bytes per system), so it can be written to one file and mapped, read-only
+and shared, by every process of a host (``governance_store.index_file``).
+Names, aliases and hostnames are found through one sorted ``uint32`` array of
+CRC-32 hashes of their German and loose forms, each hit checked against the
+system's keys; IPs, MACs, serials and asset tags through sorted arrays of the
+identifiers themselves (which also name the nearest ones).  Fuzzy candidates
+come from an inverted index of character trigrams over the loose keys (16-bit
+postings, split by the high bits of the system position, weighted by inverse
+document frequency) plus a context score per distinct (site, location, class,
+context) profile.  Trigrams and context words shared by more than an eighth of
+all systems are left out of this coarse pass.  The ``SHORTLIST`` (160) best
+are kept; ``FULL_SCORE`` (32) of them, plus the ``RESCUE`` (12) others whose
+names are closest by edit distance, get the full score above.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import re
+import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -257,6 +260,11 @@ class Vocabulary:
         if self._line is not None and any(h in t for h in self._line_hint):
             t = self._line.sub(r"l\1", t)
         return t
+
+    def digest(self) -> str:
+        """A stable fingerprint of the words: an index built with other words is another index."""
+        words = (sorted(self.line_words), sorted(self.alternatives.items()), sorted(self.stop_words))
+        return hashlib.sha256(repr(words).encode()).hexdigest()[:16]
 
     def canonical(self, text: str) -> str:
         """Casefold, transliterate (``ä ö ü`` kept), unify separators, write "line 3" as "l3"."""
@@ -436,18 +444,29 @@ class _TrigramBuilder:
         self._texts, self._lengths = [], []
 
     def finish(self, n_systems: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(low 16 bits of each posting, segment starts, weight per trigram); see ``_SEGMENT_BITS``."""
         self._flush()
         codes = np.concatenate(self._codes) if self._codes else np.zeros(0, dtype=np.uint16)
         sids = np.concatenate(self._sids) if self._sids else np.zeros(0, dtype=np.int32)
         self._codes, self._sids = [], []
-        postings = sids[np.argsort(codes, kind="stable")]
+        order = np.argsort(codes, kind="stable")
+        postings = sids[order]
+        del sids
         counts = np.bincount(codes, minlength=_N_CODES)
-        offsets = np.zeros(_N_CODES + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
         weights = np.zeros(_N_CODES, dtype=np.float64)
         present = counts > 0
         weights[present] = np.log1p(n_systems / counts[present])
-        return postings, offsets, weights
+        segments = _segments(n_systems)
+        bucket = codes[order].astype(np.int64)
+        del order, codes
+        if segments > 1:
+            bucket *= segments
+            bucket += postings >> _SEGMENT_BITS
+        starts = np.zeros(_N_CODES * segments + 1, dtype=np.int64)
+        np.cumsum(np.bincount(bucket, minlength=_N_CODES * segments), out=starts[1:])
+        del bucket
+        low = (postings & ((1 << _SEGMENT_BITS) - 1)).astype(np.uint16)
+        return low, starts.astype(_uint_dtype(int(starts[-1]))), weights
 
 
 # --------------------------------------------------------------------------- scoring helpers
@@ -576,30 +595,61 @@ class _Query:
 # --------------------------------------------------------------------------- the index
 
 
-class _PackedStrings:
-    """Many short strings in one UTF-8 buffer with end offsets: no Python object per string."""
+def _uint_dtype(limit: int) -> type[np.unsignedinteger[Any]]:
+    return np.uint32 if limit < 2**32 else np.uint64
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._ends = array("q")
 
-    def append(self, text: str) -> None:
-        self._buf += text.encode()
-        self._ends.append(len(self._buf))
+class _Strings:
+    """Many short strings in one UTF-8 buffer with end offsets: two arrays, no Python object per string.
 
-    def freeze(self) -> None:
-        self._buf = bytearray(self._buf)  # drop the growth slack
+    The arrays may be views of a shared, read-only file (:mod:`governance_store.index_file`)."""
+
+    __slots__ = ("buf", "ends", "_buf", "_ends")
+
+    def __init__(self, buf: np.ndarray, ends: np.ndarray) -> None:
+        self.buf, self.ends = buf, ends
+        self._buf = buf.data if len(buf) else memoryview(b"")
+        self._ends: list[int] | memoryview = ends.tolist() if len(ends) < 4096 else ends.data
+
+    @classmethod
+    def of(cls, strings: Iterable[str]) -> _Strings:
+        buf = bytearray()
+        ends = array("q")
+        for text in strings:
+            buf += text.encode()
+            ends.append(len(buf))
+        dtype = _uint_dtype(len(buf))
+        return cls(np.frombuffer(bytes(buf), dtype=np.uint8).copy(),
+                   np.frombuffer(ends, dtype=np.int64).astype(dtype) if len(ends) else np.zeros(0, dtype=dtype))
 
     def __getitem__(self, i: int) -> str:
-        return self._buf[self._ends[i - 1] if i else 0 : self._ends[i]].decode()
+        ends = self._ends
+        return str(self._buf[ends[i - 1] if i else 0 : ends[i]], "utf-8")
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self.ends)
 
     def nbytes(self) -> int:
-        return len(self._buf) + len(self._ends) * self._ends.itemsize
+        return int(self.buf.nbytes + self.ends.nbytes)
 
 
+class _StringsBuilder:
+    """Appends strings to a growing buffer; :meth:`finish` makes the :class:`_Strings`."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.ends = array("q")
+
+    def append(self, text: str) -> None:
+        self.buf += text.encode()
+        self.ends.append(len(self.buf))
+
+    def finish(self) -> _Strings:
+        dtype = _uint_dtype(len(self.buf))
+        ends = np.frombuffer(self.ends, dtype=np.int64).astype(dtype) if len(self.ends) else np.zeros(0, dtype=dtype)
+        buf = np.frombuffer(bytes(self.buf), dtype=np.uint8).copy()
+        self.buf, self.ends = bytearray(), array("q")
+        return _Strings(buf, ends)
 
 
 _SHAPE_RUN = re.compile(r"([a-z]+|[0-9]+)")
@@ -616,32 +666,82 @@ def identifier_shape(value: str) -> str:
     return _SHAPE_RUN.sub(lambda m: ("a" if m.group(0)[0].isalpha() else "9") + str(len(m.group(0))), t)
 
 
-class _NearbyIdentifiers:
-    """The identifiers the index holds, sorted, to name the nearest ones when a query's matches nothing."""
+def _key_hash(text: str) -> int:
+    """A stable 32-bit hash of a name key (the same in every process); hits are checked against the keys."""
+    return zlib.crc32(text.encode())
 
-    def __init__(self, ipv4s: array[int], ipv4_sids: array[int], macs: array[int], mac_sids: array[int],
-                 id_keys: list[tuple[str, int]], shapes: set[str]) -> None:
-        def sort(values: array[int], sids: array[int]) -> tuple[np.ndarray, np.ndarray]:
-            v = np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64)
-            o = np.argsort(v, kind="stable")
-            return v[o], (np.frombuffer(sids, dtype=np.int32) if len(sids) else np.zeros(0, dtype=np.int32))[o]
 
-        self.ipv4, self.ipv4_sids = sort(ipv4s, ipv4_sids)
-        self.macs, self.mac_sids = sort(macs, mac_sids)
-        id_keys.sort()
-        self.keys = _PackedStrings()
-        for key, _ in id_keys:
-            self.keys.append(key)
-        self.keys.freeze()
-        self.key_sids = np.array([sid for _, sid in id_keys], dtype=np.int32)
-        self.shapes = frozenset(shapes)
+_ID_KINDS = ("serial", "asset_tag")
+
+
+class _Identifiers:
+    """Every IP, MAC, serial and asset tag, sorted: exact lookups, and the nearest ones when a query names an
+    identifier nobody has."""
+
+    def __init__(self, s: dict[str, np.ndarray]) -> None:
+        self.ipv4, self.ipv4_sids = s["ipv4"], s["ipv4_sids"]
+        self.ipv6, self.ipv6_sids = _Strings(s["ipv6_buf"], s["ipv6_ends"]), s["ipv6_sids"]
+        self.macs, self.mac_sids = s["macs"], s["mac_sids"]
+        # Serials and asset tags as written, sorted by their key (``_alnum``), kind, spelling and system.
+        self.originals = _Strings(s["idk_buf"], s["idk_ends"])
+        self.kinds, self.key_sids = s["idk_kinds"], s["idk_sids"]
+        shapes = _Strings(s["shape_buf"], s["shape_ends"])
+        self.shapes = frozenset(shapes[i] for i in range(len(shapes)))
+        self._keys = _Memo(_alnum)
+
+    def key(self, i: int) -> str:
+        return self._keys[self.originals[i]]  # type: ignore[no-any-return]
+
+    def _first(self, key: str) -> int:
+        """Position of the first stored key >= ``key``."""
+        lo, hi = 0, len(self.originals)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.key(mid) < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def ip(self, ip: str) -> list[int]:
+        if "." in ip:
+            v = np.uint32(int(ipaddress.IPv4Address(ip)))  # the array's own type: no conversion of the array
+            a, b = np.searchsorted(self.ipv4, v, "left"), np.searchsorted(self.ipv4, v, "right")
+            return self.ipv4_sids[a:b].tolist()  # type: ignore[no-any-return]
+        out: list[int] = []
+        strings = self.ipv6
+        lo, hi = 0, len(strings)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if strings[mid] < ip:
+                lo = mid + 1
+            else:
+                hi = mid
+        while lo < len(strings) and strings[lo] == ip:
+            out.append(int(self.ipv6_sids[lo]))
+            lo += 1
+        return out
+
+    def mac(self, mac: str) -> list[int]:
+        v = np.int64(int(mac, 16))
+        a, b = np.searchsorted(self.macs, v, "left"), np.searchsorted(self.macs, v, "right")
+        return self.mac_sids[a:b].tolist()  # type: ignore[no-any-return]
+
+    def serial_or_tag(self, key: str) -> list[tuple[int, str]]:
+        """(system position, kind) of every serial, then every asset tag, whose key is ``key``."""
+        i = self._first(key)
+        out: list[tuple[int, str]] = []
+        while i < len(self.originals) and self.key(i) == key:
+            out.append((int(self.key_sids[i]), _ID_KINDS[int(self.kinds[i])]))
+            i += 1
+        return out
 
     @staticmethod
     def _closest(values: np.ndarray, sids: np.ndarray, target: int, limit: int) -> list[tuple[int, int]]:
         """(value, system position) of the values nearest ``target``, one per system, nearest first."""
         if not len(values):
             return []
-        pos = int(np.searchsorted(values, target))
+        pos = int(np.searchsorted(values, values.dtype.type(target)))
         lo, hi = max(0, pos - 4 * limit), min(len(values), pos + 4 * limit)
         window = sorted(range(lo, hi), key=lambda i: (abs(int(values[i]) - target), i))
         out: list[tuple[int, int]] = []
@@ -675,91 +775,127 @@ class _NearbyIdentifiers:
         if identifier_shape(token) not in self.shapes:
             return None
         key = _alnum(token)
-        n = len(self.keys)
-        lo, hi = 0, n
-        while lo < hi:  # the first stored key >= key
-            mid = (lo + hi) // 2
-            if self.keys[mid] < key:
-                lo = mid + 1
-            else:
-                hi = mid
+        n = len(self.originals)
+        lo = self._first(key)
         around = range(max(0, lo - 2 * limit), min(n, lo + 2 * limit))
 
         def closeness(i: int) -> tuple[int, int]:
-            stored = self.keys[i].split("\x1f", 1)[0]
+            stored = self.key(i)
             common = next((j for j, (a, b) in enumerate(zip(stored, key, strict=False)) if a != b), min(len(stored), len(key)))
             return (-common, abs(i - lo))
 
         out: list[tuple[int, str, str]] = []
         seen: set[int] = set()
         for i in sorted(around, key=closeness):
-            _stored, kind, original = self.keys[i].split("\x1f", 2)
             sid = int(self.key_sids[i])
             if sid not in seen:
                 seen.add(sid)
-                out.append((sid, "serial" if kind == "s" else "asset_tag", original))
+                out.append((sid, _ID_KINDS[int(self.kinds[i])], self.originals[i].strip()))
             if len(out) >= limit:
                 break
         return out
 
+    def nbytes(self) -> int:
+        arrays = (self.ipv4, self.ipv4_sids, self.ipv6_sids, self.macs, self.mac_sids, self.kinds, self.key_sids)
+        return sum(int(a.nbytes) for a in arrays) + self.ipv6.nbytes() + self.originals.nbytes()
+
+
+# Postings of one trigram are split by the high bits of the system position, so that each is stored in
+# 16 bits: segment ``h`` of trigram ``c`` holds the positions ``h * 65536 + low`` for the ``low`` values
+# between ``post_starts[c * H + h]`` and ``post_starts[c * H + h + 1]``.
+_SEGMENT_BITS = 16
+
+
+def _segments(n: int) -> int:
+    return max(1, (n + (1 << _SEGMENT_BITS) - 1) >> _SEGMENT_BITS)
+
+
+# The arrays an index is made of, in the order they are stored (see ``SystemIndex.sections``).
+SECTIONS = (
+    "ids", "name_buf", "name_ends", "key_buf", "key_ends", "profile", "richness", "name_hashes", "name_hash_sids",
+    "post_low", "post_starts", "weights", "profile_members", "profile_offsets", "profile_fields", "string_buf",
+    "string_ends", "token_buf", "token_ends", "profile_tok_offsets", "profile_toks", "ctx_word_buf", "ctx_word_ends",
+    "ctx_offsets", "ctx_pids", "ctx_reach", "ipv4", "ipv4_sids", "ipv6_buf", "ipv6_ends", "ipv6_sids", "macs",
+    "mac_sids", "idk_buf", "idk_ends", "idk_kinds", "idk_sids", "shape_buf", "shape_ends",
+)  # fmt: skip
+
 
 class SystemIndex:
-    """In-memory resolver over all systems; build once, query many times."""
+    """Resolver over all systems; build once, query many times.
 
-    def __init__(self) -> None:
-        self._ids: array[int] = array("q")
-        self._names = _PackedStrings()
-        self._keys = _PackedStrings()  # per system: kind letter + verbatim key, joined by \x1e
-        self._profile = np.zeros(0, dtype=np.int32)
-        self._richness = np.zeros(0, dtype=np.int8)
-        self._profile_members = np.zeros(0, dtype=np.int32)
-        self._profile_offsets = np.zeros(1, dtype=np.int64)
-        self._profiles: list[tuple[str | None, str | None, str | None]] = []
-        self._profile_tokens: list[tuple[Token, ...]] = []
-        self._ctx_vocab: dict[str, np.ndarray] = {}
-        self._ctx_reach: dict[str, int] = {}
-        self._ctx_words: list[str] = []
-        self._hashes = np.zeros(0, dtype=np.int64)
-        self._hash_sids = np.zeros(0, dtype=np.int32)
-        self._postings = np.zeros(0, dtype=np.int32)
-        self._offsets = np.zeros(_N_CODES + 1, dtype=np.int64)
-        self._weights = np.zeros(_N_CODES, dtype=np.float64)
-        self._vocab = DEFAULT_VOCABULARY
-        self._nearby = _NearbyIdentifiers(array("q"), array("i"), array("q"), array("i"), [], set())
+    Everything it holds is a handful of flat arrays (:meth:`sections`), so an index can be written to a
+    file once and mapped, read-only and shared, by every process of a host (:mod:`governance_store.index_file`)."""
+
+    def __init__(self, sections: dict[str, np.ndarray], *, vocabulary: Vocabulary | None = None) -> None:
+        missing = [name for name in SECTIONS if name not in sections]
+        if missing:
+            raise ValueError(f"index sections missing: {', '.join(missing)}")
+        self._sections = {name: sections[name] for name in SECTIONS}
+        s = self._sections
+        self._vocab = vocabulary or DEFAULT_VOCABULARY
+        self._ids = s["ids"]
+        self._names = _Strings(s["name_buf"], s["name_ends"])
+        self._keys = _Strings(s["key_buf"], s["key_ends"])  # per system: kind letter + verbatim key, joined by \x1e
+        self._profile = s["profile"]
+        self._richness = s["richness"]
+        self._name_hashes, self._name_hash_sids = s["name_hashes"], s["name_hash_sids"]
+        self._post_low, self._post_starts, self._weights = s["post_low"], s["post_starts"], s["weights"]
+        self._n_segments = _segments(len(self._names))
+        if len(self._post_starts) != _N_CODES * self._n_segments + 1 or len(self._weights) != _N_CODES:
+            raise ValueError("index postings do not match the number of systems")
+        self._profile_members, self._profile_offsets = s["profile_members"], s["profile_offsets"]
+        self._profile_fields = s["profile_fields"]
+        self._strings = _Strings(s["string_buf"], s["string_ends"])
+        tokens = _Strings(s["token_buf"], s["token_ends"])
+        self._tokens: list[Token] = [tuple(tokens[i].split("\x1f", 1)) for i in range(len(tokens))]  # type: ignore[misc]
+        self._profile_tok_offsets, self._profile_toks = s["profile_tok_offsets"], s["profile_toks"]
+        self._n_profiles = len(self._profile_offsets) - 1
+        words = _Strings(s["ctx_word_buf"], s["ctx_word_ends"])
+        self._ctx_words: list[str] = [words[i] for i in range(len(words))]  # sorted
+        offsets = s["ctx_offsets"].tolist()
+        reach = s["ctx_reach"].tolist()
+        pids = s["ctx_pids"]
+        self._ctx_vocab: dict[str, np.ndarray] = {w: pids[offsets[i] : offsets[i + 1]] for i, w in enumerate(self._ctx_words)}
+        self._ctx_reach: dict[str, int] = dict(zip(self._ctx_words, reach, strict=True))
+        self._ids_of = _Identifiers(s)
+        self._profile_token_memo: dict[int, tuple[Token, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._names)
 
-    # Exact keys are stored as ``hash()`` values, which differ between interpreter runs
-    # (PYTHONHASHSEED): a pickled index only works in a process with the same hash seed.
-    _PROBE = "governance_store.lookup/hash-probe"
+    def sections(self) -> dict[str, np.ndarray]:
+        """The arrays the index is made of (by name, in :data:`SECTIONS` order)."""
+        return dict(self._sections)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_probe": hash(self._PROBE)}
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self._vocab
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        if state.pop("_probe", None) != hash(self._PROBE):
-            raise ValueError("SystemIndex was pickled under another hash seed; rebuild it instead")
-        self.__dict__.update(state)
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickle_index, ({k: np.array(v) for k, v in self._sections.items()}, self._vocab)
 
     # ------------------------------------------------------------------ building
 
     @classmethod
     def build(cls, records: Iterable[SystemRecord], *, vocabulary: Vocabulary | None = None) -> SystemIndex:
-        self = cls()
-        vocab = self._vocab = vocabulary or DEFAULT_VOCABULARY
-        ids_append, names_append, keys_append = self._ids.append, self._names.append, self._keys.append
+        vocab = vocabulary or DEFAULT_VOCABULARY
+        ids = array("q")
+        names, keys = _StringsBuilder(), _StringsBuilder()
         profile = array("i")
         richness = array("b")
-        hashes = array("q")  # hash() values are 64-bit signed
-        hash_sids = array("i")
+        name_hashes = array("q")
+        name_hash_sids = array("i")
         ipv4s, ipv4_sids, macs, mac_sids = array("q"), array("i"), array("q"), array("i")
-        id_keys: list[tuple[str, int]] = []
+        ipv6s: list[tuple[str, int]] = []
+        id_keys: list[tuple[str, int, str]] = []
         shapes: set[str] = set()
         profiles: dict[tuple[Any, ...], int] = {}
+        profile_rows: list[tuple[str | None, str | None, str | None]] = []
         trigrams = _TrigramBuilder()
         vcache, lcache, canon = vocab.canonical, _LOOSE.__getitem__, vocab._canonical
-        hashes_extend, hash_sids_extend = hashes.extend, hash_sids.extend
+        gcache = _GERMAN_WORD.__getitem__
+        ids_append, names_append, keys_append = ids.append, names.append, keys.append
+        hashes_append, hash_sids_append = name_hashes.append, name_hash_sids.append
         richness_append, profile_append = richness.append, profile.append
 
         for sid, rec in enumerate(records):
@@ -779,21 +915,23 @@ class SystemIndex:
             keys_append("\x1e".join(entries))
             looses = [loose(nv), *map(lcache, verbs[1:])] if nv else list(map(lcache, verbs))
             trigrams.add(" " + " \x01 ".join(looses) + " \x01" if looses else "\x01")
-            found = ["v\x1f" + (v if v.isascii() else german(v)) for v in verbs]
-            found += ["l\x1f" + lo for lo in set(looses)]
+            # Every key in its German and its loose form, each once: an exact name, alias or hostname.
+            for form in {*map(gcache, verbs), *looses}:
+                hashes_append(_key_hash(form))
+                hash_sids_append(sid)
             rich = len(rec.hostnames) + (1 if rec.location else 0)
             for ip in rec.ips:
                 n_ip = normalize_ip(ip)
                 if n_ip:
-                    found.append("i\x1f" + n_ip)
                     rich += 1
                     if "." in n_ip:
                         ipv4s.append(int(ipaddress.IPv4Address(n_ip)))
                         ipv4_sids.append(sid)
+                    else:
+                        ipv6s.append((n_ip, sid))
             for mac in rec.macs:
                 n_mac = normalize_mac(mac)
                 if n_mac:
-                    found.append("m\x1f" + n_mac)
                     rich += 1
                     macs.append(int(n_mac, 16))
                     mac_sids.append(sid)
@@ -801,59 +939,113 @@ class SystemIndex:
                 if value:
                     key = _alnum(value)
                     if key:
-                        found.append(kind + "\x1f" + key)
                         rich += 1
-                        id_keys.append((key + "\x1f" + kind + "\x1f" + value.strip(), sid))
+                        id_keys.append((key + "\x1f" + kind + "\x1f" + value.strip(), sid, value))
                         if len(shapes) < 4096:
                             shapes.add(identifier_shape(value))
-            hashes_extend(map(hash, found))
-            hash_sids_extend(repeat(sid, len(found)))
             richness_append(rich if rich < 127 else 127)
 
             pkey = (rec.site_code, rec.location, rec.class_name, rec.context)
             pid = profiles.get(pkey)
             if pid is None:
-                pid = profiles[pkey] = len(self._profiles)
-                self._profiles.append((rec.site_code, rec.location, rec.class_name))
+                pid = profiles[pkey] = len(profile_rows)
+                profile_rows.append((rec.site_code, rec.location, rec.class_name))
             profile_append(pid)
 
-        n = len(self._names)
-        self._names.freeze()
-        self._keys.freeze()
-        self._profile = np.array(profile, dtype=np.int32)
-        self._richness = np.array(richness, dtype=np.int8)
-        h = np.frombuffer(hashes, dtype=np.int64) if len(hashes) else np.zeros(0, dtype=np.int64)
-        hs = np.frombuffer(hash_sids, dtype=np.int32) if len(hash_sids) else np.zeros(0, dtype=np.int32)
+        n = len(ids)
+        s: dict[str, np.ndarray] = {}
+        s["ids"] = np.frombuffer(ids, dtype=np.int64).copy() if n else np.zeros(0, dtype=np.int64)
+        if n and int(s["ids"].min()) >= -(2**31) and int(s["ids"].max()) < 2**31:
+            s["ids"] = s["ids"].astype(np.int32)
+        names_s, keys_s = names.finish(), keys.finish()
+        s["name_buf"], s["name_ends"] = names_s.buf, names_s.ends
+        s["key_buf"], s["key_ends"] = keys_s.buf, keys_s.ends
+        s["profile"] = np.array(profile, dtype=np.int32)
+        s["richness"] = np.array(richness, dtype=np.int8)
+        h = np.array(name_hashes, dtype=np.uint32)
         order = np.argsort(h, kind="stable")
-        self._hashes, self._hash_sids = h[order], hs[order]
-        del h, hs, order, hashes, hash_sids
-        self._postings, self._offsets, self._weights = trigrams.finish(n)
-        self._profile_members = np.argsort(self._profile, kind="stable").astype(np.int32)
-        self._profile_offsets = np.zeros(len(self._profiles) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self._profile, minlength=len(self._profiles)), out=self._profile_offsets[1:])
-        self._build_context(profiles)
-        self._nearby = _NearbyIdentifiers(ipv4s, ipv4_sids, macs, mac_sids, id_keys, shapes)
-        return self
+        s["name_hashes"] = h[order]
+        s["name_hash_sids"] = np.array(name_hash_sids, dtype=np.int32)[order]
+        del h, order, name_hashes, name_hash_sids
+        s["post_low"], s["post_starts"], s["weights"] = trigrams.finish(n)
+        profile_arr = s["profile"]
+        s["profile_members"] = np.argsort(profile_arr, kind="stable").astype(np.int32)
+        s["profile_offsets"] = np.zeros(len(profile_rows) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(profile_arr, minlength=len(profile_rows)), out=s["profile_offsets"][1:])
+        s.update(cls._profile_sections(profiles, profile_rows, profile_arr, vocab))
+        s.update(cls._identifier_sections(ipv4s, ipv4_sids, ipv6s, macs, mac_sids, id_keys, shapes))
+        return cls(s, vocabulary=vocab)
 
-    def _build_context(self, profiles: dict[tuple[Any, ...], int]) -> None:
-        vocab: dict[str, list[int]] = {}
-        interned: dict[tuple[Token, ...], tuple[Token, ...]] = {}
+    @staticmethod
+    def _profile_sections(profiles: dict[tuple[Any, ...], int], rows: list[tuple[str | None, str | None, str | None]],
+                          profile: np.ndarray, vocab: Vocabulary) -> dict[str, np.ndarray]:
+        """Each profile's site, location and class (indexes into a string table) and context words (indexes
+        into a token table), and the context vocabulary: for each word, the profiles it describes."""
+        strings: dict[str, int] = {}
+        fields = np.full((len(rows), 3), -1, dtype=np.int32)
+        for pid, row in enumerate(rows):
+            for k, text in enumerate(row):
+                if text is not None:
+                    fields[pid, k] = strings.setdefault(text, len(strings))
+        tokens: dict[Token, int] = {}
+        tok_offsets = array("q", [0])
+        toks = array("i")
+        vocab_pids: dict[str, list[int]] = {}
         for (site_code, location, class_name, context), pid in profiles.items():
             words: dict[str, Token] = {}
             for text in (site_code, location, class_name, *context):
                 if text:
-                    for tok in self._vocab.key_words[self._vocab.canonical(text)]:
+                    for tok in vocab.key_words[vocab.canonical(text)]:
                         words.setdefault(tok[0], tok)
-            toks = tuple(words.values())
-            toks = interned.setdefault(toks, toks)
-            self._profile_tokens.append(toks)
-            for lo in {lo for _, lo in toks}:
-                vocab.setdefault(lo, []).append(pid)
+            for tok in words.values():
+                toks.append(tokens.setdefault(tok, len(tokens)))
+            tok_offsets.append(len(toks))
+            for lo in {lo for _, lo in words.values()}:
+                vocab_pids.setdefault(lo, []).append(pid)
         # Profiles are visited in id order, so every list is sorted and distinct.
-        self._ctx_vocab = {w: np.array(p, dtype=np.int32) for w, p in vocab.items()}
-        sizes = np.bincount(self._profile, minlength=len(self._profiles))
-        self._ctx_reach = {w: int(sizes[p].sum()) for w, p in self._ctx_vocab.items()}
-        self._ctx_words = sorted(self._ctx_vocab)
+        ctx_words = sorted(vocab_pids)
+        sizes = np.bincount(profile, minlength=len(rows))
+        ctx_offsets = np.zeros(len(ctx_words) + 1, dtype=np.int64)
+        np.cumsum([len(vocab_pids[w]) for w in ctx_words], out=ctx_offsets[1:])
+        ctx_pids = np.array([p for w in ctx_words for p in vocab_pids[w]], dtype=np.int32)
+        reach = np.array([int(sizes[vocab_pids[w]].sum()) for w in ctx_words], dtype=np.int64)
+        string_s = _Strings.of(strings)
+        token_s = _Strings.of(g + "\x1f" + lo for g, lo in tokens)
+        word_s = _Strings.of(ctx_words)
+        return {
+            "profile_fields": fields, "string_buf": string_s.buf, "string_ends": string_s.ends,
+            "token_buf": token_s.buf, "token_ends": token_s.ends,
+            "profile_tok_offsets": np.frombuffer(tok_offsets, dtype=np.int64).copy(),
+            "profile_toks": np.array(toks, dtype=np.int32),
+            "ctx_word_buf": word_s.buf, "ctx_word_ends": word_s.ends, "ctx_offsets": ctx_offsets,
+            "ctx_pids": ctx_pids, "ctx_reach": reach,
+        }  # fmt: skip
+
+    @staticmethod
+    def _identifier_sections(ipv4s: array[int], ipv4_sids: array[int], ipv6s: list[tuple[str, int]], macs: array[int],
+                             mac_sids: array[int], id_keys: list[tuple[str, int, str]],
+                             shapes: set[str]) -> dict[str, np.ndarray]:
+        def sort(values: array[int], sids: array[int], dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+            v = np.array(values, dtype=dtype)
+            o = np.argsort(v, kind="stable")
+            return v[o], np.array(sids, dtype=np.int32)[o]
+
+        s: dict[str, np.ndarray] = {}
+        s["ipv4"], s["ipv4_sids"] = sort(ipv4s, ipv4_sids, np.uint32)
+        s["macs"], s["mac_sids"] = sort(macs, mac_sids, np.int64)
+        ipv6s.sort()
+        ipv6 = _Strings.of(ip for ip, _ in ipv6s)
+        s["ipv6_buf"], s["ipv6_ends"] = ipv6.buf, ipv6.ends
+        s["ipv6_sids"] = np.array([sid for _, sid in ipv6s], dtype=np.int32)
+        id_keys.sort()  # by key, kind, spelling, system
+        # Stored as written (its key is ``_alnum`` of it, shown stripped): the key need not be stored too.
+        originals = _Strings.of(value for _, _, value in id_keys)
+        s["idk_buf"], s["idk_ends"] = originals.buf, originals.ends
+        s["idk_kinds"] = np.array([entry.split("\x1f", 2)[1] == "t" for entry, _, _ in id_keys], dtype=np.int8)
+        s["idk_sids"] = np.array([sid for _, sid, _ in id_keys], dtype=np.int32)
+        shape_s = _Strings.of(sorted(shapes))
+        s["shape_buf"], s["shape_ends"] = shape_s.buf, shape_s.ends
+        return s
 
     @classmethod
     def from_session(cls, session: Session, *, vocabulary: Vocabulary | None = None) -> SystemIndex:
@@ -898,7 +1090,7 @@ class SystemIndex:
         """Resolve a phrase naming one system; see the module docstring for the statuses."""
         limit = max(1, limit)
         text = (query or "").strip()
-        if not text or not self._names:
+        if not text or not len(self._names):
             return Resolution("not_found", ())
 
         hits = self._identifier_hits(text)
@@ -914,10 +1106,10 @@ class SystemIndex:
         ) if vocab.alternatives else ()
         q = _Query(full_v, strip_v, tokens, _basic(text), alternatives, vocab)
         for form in dict.fromkeys(f for f in (full_v, strip_v) if f):
-            found = self._lookup([("v", german(form))]) or self._lookup([("l", loose(form))])
+            found = self._name_lookup(german(form), german) or self._name_lookup(loose(form), _LOOSE.__getitem__)
             if found:
                 return self._exact(self._name_hits(found, form), q, limit)
-        nearby = self._nearby.suggest(text, limit=limit)
+        nearby = self._ids_of.suggest(text, limit=limit)
         if nearby is not None:
             # An IP, MAC, serial or asset tag nobody has: the nearest real ones, never look-alike names.
             fuzzy = self._fuzzy(q, limit) if q.tokens else Resolution("not_found", ())
@@ -932,32 +1124,30 @@ class SystemIndex:
 
     # exact keys ---------------------------------------------------------
 
-    def _lookup(self, keys: list[tuple[str, str]]) -> list[tuple[int, str]]:
-        """(system position, kind) for every stored key among ``keys``."""
-        if not len(self._hashes):
+    def _name_lookup(self, form: str, fold: Any) -> list[int]:
+        """Systems with a name, alias or hostname whose ``fold`` (German or loose form) is ``form``."""
+        if not len(self._name_hashes):
             return []
-        wanted = np.array([hash(kind + "\x1f" + key) for kind, key in keys], dtype=np.int64)
-        lo = np.searchsorted(self._hashes, wanted, side="left").tolist()
-        hi = np.searchsorted(self._hashes, wanted, side="right").tolist()
-        out: list[tuple[int, str]] = []
-        for (kind, _), a, b in zip(keys, lo, hi, strict=True):
-            if b > a:
-                out.extend((sid, kind) for sid in self._hash_sids[a:b].tolist())
+        h = np.uint32(_key_hash(form))  # the array's own type: no conversion of the array
+        a = int(np.searchsorted(self._name_hashes, h, "left"))
+        b = int(np.searchsorted(self._name_hashes, h, "right"))
+        out: list[int] = []
+        for sid in dict.fromkeys(self._name_hash_sids[a:b].tolist()):
+            # A 32-bit hash may be shared by another key: keep the systems that really have this one.
+            if any(fold(entry[1:]) == form for entry in self._keys[sid].split("\x1e")):
+                out.append(sid)
         return out
 
     def _identifier_hits(self, text: str) -> list[tuple[int, str]]:
-        keys: list[tuple[str, str]] = []
+        ids = self._ids_of
+        out: list[tuple[int, str]] = []
         ip = normalize_ip(text)
-        if ip:
-            keys.append(("i", ip))
-        else:
-            keys.extend(("i", n) for n in map(normalize_ip, _IPV4_IN_TEXT.findall(text)) if n)
+        for n in [ip] if ip else (n for n in map(normalize_ip, _IPV4_IN_TEXT.findall(text)) if n):
+            out.extend((sid, "ip") for sid in ids.ip(n))
         folded = text.casefold()
         mac = normalize_mac(folded)
-        if mac:
-            keys.append(("m", mac))
-        else:
-            keys.extend(("m", n) for n in map(normalize_mac, _MAC_IN_TEXT.findall(folded)) if n)
+        for n in [mac] if mac else (n for n in map(normalize_mac, _MAC_IN_TEXT.findall(folded)) if n):
+            out.extend((sid, "mac") for sid in ids.mac(n))
         words = [w for w in (w.strip(_EDGE_PUNCT) for w in text.split()) if w]
         phrases = [text] + [" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
         seen: set[str] = set()
@@ -966,18 +1156,14 @@ class SystemIndex:
             if len(key) < 3 or key in seen or not _HAS_DIGIT.search(key):
                 continue
             seen.add(key)
-            keys.append(("s", key))
-            keys.append(("t", key))
-        if not keys:
-            return []
-        kinds = {"i": "ip", "m": "mac", "s": "serial", "t": "asset_tag"}
-        return [(sid, kinds[kind]) for sid, kind in self._lookup(keys)]
+            out.extend(ids.serial_or_tag(key))
+        return out
 
-    def _name_hits(self, found: list[tuple[int, str]], form: str) -> list[tuple[int, str]]:
+    def _name_hits(self, found: list[int], form: str) -> list[tuple[int, str]]:
         """Which kind of key (name, alias, hostname) each system matched on."""
         out = []
         g, lo = german(form), loose(form)
-        for sid, _ in found:
+        for sid in found:
             kind = "name"
             for entry in self._keys[sid].split("\x1e"):
                 if german(entry[1:]) == g or _LOOSE[entry[1:]] == lo:
@@ -1008,28 +1194,42 @@ class SystemIndex:
     def _shortlist(self, q: _Query) -> list[int]:
         """Up to ``SHORTLIST`` systems by coarse score (shared trigram weight + context), best first."""
         n = len(self._names)
-        offsets, weights, postings = self._offsets, self._weights, self._postings
+        segments, starts, low, weights = self._n_segments, self._post_starts, self._post_low, self._weights
         spans = []
         for code in _trigram_codes(f" {q.strip_l} "):
-            a, b = int(offsets[code]), int(offsets[code + 1])
+            a, b = int(starts[code * segments]), int(starts[(code + 1) * segments])
             if b > a:
-                spans.append((b - a, a, b, float(weights[code])))
+                spans.append((b - a, code, float(weights[code])))
         spans.sort()
         # Trigrams found in more than an eighth of all keys barely tell systems apart and cost
         # the most to add up; the precise scorer sees them anyway.
         common = max(n // 8, 10_000)
         rare = [span for span in spans if span[0] <= common] or spans[:3]
         scores = np.zeros(n, dtype=np.float32)
-        for _, a, b, w in rare:
-            scores[postings[a:b]] += w  # one system appears once per trigram
+        # ``np.add.at`` adds in place, in order, at each position (one system appears once per trigram): the
+        # same float32 sums as ``scores[positions] += w``, several times faster.
+        if segments == 1:
+            for _, code, w in rare:
+                np.add.at(scores, low[int(starts[code]) : int(starts[code + 1])], np.float32(w))
+        else:
+            # One segment of the scores at a time (256 KB: it stays in the CPU cache while every trigram is
+            # added); each system still gets its trigrams' weights in the same order.
+            width = 1 << _SEGMENT_BITS
+            bounds = [(starts[code * segments : (code + 1) * segments + 1].tolist(), w) for _, code, w in rare]
+            for h in range(segments):
+                pieces = [(low[edges[h] : edges[h + 1]], w) for edges, w in bounds if edges[h + 1] > edges[h]]
+                if pieces:
+                    positions = np.concatenate([p for p, _ in pieces])
+                    weights_ = np.repeat(np.array([w for _, w in pieces], dtype=np.float32), [len(p) for p, _ in pieces])
+                    np.add.at(scores[h * width : (h + 1) * width], positions, weights_)
         profile_scores = self._context_scores(q)
         if profile_scores is not None:
             pids = np.flatnonzero(profile_scores)
             if len(pids):
-                starts, ends = self._profile_offsets[pids], self._profile_offsets[pids + 1]
-                counts = ends - starts
+                starts_p, ends = self._profile_offsets[pids], self._profile_offsets[pids + 1]
+                counts = ends - starts_p
                 members = self._profile_members[np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())]
-                scores[members] += np.repeat(profile_scores[pids], counts)
+                np.add.at(scores, members, np.repeat(profile_scores[pids], counts))
         best = float(scores.max()) if n else 0.0
         if best <= 0:
             return []
@@ -1038,11 +1238,11 @@ class SystemIndex:
             if len(candidates) >= SHORTLIST:
                 break
         order = np.argsort(-scores[candidates], kind="stable")[:SHORTLIST]
-        return candidates[order].tolist()
+        return candidates[order].tolist()  # type: ignore[no-any-return]
 
     def _context_scores(self, q: _Query) -> np.ndarray | None:
         """Per profile: how well its context words cover the query words (on the trigram-weight scale)."""
-        if not self._profiles:
+        if not self._n_profiles:
             return None
         token_matches: list[tuple[int, str, dict[str, float]]] = []
         for (_, token), alts in zip(q.tokens, q.alternatives, strict=True):
@@ -1076,7 +1276,7 @@ class SystemIndex:
         total: np.ndarray | None = None
         for _, ql, matches in chosen:
             weight = float(sum(self._weights[c] for c in _trigram_codes(f" {ql} ")))
-            best = np.zeros(len(self._profiles), dtype=np.float32)
+            best = np.zeros(self._n_profiles, dtype=np.float32)
             for word, sim in matches.items():
                 pids = self._ctx_vocab[word]
                 best[pids] = np.maximum(best[pids], sim)
@@ -1084,10 +1284,21 @@ class SystemIndex:
             total = best if total is None else total + best
         return total
 
+    def _profile_tokens(self, pid: int) -> tuple[Token, ...]:
+        memo = self._profile_token_memo
+        hit = memo.get(pid)
+        if hit is None:
+            if len(memo) >= 1 << 16:
+                memo.clear()
+            a, b = int(self._profile_tok_offsets[pid]), int(self._profile_tok_offsets[pid + 1])
+            tokens = self._tokens
+            hit = memo[pid] = tuple(tokens[t] for t in self._profile_toks[a:b].tolist())
+        return hit
+
     def _score(self, sid: int, q: _Query) -> tuple[float, str, bool, float]:
         """(score, matched_on, evidence in a key, name similarity) of one system against the query."""
         pid = int(self._profile[sid])
-        best_q = list(q.context(pid, self._profile_tokens[pid]))
+        best_q = list(q.context(pid, self._profile_tokens(pid)))
         name_sim, name_kind = 0.0, "name"
         k_cov, k_kind = 0.0, "name"
         slips = SLIP + 1
@@ -1147,30 +1358,27 @@ class SystemIndex:
         return Resolution("ambiguous", tuple(self._match(s[3], -s[0], s[4]) for s in band))
 
     def memory_bytes(self) -> int:
-        """Deep size of the index (arrays, strings, profile tables), for capacity planning."""
+        """Size of the index: its arrays (what the shared file holds) and the small tables decoded from them."""
         import sys
 
         size = sys.getsizeof
-        arrays: tuple[Any, ...] = (self._profile, self._richness, self._hashes, self._hash_sids, self._postings,
-                                   self._offsets, self._weights, self._profile_members, self._profile_offsets,
-                                   *self._ctx_vocab.values())
-        total = sum(a.nbytes for a in arrays)
-        total += size(self._ids)
-        total += self._names.nbytes() + self._keys.nbytes()
-        total += size(self._ctx_words) + sum(map(size, self._ctx_words))
-        seen: set[int] = set()
-        for obj in (*self._profiles, *self._profile_tokens):
-            if id(obj) not in seen:
-                seen.add(id(obj))
-                total += size(obj) + sum(size(x) for x in obj if x is not None)
-        return total + size(self._profiles) + size(self._profile_tokens) + size(self._ctx_vocab)
+        total = sum(int(a.nbytes) for a in self._sections.values())
+        total += size(self._ctx_words) + sum(map(size, self._ctx_words)) + size(self._ctx_vocab) + size(self._ctx_reach)
+        total += size(self._tokens) + sum(size(t) + size(t[0]) + size(t[1]) for t in self._tokens)
+        return total
 
     def _match(self, sid: int, score: float, matched_on: str) -> Match:
-        site_code, location, class_name = self._profiles[int(self._profile[sid])]
+        strings = self._strings
+        site_code, location, class_name = (strings[i] if i >= 0 else None
+                                           for i in self._profile_fields[int(self._profile[sid])].tolist())
         return Match(
             system_id=int(self._ids[sid]), name=self._names[sid], site_code=site_code, location=location,
             class_name=class_name, score=round(float(score), 1), matched_on=matched_on,
         )  # fmt: skip
+
+
+def _unpickle_index(sections: dict[str, np.ndarray], vocabulary: Vocabulary) -> SystemIndex:
+    return SystemIndex(sections, vocabulary=vocabulary)
 
 
 class _ContextBuilder:

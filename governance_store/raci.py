@@ -295,6 +295,9 @@ def _purdue_value(level: str | None) -> float | None:
         return None
 
 
+_ACTIVITIES = select(Activity)  # built once: every answer about a system reads the activities
+
+
 def change_activity_for(system: System, *, session: Session, emergency: bool = False) -> Activity | None:
     """The change-approval activity that governs ``system`` (data-driven from the RACI matrix).
 
@@ -302,7 +305,7 @@ def change_activity_for(system: System, *, session: Session, emergency: bool = F
     change; the Purdue range in the name ("OT Level 0-2", "Level 3 site systems")
     decides, and IT/enterprise systems (level 4, 5, cloud) take the IT row.
     """
-    activities = session.scalars(select(Activity)).all()
+    activities = session.scalars(_ACTIVITIES).all()
     changes = [
         a for a in activities
         if "change" in (a.process_area or "").lower() and "change" in a.name.lower()

@@ -33,7 +33,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from governance_store.models import Person, RoleAssignment, ScopeType, Site, Team, TeamMember
@@ -134,6 +134,14 @@ def _person(person_id: int | None, email: str | None, session: Session) -> Perso
     return None
 
 
+# Built once: every question whose asker's language is not known yet runs them.
+_TEAM_SITES = (select(Team.site_code).join(TeamMember, TeamMember.team_id == Team.id)
+               .where(TeamMember.person_id == bindparam("person"), Team.site_code.is_not(None)))
+_ROLE_SITES = select(RoleAssignment.scope_key).where(
+    RoleAssignment.person_id == bindparam("person"), RoleAssignment.scope_type == ScopeType.SITE.value)
+_SITE_LANGUAGE = select(Site.language).where(Site.code == bindparam("code"))
+
+
 def person_languages(*, person_id: int | None, email: str | None, session: Session) -> tuple[str | None, str | None]:
     """(what the directory says the person reads, the language of the person's own site) — either may be None.
 
@@ -141,17 +149,13 @@ def person_languages(*, person_id: int | None, email: str | None, session: Sessi
     person = _person(person_id, email, session)
     if person is None:
         return None, None
-    sites = session.scalars(
-        select(Team.site_code).join(TeamMember, TeamMember.team_id == Team.id)
-        .where(TeamMember.person_id == person.id, Team.site_code.is_not(None))
-    ).all()
+    sites = session.scalars(_TEAM_SITES, {"person": person.id}).all()
     if not sites:
-        sites = session.scalars(select(RoleAssignment.scope_key).where(
-            RoleAssignment.person_id == person.id, RoleAssignment.scope_type == ScopeType.SITE.value)).all()
+        sites = session.scalars(_ROLE_SITES, {"person": person.id}).all()
     language = None
     if sites:
         home = Counter(sites).most_common(1)[0][0]
-        language = session.scalar(select(Site.language).where(Site.code == home))
+        language = session.scalar(_SITE_LANGUAGE, {"code": home})
     return person.preferred_language, language
 
 

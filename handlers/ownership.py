@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from governance_store import chains, raci
@@ -149,29 +149,53 @@ def site_locale(site: Site | None) -> str:
 def _site(system: System, *, session: Session) -> Site | None:
     if not system.site_code:
         return None
-    return session.scalar(select(Site).where(Site.code == system.site_code))
+    # Asked for more than once in a turn (the answer's language, then the answer): one query per unit of work.
+    sites: dict[str, Site | None] = session.info.setdefault("ownership.sites", {})
+    if system.site_code not in sites:
+        sites[system.site_code] = session.scalar(_SITE, {"code": system.site_code})
+    return sites[system.site_code]
+
+
+_SITE = select(Site).where(Site.code == bindparam("code"))
+_ZONE = select(Zone).where(Zone.zone_id == bindparam("zone"))
+
+
+def _node_chain_statement() -> Any:
+    nodes = HierarchyNode.__table__
+    anchor = select(nodes.c.id, nodes.c.parent_id, literal(0).label("depth")).where(
+        nodes.c.node_id == bindparam("node_id"))
+    chain = anchor.cte("chain", recursive=True)
+    step = select(nodes.c.id, nodes.c.parent_id, (chain.c.depth + 1).label("depth")) \
+        .join(chain, nodes.c.id == chain.c.parent_id).where(chain.c.depth < _MAX_DEPTH)
+    chain = chain.union_all(step)
+    return select(HierarchyNode).join(chain, HierarchyNode.id == chain.c.id).order_by(chain.c.depth)
+
+
+_MAX_DEPTH = 32  # far deeper than ISA-95's enterprise / site / area / line / cell
+_NODE_CHAIN = _node_chain_statement()
+
+
+def _node_chain(node_id: str, *, session: Session) -> list[HierarchyNode]:
+    """The node and its ancestors, nearest first, in one query (a cycle in the data ends the walk)."""
+    return list(session.scalars(_NODE_CHAIN, {"node_id": node_id}))
 
 
 def _location_path(system: System, *, session: Session) -> str:
     names: list[str] = []
-    node_id = system.node_id
     seen = set()
-    while node_id and node_id not in seen:
-        seen.add(node_id)
-        node = session.scalar(select(HierarchyNode).where(HierarchyNode.node_id == node_id))
-        if node is None or node.level in ("enterprise", "site"):
+    for node in _node_chain(system.node_id, session=session) if system.node_id else ():
+        if node.node_id in seen or node.level in ("enterprise", "site"):
             break
+        seen.add(node.node_id)
         label = node.name if not node.local_name or node.local_name == node.name else f"{node.name} ({node.local_name})"
         names.append(label)
-        parent = session.get(HierarchyNode, node.parent_id) if node.parent_id else None
-        node_id = parent.node_id if parent else None
     return " › ".join(reversed(names)) or (system.location or "—")
 
 
 def _zone_text(system: System, *, session: Session) -> str:
     if not system.zone_id:
         return "—"
-    zone = session.scalar(select(Zone).where(Zone.zone_id == system.zone_id))
+    zone = session.scalar(_ZONE, {"zone": system.zone_id})
     if zone is None:
         return system.zone_id
     sl = f", SL-T {zone.sl_target}" if zone.sl_target is not None else ""

@@ -38,6 +38,9 @@ VALDERA = ROOT / "examples" / "valdera"
 SHARED_PAYLOADS = ROOT.parent / "shared" / "data" / "payloads"
 PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Tests reuse one store identity for different contents (a PostgreSQL schema truncated between tests), so
+# the system index is not kept in shared files unless a test asks for it (tests/store/test_index_file.py).
+os.environ["GOVBOT_INDEX_DIR"] = ""
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,10 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_t
     if not dry_run:
         from bot.bootstrap import reroute_departed
 
+        # The index of the new state, written once for every process of this host (GOVBOT_INDEX_DIR): they
+        # map it at their next question instead of each building it.
+        with container.unit_of_work() as session:
+            container.services.catalog.index_for(session)
         moved = reroute_departed(container)
         if moved:
             console.print(f"{moved} approval(s) waiting on people who left were re-routed or escalated "

@@ -36,15 +36,20 @@ def register(main: click.Group) -> None:
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         container = state.store
         require_audit_key(container)  # production refuses to start without the audit key
+        # One pool of worker processes answers for Slack and Teams alike.
+        runner = bootstrap.build_core_runner(container, threads=core_threads or 1,
+                                             processes=default_processes() if core_processes is None else core_processes)
         try:
-            mounts = bootstrap.build_mounts(container, host=host, dashboard=dashboard)
+            mounts = bootstrap.build_mounts(container, host=host, dashboard=dashboard, runner=runner)
         except DashboardAuthError as exc:
             raise click.ClickException(str(exc)) from None
         if worker:
             from bot.commands.digest_cmd import configured_scopes
 
             configured_scopes(container)  # a bad GOVBOT_DIGEST_SCOPES_FILE stops here, with file and entry
-        slack = bootstrap.build_slack(container, core_threads=core_threads or 1,
-                                      core_processes=default_processes() if core_processes is None else core_processes)
-        asyncio.run(serve(container, slack=slack, mounts=mounts,
-                          worker=bootstrap.build_worker(container) if worker else None, host=host, port=port))
+        slack = bootstrap.build_slack(container, runner=runner)
+        try:
+            asyncio.run(serve(container, slack=slack, mounts=mounts,
+                              worker=bootstrap.build_worker(container) if worker else None, host=host, port=port))
+        finally:
+            runner.close()

@@ -76,6 +76,7 @@ class SlackAdapter:
         deliveries: DeliveryLog | None = None,
         core_threads: int = DEFAULT_CORE_THREADS,
         core_processes: int = 0,
+        runner: CoreRunner | None = None,
     ) -> None:
         settings = container.settings
         token = _secret(settings.slack_bot_token)
@@ -99,7 +100,7 @@ class SlackAdapter:
         if self.verifier is not None:
             install_verifier(self.bolt, self.verifier)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.runner = CoreRunner(container, threads=core_threads, processes=core_processes)
+        self.runner = runner or CoreRunner(container, threads=core_threads, processes=core_processes)
         self._register()
 
     # ------------------------------------------------------------------ lifecycle

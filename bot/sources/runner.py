@@ -37,7 +37,19 @@ def run(container: Container, source: Configured, *, owner: str, dry_run: bool =
         log.info("%s: %s in %.1f s (%d requests): %d added, %d changed, %d removed, %d held", report.label,
                  report.status.value, report.seconds, report.requests, totals["added"], totals["changed"],
                  totals["removed"], totals["held"])
+    if report.status is SyncStatus.SYNCED and not dry_run:
+        _write_index(container)
     return report
+
+
+def _write_index(container: Container) -> None:
+    """The system index of the store's new state, written once for every process of the host (as after
+    ``govbot import``), so no question waits for it."""
+    try:
+        with container.unit_of_work() as session:
+            container.services.catalog.index_for(session)
+    except Exception:  # noqa: BLE001 - the first question builds it instead
+        log.warning("could not write the system index after the sync", exc_info=True)
 
 
 def run_all(container: Container, sources: Sequence[Configured], *, owner: str, dry_run: bool = False,

@@ -41,6 +41,7 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from bot.core_runner import CoreRunner, answer
 from bot.teams import render, texts, translate
+from bot.teams.connectors import reuse_clients
 from bot.teams.references import Where, forget_reference, save_reference
 from bot.turn import Ask, ChatUser, Click, Request, error_reply, new_error_id
 from governance_store.models import Person
@@ -242,7 +243,7 @@ class TeamsMount:
     """Adds ``POST /api/messages`` to the web host."""
 
     def __init__(self, container: Container, *, adapter: CloudAdapter | None = None,
-                 bot: GovbotTeamsBot | None = None) -> None:
+                 bot: GovbotTeamsBot | None = None, runner: CoreRunner | None = None) -> None:
         settings = container.settings
         if not teams_enabled(settings):
             raise TeamsNotConfigured(
@@ -250,8 +251,8 @@ class TeamsMount:
                 "GOVBOT_TEAMS_ALLOW_UNAUTHENTICATED=true with GOVBOT_DEV_MODE=true)")
         self.container = container
         self.authenticated = bool(settings.teams_app_id)
-        self.adapter = adapter or build_adapter(settings)
-        self.bot = bot or GovbotTeamsBot(container)
+        self.adapter = reuse_clients(adapter or build_adapter(settings))
+        self.bot = bot or GovbotTeamsBot(container, runner=runner)
 
     def mount(self, app: web.Application) -> None:
         if not self.authenticated:
@@ -309,14 +310,14 @@ class TeamsMount:
         return web.Response(status=201)
 
 
-def teams_mount_from_settings(container: Container) -> TeamsMount | None:
+def teams_mount_from_settings(container: Container, *, runner: CoreRunner | None = None) -> TeamsMount | None:
     """The mount when Teams is configured, else ``None`` (logged, not fatal)."""
     if not teams_enabled(container.settings):
         if container.settings.teams_allow_unauthenticated:
             log.warning("GOVBOT_TEAMS_ALLOW_UNAUTHENTICATED is ignored outside GOVBOT_DEV_MODE")
         log.info("Teams is not configured (set GOVBOT_TEAMS_APP_ID and GOVBOT_TEAMS_APP_PASSWORD)")
         return None
-    return TeamsMount(container)
+    return TeamsMount(container, runner=runner)
 
 
 __all__ = ["GovbotTeamsBot", "TeamsMount", "build_adapter", "teams_mount_from_settings"]

@@ -127,6 +127,7 @@ class FakeSlack:
         self._release: asyncio.Event | None = None
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
+        self._expected: dict[str, asyncio.Future[Call]] = {}
         self.port = 0
 
     # ------------------------------------------------------------------ server
@@ -233,6 +234,13 @@ class FakeSlack:
                 raise AssertionError(f"expected {count} x {method} within {timeout}s; saw {seen}") from None
         return matching()
 
+    def expect(self, path: str) -> asyncio.Future[Call]:
+        """A future for the next successful call to ``path`` (e.g. a ``response_url``'s path), resolved the
+        moment the fake records it: load tests wait on thousands of answers without scanning the records."""
+        future: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+        self._expected[path] = future
+        return future
+
     async def settle(self, quiet: float = 0.2, timeout: float = 5.0) -> None:
         """Wait until no call has arrived for ``quiet`` seconds (to assert that nothing *else* was sent)."""
         deadline = time.monotonic() + timeout
@@ -244,6 +252,10 @@ class FakeSlack:
 
     async def _record(self, call: Call) -> None:
         self.records.append(call)
+        if call.status == 200:
+            future = self._expected.pop(call.path, None)
+            if future is not None and not future.done():
+                future.set_result(call)
         assert self._changed is not None
         async with self._changed:
             self._changed.notify_all()
@@ -269,7 +281,8 @@ class FakeSlack:
         return body
 
     async def _hook(self, request: web.Request) -> web.Response:
-        call = Call("response_url", request.path, await self._body(request), dict(request.headers))
+        received = time.monotonic()  # when the answer reached Slack, before its body is read
+        call = Call("response_url", request.path, await self._body(request), dict(request.headers), at=received)
         failure = self._take_failure("response_url")
         if failure is not None:
             call.status = failure.status
@@ -280,7 +293,8 @@ class FakeSlack:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        call = Call(method, request.path, await self._body(request), dict(request.headers))
+        received = time.monotonic()
+        call = Call(method, request.path, await self._body(request), dict(request.headers), at=received)
         failure = self._take_failure(method)
         if failure is not None:
             call.status = failure.status

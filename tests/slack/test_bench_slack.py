@@ -1,15 +1,20 @@
-"""``bench.bench_slack`` stays runnable: a tiny catalog, a few requests, every answer accounted for."""
+"""``bench.bench_slack`` stays runnable: a tiny catalog, a few questions on Slack and Teams, every answer
+accounted for."""
 
 from __future__ import annotations
 
 from bench import bench_slack
 
 
-def test_slack_benchmark_smoke() -> None:
-    [row] = bench_slack.run(concurrency=5, requests=20, sizes=(300,), core_processes=1)
-    assert row["benchmark"] == "slack" and row["backend"] == "sqlite" and row["size"] == 300
-    assert row["requests"] == 20
-    assert row["errors"] == 0 and row["lost"] == 0
-    assert row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"]
-    assert row["goal"].startswith("p99 ack < 300 ms") and row["baseline"].startswith("one at a time")
-    assert row["peak_rss_mb"] > 0
+def test_slack_and_teams_benchmark_smoke() -> None:
+    rows = bench_slack.run(concurrency=5, requests=20, sizes=(300,), core_processes=1, compare=False)
+    assert [row["benchmark"] for row in rows] == ["slack", "teams", "worker-start"]
+    for row in rows[:2]:
+        assert row["backend"] == "sqlite" and row["size"] == 300 and row["requests"] == 20
+        assert row["errors"] == 0 and row["lost"] == 0, row["notes"]
+        assert row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"]
+        assert row["goal"].startswith("answer p99 < 300 ms") and row["throughput_per_s"] > 0
+        assert row["peak_rss_mb"] > 0 and row["worker_cpu_ms"] > 0
+    assert rows[0]["ack_p50_ms"] > 0
+    start = rows[2]
+    assert start["p50_ms"] > 0 and "FAILED" not in start["notes"], start["notes"]

@@ -103,6 +103,7 @@ class FakeConnector:
         self._ids = itertools.count(1)
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
+        self._expected: dict[str, asyncio.Future[Call]] = {}
         self.port = 0
 
     async def start(self) -> FakeConnector:
@@ -154,8 +155,19 @@ class FakeConnector:
             return web.json_response({"message": "Authorization has been denied for this request."}, status=401)
         return await handler(request)
 
+    def expect_reply(self, activity_id: str) -> asyncio.Future[Call]:
+        """A future for the bot's reply to the activity ``activity_id``, resolved the moment it arrives (load
+        tests wait on thousands of replies without scanning the records)."""
+        future: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+        self._expected[activity_id] = future
+        return future
+
     async def _record(self, call: Call) -> None:
         self.records.append(call)
+        if call.activity_id is not None and call.kind == "reply":
+            future = self._expected.pop(call.activity_id, None)
+            if future is not None and not future.done():
+                future.set_result(call)
         assert self._changed is not None
         async with self._changed:
             self._changed.notify_all()
@@ -169,9 +181,11 @@ class FakeConnector:
         return json.loads(raw)
 
     async def _activity(self, request: web.Request) -> web.Response:
+        received = time.monotonic()  # when the reply reached the connector, before its body is read
         cid = request.match_info["cid"]
         aid = request.match_info.get("aid")
-        call = Call(request.method, request.path, cid, aid, await self._body(request), dict(request.headers))
+        call = Call(request.method, request.path, cid, aid, await self._body(request), dict(request.headers),
+                    at=received)
         call.answer_id = aid if request.method == "PUT" else f"1:{next(self._ids):06d}"
         await self._record(call)
         return web.json_response({"id": call.answer_id})
