@@ -6,7 +6,7 @@ an undelivered message's ``next_attempt_at``) and sleeps until then.  What it
 cannot see while asleep — a timer created or moved, a message queued, by any
 process — is reported to its :class:`Alarm`:
 
-* **PostgreSQL**: triggers on ``timers`` and ``outbox`` (migration 0008) send
+* **PostgreSQL**: triggers on ``timers`` and ``outbox`` (migration 0007) send
   ``NOTIFY`` on a channel of the schema (:func:`channel_for`) with the instant
   a written row falls due (``timer 1717513200.250000``); a
   :class:`PgListener` thread keeps one ``LISTEN`` connection per worker and
@@ -58,7 +58,7 @@ UNDELIVERED = ("pending", "sending")
 
 
 def channel_for(schema: str) -> str:
-    """The NOTIFY channel of the tables in ``schema`` (the triggers of migration 0008 compute the same)."""
+    """The NOTIFY channel of the tables in ``schema`` (the triggers of migration 0007 compute the same)."""
     return CHANNEL_PREFIX + hashlib.md5(schema.encode(), usedforsecurity=False).hexdigest()[:16]
 
 

@@ -1,7 +1,7 @@
 """ownership: attestation campaigns, ownership transfers and claims, tracked gaps, facts confirmed in govbot
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0009
 Create Date: 2026-12-04 07:42:51.835839
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import governance_store.models
 
 
 revision = '0010'
-down_revision = '0004'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

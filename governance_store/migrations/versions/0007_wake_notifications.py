@@ -8,16 +8,16 @@ schema, with the instant it falls due as ``"<timer|outbox> <epoch seconds>"``
 ``LISTEN`` there and sleep until the earliest due instant instead of looking
 on a fixed interval.  Nothing changes on SQLite.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 09:00:00
 """
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """keyed audit chain (gap-free sequence, key id) and remembered signed requests
 
-Revision ID: 0004
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-27 09:00:00
 
 Existing audit entries are numbered in the order they were written and keep their unkeyed hashes
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import governance_store.models
 from alembic import op
 
-revision = '0004'
-down_revision = '0009'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
