@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from governance_store import audit, facts, transfers
@@ -224,8 +224,19 @@ def _site(finding: Finding, session: Session) -> str | None:
     return None
 
 
+_SYNC_LOCK_KEY = 0x6A95C0DE  # any constant shared by every process that syncs the tracked gaps
+
+
 def sync(*, session: Session, now: dt.datetime, policy: OwnershipPolicy, report: LintReport | None = None) -> SyncResult:
-    """Reconcile the tracked gaps with the governance lint (run now unless ``report`` is given)."""
+    """Reconcile the tracked gaps with the governance lint (run now unless ``report`` is given).
+
+    Replicas run this on the same schedule: on PostgreSQL a transaction-level advisory lock makes them take
+    turns, so the second one sees the gaps the first opened instead of opening them again.  On SQLite the
+    same comes from taking the database's write lock before reading anything."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYNC_LOCK_KEY})
+    else:
+        session.execute(text("UPDATE tracked_gaps SET id = id WHERE 1 = 0"))
     report = report if report is not None else run_lint(session=session)
     router = GapRouter(session=session, policy=policy)
     found = {f.key: f for f in report.findings}
