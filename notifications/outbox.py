@@ -19,9 +19,10 @@ interrupted attempt began (``attempted_at``), page by page, so however busy
 the conversation is the look-up finds the message: a message that arrived is
 recorded as sent instead of being posted again.  A send whose outcome is
 unknown (a timeout, a dropped connection, a 5xx) is treated the same way: the
-row stays ``sending`` and the next attempt looks first.  Only a sender that
-cannot look up (e-mail; or a platform refusing the look-up) falls back to
-sending again.  A claimed message is sent only while at least one sender
+row stays ``sending`` and the next attempt looks first.  A look-up that is
+throttled or fails on the platform's side is asked again later (until the last
+attempt), not answered by a second copy.  Only a sender that cannot look up
+(e-mail; or a platform refusing the look-up) falls back to sending again.  A claimed message is sent only while at least one sender
 timeout of its lease is left (``Sender.timeout``), so a slow batch can never
 have its tail reclaimed by another dispatcher while it is still being sent.
 
@@ -470,6 +471,11 @@ class Dispatcher:
                         ref = sender.find_sent(claim.recipient, key=claim.key,  # type: ignore[attr-defined]
                                                since=claim.attempted_at)
                     except DeliveryError as exc:
+                        if (exc.ambiguous or exc.retry_after is not None) and claim.attempts < MAX_ATTEMPTS:
+                            # Throttled or unavailable: the platform may well have it.  Ask again later (the
+                            # row stays marked as sending) rather than risk a second copy.
+                            raise DeliveryError(f"cannot tell yet whether it was delivered: {exc}",
+                                                retry_after=exc.retry_after, ambiguous=True) from exc
                         log.warning("cannot tell whether %s was delivered (%s): sending it again", claim.key, exc)
                     recovered = ref is not None
                 if ref is None:

@@ -120,7 +120,8 @@ def _where(activity: Activity) -> Where | None:
     if activity.conversation is None or not activity.conversation.id or not activity.service_url:
         return None
     kind = translate.conversation_kind(activity)
-    reference = translate.stored_reference(TurnContext.get_conversation_reference(activity), kind=kind)
+    reference = translate.stored_reference(TurnContext.get_conversation_reference(activity), kind=kind,
+                                           team=translate.team(activity) if kind == "channel" else None)
     conversation_id = reference["conversation"]["id"]
     return Where(conversation_id=conversation_id, kind=kind, service_url=activity.service_url,
                  tenant_id=translate.tenant_id(activity),

@@ -10,6 +10,10 @@
   instant (``GET /chats/{id}/messages`` ordered by ``lastModifiedDateTime``, filtered, paged with
   ``@odata.nextLink``), so an interrupted send can be found instead of sent twice.  Reading needs
   ``ChatMessage.Read.Chat`` (resource-specific consent in the app manifest) or ``Chat.Read.All``.
+  A group chat is read the same way (its conversation id is its chat id).
+* :meth:`Graph.channel_messages_since` — the same for a post in a team's channel (a delta round over the
+  window).  Needs ``ChannelMessage.Read.Group`` (resource-specific consent in the app manifest) or
+  ``ChannelMessage.Read.All``.
 
 Tokens come from the Microsoft identity platform's client-credentials flow (``POST
 {login}/{tenant}/oauth2/v2.0/token``, scope ``https://graph.microsoft.com/.default``) with the bot's app id
@@ -169,6 +173,26 @@ class Graph:
             async with http.get(url, headers=await self._headers()) as resp:
                 if resp.status != 200:
                     raise await _error(resp, "reading the chat's messages")
+                page = await resp.json(content_type=None)
+            for message in page.get("value") or []:
+                yield message
+            url = page.get("@odata.nextLink") or None
+
+    async def channel_messages_since(self, team_id: str, channel_id: str,
+                                     since: dt.datetime) -> AsyncIterator[dict[str, Any]]:
+        """The channel's messages (thread starters: govbot's posts) changed after ``since``, every page.
+
+        A delta round restricted to the window (``GET /teams/{team}/channels/{channel}/messages/delta`` with
+        ``$filter=lastModifiedDateTime gt …``), following ``@odata.nextLink`` until Graph answers with the
+        round's ``@odata.deltaLink``.  ``team_id`` is the team's Microsoft 365 group id."""
+        http = await self._session()
+        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        url: str | None = (f"{self.base}/teams/{quote(team_id, safe='')}/channels/{quote(channel_id, safe='')}"
+                           f"/messages/delta?$top={PAGE}&$filter=lastModifiedDateTime gt {stamp}")
+        while url:
+            async with http.get(url, headers=await self._headers()) as resp:
+                if resp.status != 200:
+                    raise await _error(resp, "reading the channel's messages")
                 page = await resp.json(content_type=None)
             for message in page.get("value") or []:
                 yield message

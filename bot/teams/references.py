@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.teams.texts import PLATFORM
+from bot.teams.translate import TEAM_KEY
 from governance_store.models import ConversationReference, Person
 from notifications import outbox
 
@@ -46,6 +47,28 @@ def save_reference(session: Session, where: Where, *, person: Person | None, now
     return row
 
 
+def _keep_team(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """``new``, keeping the team's group id an earlier activity carried (not every channel activity has it)."""
+    known = (old or {}).get(TEAM_KEY) or {}
+    if not known:
+        return new
+    merged = dict(new)
+    merged[TEAM_KEY] = {**known, **(new.get(TEAM_KEY) or {})}
+    return merged
+
+
+def remember_team_group(session: Session, conversation_id: str, group_id: str) -> None:
+    """Store the Microsoft 365 group id of the team a channel conversation is in, once it was looked up."""
+    row = session.scalars(select(ConversationReference).where(
+        ConversationReference.platform == PLATFORM,
+        ConversationReference.conversation_id == conversation_id)).one_or_none()
+    if row is None:
+        return
+    reference = dict(row.reference or {})
+    reference[TEAM_KEY] = {**(reference.get(TEAM_KEY) or {}), "aadGroupId": group_id}
+    row.reference = reference
+
+
 def _save(session: Session, where: Where, *, person: Person | None,
           now: dt.datetime) -> tuple[ConversationReference, bool]:
     """The row, and whether it is new to govbot (a new conversation, or a person joined to it)."""
@@ -59,7 +82,7 @@ def _save(session: Session, where: Where, *, person: Person | None,
         before = row.person_id
         row.conversation_type = where.kind
         row.service_url = where.service_url
-        row.reference = where.reference
+        row.reference = _keep_team(where.reference, None if fresh else row.reference)
         row.updated_at = now
         if where.tenant_id:
             row.tenant_id = where.tenant_id

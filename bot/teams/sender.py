@@ -20,10 +20,11 @@ Who can be reached, and how:
 * ``update`` replaces the delivered card in place (``update_activity``).
 
 Exactly once after a crash: every card carries its outbox key (the ``id`` of its first element).  When a
-send was interrupted, :meth:`find_sent` reads the 1:1 chat's messages changed since the attempt began
-(Microsoft Graph, newest first, every page) and returns the message with that key, so the outbox records
-it instead of posting it twice.  Without the read permission (or for a channel post) the look-up cannot
-tell, and the message is sent again.
+send was interrupted, :meth:`find_sent` reads the messages changed since the attempt began where the card
+went (Microsoft Graph, every page: the 1:1 chat, the group chat, or the team's channel) and returns the
+message with that key, so the outbox records it instead of posting it twice.  A throttled or failing
+look-up is asked again later; only where Graph is not configured (or refuses the read permission) can
+the look-up not tell, and the message is sent again.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import (
     Activity,
     ChannelAccount,
@@ -51,8 +53,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.teams import render
 from bot.teams.graph import Graph, GraphError
-from bot.teams.references import Where, forget_reference, references_for, save_reference
+from bot.teams.references import Where, forget_reference, references_for, remember_team_group, save_reference
 from bot.teams.texts import PLATFORM
+from bot.teams.translate import TEAM_KEY, base_conversation_id
 from governance_store.models import ConversationReference as ReferenceRow
 from handlers.reply import reply_from_dict
 from notifications.outbox import DeliveryError, Recipient
@@ -113,6 +116,14 @@ def tagged_with(message: dict[str, Any], key: str) -> bool:
         if body and isinstance(body[0], dict) and body[0].get("id") == f"{KEY_PREFIX}{key}":
             return True
     return False
+
+
+async def _first_tagged(messages: AsyncIterator[dict[str, Any]], key: str) -> str | None:
+    """The id of the first message carrying the card tagged ``key``."""
+    async for message in messages:
+        if tagged_with(message, key):
+            return str(message.get("id"))
+    return None
 
 
 class TeamsOutboxSender:
@@ -249,22 +260,35 @@ class TeamsOutboxSender:
         return self._guard(self._replace(reference, ref["activity_id"], card), None, None)
 
     def find_sent(self, recipient: Recipient, *, key: str, since: dt.datetime | None = None) -> dict[str, Any] | None:
-        """The reference of the card tagged ``key`` in the person's 1:1 chat with govbot, if Teams has it."""
-        if self.graph is None or recipient.person_id is None or not recipient.aad_object_id:
+        """The reference of the card tagged ``key`` where it was posted (the person's 1:1 chat with govbot, a
+        channel or a group chat), if Teams has it; reads only what changed since the attempt began."""
+        if self.graph is None:
             raise DeliveryError("Teams cannot look up earlier messages here (Graph is not configured)")
+        start = (since or self.clock() - dt.timedelta(hours=1)) - LOOKUP_MARGIN
+        if recipient.person_id is None:
+            rows = self._rows(recipient)
+            if not rows:
+                return None  # no conversation is known for the channel: nothing can have been posted in it
+            return self._look_up(self._find_in_conversation(rows[0], key, start), rows[0])
+        if not recipient.aad_object_id:
+            raise DeliveryError("Teams cannot look up earlier messages here (their Microsoft Entra id is unknown)")
         rows = [r for r in self._rows(recipient) if r["kind"] == "personal"]
         if not rows:
             return None  # no 1:1 chat exists: nothing can have been posted in one
-        start = (since or self.clock() - dt.timedelta(hours=1)) - LOOKUP_MARGIN
+        return self._look_up(self._find(recipient.aad_object_id, key, start), rows[0])
+
+    def _look_up(self, coro: Coroutine[Any, Any, str | None], row: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            found = self._call(self._find(recipient.aad_object_id, key, start), timeout=self.timeout * 4)
+            found = self._call(coro, timeout=self.timeout * 4)
         except GraphError as exc:
-            raise DeliveryError(f"cannot tell whether Teams has it: {exc}", retry_after=exc.retry_after) from exc
+            # Throttled or unavailable: Teams may well have it; ask again later rather than post a second copy.
+            transient = exc.status == 429 or exc.status >= 500
+            raise DeliveryError(f"cannot tell whether Teams has it: {exc}", retry_after=exc.retry_after,
+                                ambiguous=transient) from exc
         if found is None:
             return None
-        first = rows[0]
-        return {"conversation_id": first["reference"]["conversation"]["id"], "activity_id": found,
-                "service_url": first["service_url"]}
+        return {"conversation_id": row["reference"]["conversation"]["id"], "activity_id": found,
+                "service_url": row["service_url"]}
 
     async def _find(self, aad_object_id: str, key: str, since: dt.datetime) -> str | None:
         assert self.graph is not None
@@ -274,10 +298,55 @@ class TeamsOutboxSender:
             if chat is None:
                 return None
             self._chats[aad_object_id] = chat
-        async for message in self.graph.messages_since(chat, since):
-            if tagged_with(message, key):
-                return str(message.get("id"))
-        return None
+        return await _first_tagged(self.graph.messages_since(chat, since), key)
+
+    async def _find_in_conversation(self, row: dict[str, Any], key: str, since: dt.datetime) -> str | None:
+        """A channel post (the team's channel messages) or a group-chat post (the chat's messages)."""
+        assert self.graph is not None
+        conversation_id = str(row["reference"]["conversation"]["id"])
+        if row["kind"] == "groupChat":
+            return await _first_tagged(self.graph.messages_since(conversation_id, since), key)
+        if row["kind"] != "channel":
+            raise DeliveryError(f"Teams cannot look up earlier posts in a {row['kind']} conversation")
+        group = await self._team_group(row)
+        if group is None:
+            raise DeliveryError("Teams cannot look up earlier posts in this channel (its team is unknown)")
+        return await _first_tagged(
+            self.graph.channel_messages_since(group, base_conversation_id(conversation_id), since), key)
+
+    async def _team_group(self, row: dict[str, Any]) -> str | None:
+        """The team's Microsoft 365 group id: stored from the activities Teams sent, or asked of the Bot
+        Connector (``GET /v3/teams/{team}``) with the team's Teams id, and remembered."""
+        team = row["reference"].get(TEAM_KEY) or {}
+        if team.get("aadGroupId"):
+            return str(team["aadGroupId"])
+        if not team.get("id"):
+            return None
+        found: dict[str, str] = {}
+
+        async def callback(context: TurnContext) -> None:
+            details = await TeamsInfo.get_team_details(context, str(team["id"]))
+            if details is not None and details.aad_group_id:
+                found["group"] = str(details.aad_group_id)
+
+        reference = ConversationReference().deserialize(row["reference"])
+        try:
+            await self.adapter.continue_conversation(reference, callback, self.app_id)
+        except Exception as exc:  # noqa: BLE001 - the Bot Connector's answer decides what follows
+            status = _status_of(exc)
+            if status is None or status == 429 or status >= 500:
+                raise DeliveryError(f"cannot tell yet which team the channel is in ({status or type(exc).__name__})",
+                                    retry_after=_retry_after(exc), ambiguous=True) from exc
+            log.warning("the Bot Connector would not say which team %s is in (%s)", team["id"], status)
+            return None
+        group = found.get("group")
+        if group:
+            await asyncio.to_thread(self._remember_team_group, str(row["reference"]["conversation"]["id"]), group)
+        return group
+
+    def _remember_team_group(self, conversation_id: str, group: str) -> None:
+        with self.factory() as session, session.begin():
+            remember_team_group(session, conversation_id, group)
 
     def _guard(self, coro: Coroutine[Any, Any, dict[str, Any]], recipient: Recipient | None,
                row: dict[str, Any] | None) -> dict[str, Any]:

@@ -154,11 +154,26 @@ def tenant_id(activity: Activity) -> str | None:
     return _str(tenant.get("id")) or (conv.tenant_id if conv is not None else None) or None
 
 
-def stored_reference(reference: ConversationReference, *, kind: str) -> dict[str, Any]:
+TEAM_KEY = "teamsTeam"  # beside the reference's own fields; botbuilder ignores it when it reads the reference
+
+
+def team(activity: Activity) -> dict[str, str] | None:
+    """The team a channel conversation belongs to: its Teams id and, where Teams sends it, the Microsoft 365
+    group id (``aadGroupId``) Microsoft Graph knows the team by."""
+    data = _dict(_dict(activity.channel_data).get("team"))
+    found = {name: value for name in ("id", "aadGroupId") if (value := _str(data.get(name)))}
+    return found or None
+
+
+def stored_reference(reference: ConversationReference, *, kind: str,
+                     team: dict[str, str] | None = None) -> dict[str, Any]:
     """The reference as JSON, for new posts: no activity to reply to, and for a channel the channel
-    itself rather than the thread (a proactive post starts a new thread)."""
+    itself rather than the thread (a proactive post starts a new thread) and the team it is in (under
+    :data:`TEAM_KEY`, for looking an interrupted post up)."""
     data = reference.serialize()
     data.pop("activityId", None)
     if kind == "channel":
         data["conversation"]["id"] = base_conversation_id(data["conversation"]["id"])
+        if team:
+            data[TEAM_KEY] = dict(team)
     return data

@@ -113,3 +113,48 @@ async def test_an_interrupted_send_is_found_however_busy_the_conversation_is(
     assert [bool(p.body.get("cursor")) for p in pages] == [False, True, True]
     # A key that never reached Slack: every page since the attempt is read, then "not there".
     assert await asyncio.to_thread(outbox_sender.find_sent, luis, key="never:sent", since=attempt) is None
+
+
+async def test_a_throttled_look_up_after_a_crash_waits_instead_of_posting_twice(
+    outbox_sender: SlackOutboxSender, container: Container, fake_slack: FakeSlack
+) -> None:
+    """Slack took the card, the worker died before recording it; the next look-up is rate limited: the row
+    stays marked as possibly delivered and is looked up again after Retry-After, never posted a second time."""
+    import datetime as dt
+
+    from notifications import outbox
+
+    class Crash(BaseException):
+        pass
+
+    class Dying:
+        platform = "slack"
+        timeout = outbox_sender.timeout
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(outbox_sender, name)
+
+        def send_keyed(self, recipient: Recipient, payload: dict[str, Any], *, key: str) -> dict[str, Any]:
+            outbox_sender.send_keyed(recipient, payload, key=key)
+            raise Crash()
+
+    now = dt.datetime.now(dt.UTC)
+    luis = _person(container, "luis.ortega@corvane.example")
+    with container.unit_of_work() as session:
+        outbox.enqueue(session, key="cr:8:approver:3", now=now, person_id=luis.person_id, payload=CARD)
+    with pytest.raises(Crash):
+        await asyncio.to_thread(outbox.Dispatcher(container.session_factory, [Dying()],  # type: ignore[list-item]
+                                                  per_channel_interval=0, lease=60).run, now=now)
+    later = now + dt.timedelta(seconds=61)
+    fake_slack.fail_next(1, retry_after="20", method="conversations.history")
+    d = outbox.Dispatcher(container.session_factory, [outbox_sender], per_channel_interval=0)
+    assert (await asyncio.to_thread(d.run, now=later)).sent == 0
+    with container.session_factory() as session:
+        from governance_store.models import OutboxMessage
+
+        msg = session.scalars(select(OutboxMessage).where(OutboxMessage.key == "cr:8:approver:3")).one()
+        assert (msg.status, msg.next_attempt_at) == ("sending", later + dt.timedelta(seconds=20))
+    result = await asyncio.to_thread(d.run, now=later + dt.timedelta(seconds=20))
+    assert result.sent == 1 and result.recovered == 1
+    posts = [c for c in fake_slack.calls("chat.postMessage") if c.body["channel"] == seed.LUIS]
+    assert len(posts) == 1, "exactly once"

@@ -8,6 +8,7 @@ fake does not check it, the tests do) and answers like the Bot Framework REST AP
 * ``POST /v3/conversations`` (create conversation) → ``{"id", "activityId", "serviceUrl"}``; like Teams, the
   same member gets the same 1:1 conversation back (``conversation_of``)
 * ``GET  /v3/conversations/{id}/members/{memberId}`` → a Teams member (404 when unknown)
+* ``GET  /v3/teams/{teamId}`` → the team's details (``id``, ``name``, ``aadGroupId``; 404 when unknown)
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class FakeConnector:
         self.refused: list[str] = []  # paths called with a wrong or missing token
         self.records: list[Call] = []
         self.members: dict[str, dict[str, Any]] = {}
+        self.teams: dict[str, dict[str, Any]] = {}  # Teams team id (19:…) -> its details
         self.conversation_of: dict[str, str] = {}  # member id (29:… or Entra object id) -> 1:1 conversation id
         self.refuse_create: dict[str, int] = {}  # member id -> status to answer a create with (403: not installed)
         self._ids = itertools.count(1)
@@ -114,6 +116,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._activity)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._activity)
         app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._member)
+        app.router.add_get("/v3/teams/{tid}", self._team)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -217,3 +220,11 @@ class FakeConnector:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "not found"}},
                                      status=404)
         return web.json_response(member)
+
+    async def _team(self, request: web.Request) -> web.Response:
+        call = Call("GET", request.path, None, None, {}, dict(request.headers))
+        await self._record(call)
+        team = self.teams.get(request.match_info["tid"])
+        if team is None:
+            return web.json_response({"error": {"code": "NotFound", "message": "team not found"}}, status=404)
+        return web.json_response(team)

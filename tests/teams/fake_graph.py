@@ -12,7 +12,11 @@ Answers the calls govbot's Teams sender makes the way the real services do:
   ``GET …/installedApps/{installation}/chat``;
 * ``GET /v1.0/chats/{chat}/messages?$top&$orderby=lastModifiedDateTime desc&$filter=lastModifiedDateTime
   gt …`` → the cards the bot posted in the person's 1:1 conversation (read from the fake Bot Connector),
-  newest first, ``$top`` per page (at most 50), ``@odata.nextLink`` for the next page.
+  newest first, ``$top`` per page (at most 50), ``@odata.nextLink`` for the next page; a group chat's
+  messages the same way (the chat id is the conversation id);
+* ``GET /v1.0/teams/{group}/channels/{channel}/messages/delta?$top&$filter=lastModifiedDateTime gt …`` → the
+  cards the bot posted in that channel (a delta round: ``@odata.nextLink`` pages, the last one carries
+  ``@odata.deltaLink``); ``404`` for a team or channel Graph does not know.
 
 Every Graph call must carry a token the token endpoint issued (else ``401``).
 """
@@ -54,6 +58,7 @@ class FakeGraph:
     forbidden: set[str] = field(default_factory=set)  # installing for them answers 403
     calls: list[GraphCall] = field(default_factory=list)
     page_size_cap: int = 50
+    teams: dict[str, set[str]] = field(default_factory=dict)  # team (Microsoft 365 group id) -> channel ids
 
     def __post_init__(self) -> None:
         self._tokens: set[str] = set()
@@ -134,6 +139,8 @@ class FakeGraph:
             return self._installed_apps(request.method, parts[1], parts[4:], call)
         if parts[0] == "chats" and len(parts) == 3 and parts[2] == "messages":
             return self._messages(parts[1], call, request)
+        if parts[0] == "teams" and len(parts) == 6 and parts[2] == "channels" and parts[4:] == ["messages", "delta"]:
+            return self._channel_delta(parts[1], parts[3], call, request)
         return self._error(404, "NotFound", f"Unknown path {request.path}")
 
     def _installed_apps(self, method: str, user: str, rest: list[str], call: GraphCall) -> web.Response:
@@ -163,9 +170,39 @@ class FakeGraph:
 
     def _messages(self, chat: str, call: GraphCall, request: web.Request) -> web.Response:
         user = next((u for u in self.users if self.chat_id(u) == chat), None)
-        if user is None:
+        if user is not None:
+            conversations = {cid for member, cid in self.connector.conversation_of.items() if member == user}
+        elif chat.endswith("@thread.v2"):  # a group chat: Graph's chat id is the Bot Framework conversation id
+            conversations = {chat}
+        else:
             return self._error(404, "NotFound", "Chat not found.")
-        conversations = {cid for member, cid in self.connector.conversation_of.items() if member == user}
+        page, more = self._page(conversations, call)
+        body: dict[str, Any] = {"@odata.count": len(page), "value": [self._message(c, {"chatId": chat}) for c in page]}
+        if more is not None:
+            query = {k: v[0] for k, v in parse_qs(request.query_string).items()}
+            query["$skiptoken"] = str(more)
+            body["@odata.nextLink"] = f"{self.graph_url}/chats/{chat}/messages?{urlencode(query)}"
+        return web.json_response(body)
+
+    def _channel_delta(self, team: str, channel: str, call: GraphCall, request: web.Request) -> web.Response:
+        if channel not in self.teams.get(team, set()):
+            return self._error(404, "NotFound", "Team or channel not found.")
+        page, more = self._page({channel}, call)
+        identity = {"channelIdentity": {"teamId": team, "channelId": channel}}
+        body: dict[str, Any] = {"value": [self._message(c, identity) for c in page]}
+        query = {k: v[0] for k, v in parse_qs(request.query_string).items()}
+        if more is not None:
+            query["$skiptoken"] = str(more)
+            body["@odata.nextLink"] = f"{self.graph_url}/teams/{team}/channels/{channel}/messages/delta?{urlencode(query)}"
+        else:
+            query.pop("$skiptoken", None)
+            query["$deltatoken"] = f"d{len(self.calls)}"
+            body["@odata.deltaLink"] = f"{self.graph_url}/teams/{team}/channels/{channel}/messages/delta?{urlencode(query)}"
+        return web.json_response(body)
+
+    def _page(self, conversations: set[str], call: GraphCall) -> tuple[list[Any], int | None]:
+        """The bot's posts in ``conversations`` changed after the ``$filter`` instant, newest first: this page
+        and the offset of the next one (``None`` on the last page)."""
         posted = [c for c in self.connector.calls() if c.kind in ("send", "reply") and c.conversation_id in conversations]
         since = None
         flt = call.query.get("$filter", "")
@@ -174,20 +211,15 @@ class FakeGraph:
         kept = [c for c in reversed(posted) if since is None or c.when > since]
         top = min(int(call.query.get("$top") or 20), self.page_size_cap)
         skip = int(call.query.get("$skiptoken") or 0)
-        page = kept[skip:skip + top]
-        values = [{"id": self._activity_id(c), "messageType": "message", "chatId": chat,
-                   "createdDateTime": c.when.isoformat().replace("+00:00", "Z"),
-                   "lastModifiedDateTime": c.when.isoformat().replace("+00:00", "Z"),
-                   "from": {"application": {"id": self.client_id, "displayName": "govbot"}},
-                   "attachments": [{"id": f"att-{i}", "contentType": "application/vnd.microsoft.card.adaptive",
-                                    "content": json.dumps(card)} for i, card in enumerate(c.cards())]}
-                  for c in page]
-        body: dict[str, Any] = {"@odata.count": len(values), "value": values}
-        if skip + top < len(kept):
-            query = {k: v[0] for k, v in parse_qs(request.query_string).items()}
-            query["$skiptoken"] = str(skip + top)
-            body["@odata.nextLink"] = f"{self.graph_url}/chats/{chat}/messages?{urlencode(query)}"
-        return web.json_response(body)
+        return kept[skip:skip + top], (skip + top if skip + top < len(kept) else None)
+
+    def _message(self, c: Any, where: dict[str, Any]) -> dict[str, Any]:
+        return {"id": self._activity_id(c), "messageType": "message", **where,
+                "createdDateTime": c.when.isoformat().replace("+00:00", "Z"),
+                "lastModifiedDateTime": c.when.isoformat().replace("+00:00", "Z"),
+                "from": {"application": {"id": self.client_id, "displayName": "govbot"}},
+                "attachments": [{"id": f"att-{i}", "contentType": "application/vnd.microsoft.card.adaptive",
+                                 "content": json.dumps(card)} for i, card in enumerate(c.cards())]}
 
     @staticmethod
     def _activity_id(call: Any) -> str:

@@ -36,8 +36,9 @@ def test_manifest_declares_the_bot_in_every_scope_with_its_commands() -> None:
     assert titles == ["who", "raci", "sla", "deps", "owns", "change", "approvals", "dashboard", "notify", "help"]
     assert len(titles) <= 10, "Teams shows at most ten commands per list"
     # Reading govbot's own messages back (an interrupted send is found, not posted twice).
-    assert {"name": "ChatMessage.Read.Chat", "type": "Application"} in \
-        manifest["authorization"]["permissions"]["resourceSpecific"]
+    granted = manifest["authorization"]["permissions"]["resourceSpecific"]
+    assert {"name": "ChatMessage.Read.Chat", "type": "Application"} in granted
+    assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in granted
     assert manifest["validDomains"]
     assert manifest["icons"] == {"outline": "outline.png", "color": "color.png"}
 

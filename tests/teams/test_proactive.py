@@ -241,3 +241,102 @@ async def test_an_interrupted_send_is_found_in_the_chat_not_posted_twice(
     with container.session_factory() as s:
         msg = s.scalars(sa.select(OutboxMessage).where(OutboxMessage.key == "test:crash")).one()
         assert msg.status == "sent" and msg.platform_ref["activity_id"] == posted[0].answer_id
+
+
+GROUP = "9c4f1e2a-7b3d-4c58-a1e6-3f0d2b8c5a71"  # the team's Microsoft 365 group id, as Graph knows it
+
+
+async def _channel(container: Container, graph: FakeGraph, make_teams_host: Any, *, group_in_activity: bool) -> str:
+    """govbot is in a team's channel (someone mentioned it there): the channel's stored reference and id."""
+    host: TeamsHost = await make_teams_host(container)
+    activity = host.channel("help", email=JESSICA)
+    activity["channelData"]["channel"]["name"] = "ot-changes"
+    team = activity["channelData"]["team"]
+    if group_in_activity:  # Teams sends the group id with some channel activities (install, members added)
+        team["aadGroupId"] = GROUP
+    status, _ = await host.post(activity)
+    assert status in (200, 201)
+    channel = str(activity["channelData"]["channel"]["id"])
+    graph.teams[GROUP] = {channel}
+    graph.connector.teams[str(team["id"])] = {"id": team["id"], "name": "Filling plant", "aadGroupId": GROUP}
+    return channel
+
+
+@pytest.mark.parametrize("group_in_activity", [True, False], ids=["group-id-from-teams", "group-id-asked-of-connector"])
+async def test_an_interrupted_channel_post_is_found_in_the_channel_not_posted_twice(
+        container: Container, sender: TeamsOutboxSender, graph: FakeGraph, make_teams_host: Any,
+        group_in_activity: bool) -> None:
+    channel = await _channel(container, graph, make_teams_host, group_in_activity=group_in_activity)
+    # A busy channel: many cards since the interrupted one began, so the look-up has to page.
+    with container.unit_of_work() as s:
+        outbox.enqueue(s, key="test:channel-crash", now=NOW, channel="ot-changes",
+                       payload={"text": "CHG0031999 was approved", "ephemeral": False})
+        for i in range(60):
+            outbox.enqueue(s, key=f"test:busy:{i}", now=NOW, channel="ot-changes",
+                           payload={"text": f"later {i}", "ephemeral": False})
+    crashed = outbox.Dispatcher(container.session_factory, [Dying(sender)], per_channel_interval=0, lease=60)
+    with container.session_factory() as s:  # the crash hits the first card; the busy ones are sent after it
+        for msg in s.scalars(sa.select(OutboxMessage).where(OutboxMessage.key.like("test:busy:%"))):
+            msg.next_attempt_at = NOW + dt.timedelta(seconds=1)
+        s.commit()
+    with pytest.raises(Crash):
+        await asyncio.to_thread(crashed.run, now=NOW)
+    assert (await _run(_dispatcher(container, sender), NOW + dt.timedelta(seconds=1))).sent == 60
+    later = NOW + dt.timedelta(seconds=61)  # the lease ran out: another dispatcher takes over
+    result = await _run(_dispatcher(container, sender), later)
+    assert result.sent == 1 and result.recovered == 1
+    posted = [c for c in graph.connector.calls("send") if c.conversation_id == channel
+              and "CHG0031999 was approved" in c.all_text()]
+    assert len(posted) == 1, "exactly once"
+    reads = graph.of("/messages/delta")
+    assert len(reads) >= 2, "the look-up read every page of the window"
+    assert all(c.path == f"/v1.0/teams/{GROUP}/channels/{channel}/messages/delta" for c in reads)
+    assert all(c.query.get("$filter", "").startswith("lastModifiedDateTime gt ") for c in reads)
+    asked = [c for c in graph.connector.records if c.path.startswith("/v3/teams/")]
+    assert len(asked) == (0 if group_in_activity else 1)
+    with container.session_factory() as s:
+        msg = s.scalars(sa.select(OutboxMessage).where(OutboxMessage.key == "test:channel-crash")).one()
+        assert msg.status == "sent" and msg.platform_ref["activity_id"] == posted[0].answer_id
+        ref = s.scalars(sa.select(ConversationReference).where(ConversationReference.conversation_id == channel)).one()
+        assert ref.reference["teamsTeam"]["aadGroupId"] == GROUP  # remembered: not asked again
+
+
+async def test_a_channel_post_that_never_reached_teams_is_posted_once_after_the_crash(
+        container: Container, sender: TeamsOutboxSender, graph: FakeGraph, make_teams_host: Any) -> None:
+    channel = await _channel(container, graph, make_teams_host, group_in_activity=False)
+    with container.unit_of_work() as s:
+        outbox.enqueue(s, key="test:channel-lost", now=NOW, channel="ot-changes",
+                       payload={"text": "CHG0031998 needs a decision", "ephemeral": False})
+    with pytest.raises(Crash):
+        await asyncio.to_thread(outbox.Dispatcher(container.session_factory, [Dying(sender, before=True)],
+                                                  per_channel_interval=0, lease=60).run, now=NOW)
+    result = await _run(_dispatcher(container, sender), NOW + dt.timedelta(seconds=61))
+    assert result.sent == 1 and result.recovered == 0
+    posted = [c for c in graph.connector.calls("send") if c.conversation_id == channel
+              and "CHG0031998 needs a decision" in c.all_text()]
+    assert len(posted) == 1, "looked up, not found, posted once"
+
+
+async def test_a_throttled_look_up_is_asked_again_later_not_answered_with_a_second_copy(
+        container: Container, sender: TeamsOutboxSender, graph: FakeGraph, make_teams_host: Any) -> None:
+    channel = await _channel(container, graph, make_teams_host, group_in_activity=True)
+    with container.unit_of_work() as s:
+        outbox.enqueue(s, key="test:channel-throttled", now=NOW, channel="ot-changes",
+                       payload={"text": "CHG0031997 was rejected", "ephemeral": False})
+    with pytest.raises(Crash):
+        await asyncio.to_thread(outbox.Dispatcher(container.session_factory, [Dying(sender)],
+                                                  per_channel_interval=0, lease=60).run, now=NOW)
+    graph.throttle("/messages/delta", retry_after=30)
+    later = NOW + dt.timedelta(seconds=61)
+    d = _dispatcher(container, sender)
+    result = await _run(d, later)
+    assert result.sent == 0
+    with container.session_factory() as s:
+        msg = s.scalars(sa.select(OutboxMessage).where(OutboxMessage.key == "test:channel-throttled")).one()
+        assert msg.status == "sending", "still marked as possibly delivered: looked up again, not re-sent"
+        assert msg.next_attempt_at == later + dt.timedelta(seconds=30) and msg.attempted_at == NOW
+    result = await _run(d, later + dt.timedelta(seconds=30))
+    assert result.sent == 1 and result.recovered == 1
+    posted = [c for c in graph.connector.calls("send") if c.conversation_id == channel
+              and "CHG0031997 was rejected" in c.all_text()]
+    assert len(posted) == 1, "exactly once"
