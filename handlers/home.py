@@ -1,7 +1,9 @@
 """A person's home page: what waits for them and what needs fixing on their systems.
 
-Four sections, in this order: pending approvals, open requests they raised,
-systems they own, and governance gaps on the systems they look after (owner,
+Five sections, in this order: pending approvals, what else is asked of them
+(systems to confirm as theirs, ownership to accept or approve, governance gaps
+assigned to them to fix), open requests they raised, systems they own, and
+governance gaps on the systems they look after (owner,
 technical manager, data steward, or member or manager of the team that runs or
 supports the system).  Platform-neutral: adapters render the returned Reply as
 a Slack Home tab, a Teams card or console text.  Gaps are the people and team
@@ -18,9 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from governance_store import attestation, gaps, transfers
 from governance_store.changes import approvals_waiting_on, imported
 from governance_store.lint import OPEN_CHANGE_STATES, system_gaps
 from governance_store.models import (
+    Attestation,
     ChangeRequest,
     Person,
     RoleAssignment,
@@ -33,6 +37,7 @@ from handlers.routes import Route, RouteKind
 from handlers.services import Services
 
 SECTION_APPROVALS = "My pending approvals"
+SECTION_ASKED = "Asked of me"
 SECTION_REQUESTS = "My open requests"
 SECTION_SYSTEMS = "Systems I own"
 SECTION_GAPS = "Governance gaps on my systems"
@@ -52,11 +57,13 @@ def home_for(actor: Actor, *, session: Session, now: dt.datetime, services: Serv
     person = session.get(Person, actor.person_id)
     name = person.display_name if person is not None else actor.display_name
     approvals, n_approvals = _pending_approvals(session, person, now) if person is not None else ("", 0)
+    asked, n_asked = _asked_of(session, person) if person is not None else ("", 0)
     requests, n_requests = _open_requests(session, actor.person_id)
     owned, n_owned = _owned_systems(session, actor.person_id)
     gaps, n_gaps = _gaps(session, actor.person_id)
     sections = (
         Section(title=SECTION_APPROVALS, text=approvals or "Nothing waits for your decision."),
+        Section(title=SECTION_ASKED, text=asked or "No systems to confirm, no ownership to accept, no gaps to fix."),
         Section(title=SECTION_REQUESTS, text=requests or "You have no open change requests."),
         Section(title=SECTION_SYSTEMS, text=owned or "No system in the catalog names you as owner."),
         Section(title=SECTION_GAPS, text=gaps or "No gaps found on the systems you look after."),
@@ -67,6 +74,7 @@ def home_for(actor: Actor, *, session: Session, now: dt.datetime, services: Serv
         data={
             "status": "answered",
             "pending_approvals": n_approvals,
+            "asked": n_asked,
             "open_requests": n_requests,
             "systems_owned": n_owned,
             "gaps": n_gaps,
@@ -110,6 +118,35 @@ def _pending_approvals(session: Session, person: Person, now: dt.datetime) -> tu
                 line += " (overdue)"
         lines.append(line)
     return _more(lines, len(rows)), len(rows)
+
+
+def _asked_of(session: Session, person: Person) -> tuple[str, int]:
+    """Attestations, ownership requests and tracked gaps that wait on this person, and the command that
+    shows each as a card with its buttons."""
+    lines: list[str] = []
+    pending = attestation.pending_for(person, session=session)
+    by_campaign: dict[int, list[Attestation]] = {}
+    for att in pending:
+        by_campaign.setdefault(att.campaign_id, []).append(att)
+    for atts in by_campaign.values():
+        due = min(a.due_at for a in atts)
+        names = ", ".join(a.system.name for a in atts[:3]) + (", …" if len(atts) > 3 else "")
+        lines.append(f"• Confirm {len(atts)} system(s) as yours ({names}) for “{atts[0].campaign.name}”, "
+                     f"due {_when(due, person)}: `attest`")
+    requests = transfers.waiting_on(person, session=session)
+    for req in requests:
+        if req.to_id == person.id and req.state == "awaiting_acceptance":
+            giver = f" from {req.from_person.display_name}" if req.from_person is not None else ""
+            lines.append(f"• Accept ownership of {req.system.name}{giver}: `attest`")
+        else:
+            lines.append(f"• Approve {req.system.name} going to {req.to_person.display_name}: `attest`")
+    assigned = gaps.assigned_to(person, session=session)
+    for gap in assigned[:LIMIT]:
+        lines.append(f"• Fix: {gap.title} ({gap.subject}): `gaps`")
+    total = len(pending) + len(requests) + len(assigned)
+    if len(assigned) > LIMIT:
+        lines.append(f"…and {len(assigned) - LIMIT} more gaps: `gaps`")
+    return "\n".join(lines), total
 
 
 def _open_requests(session: Session, person_id: int) -> tuple[str, int]:

@@ -1,4 +1,4 @@
-"""handlers.home: the four Home sections from the store (platform-neutral)."""
+"""handlers.home: the five Home sections from the store (platform-neutral)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from governance_store.models import Approval, ChangeRequest, Person, System
 from handlers import home
@@ -50,7 +50,7 @@ def _section(reply, title: str) -> str:  # type: ignore[no-untyped-def]
 def test_home_sections_in_order(session: Session, jessica: Actor) -> None:
     reply = home.home_for(jessica, session=session, now=NOW)
     assert [s.title for s in reply.sections] == [
-        home.SECTION_APPROVALS, home.SECTION_REQUESTS, home.SECTION_SYSTEMS, home.SECTION_GAPS]
+        home.SECTION_APPROVALS, home.SECTION_ASKED, home.SECTION_REQUESTS, home.SECTION_SYSTEMS, home.SECTION_GAPS]
     approvals = _section(reply, home.SECTION_APPROVALS)
     assert "CHG9990001" in approvals and "overdue" in approvals
     requests = _section(reply, home.SECTION_REQUESTS)
@@ -80,5 +80,44 @@ def test_home_when_there_is_nothing(session: Session) -> None:
     session.flush()
     reply = home.home_for(Actor(person_id=person.id, display_name="New Person"), session=session, now=NOW)
     assert all(s.text for s in reply.sections)
-    assert reply.data == {"status": "answered", "pending_approvals": 0, "open_requests": 0, "systems_owned": 0,
-                          "gaps": 0}
+    assert reply.data == {"status": "answered", "pending_approvals": 0, "asked": 0, "open_requests": 0,
+                          "systems_owned": 0, "gaps": 0}
+
+
+def test_home_lists_what_is_asked_of_the_person(org: sessionmaker[Session]) -> None:
+    """Systems to confirm, ownership to accept and gaps to fix are on the home page, each with its command."""
+    from governance_store import attestation, gaps, transfers
+    from governance_store.changes import reroute_departed
+    from governance_store.models import OwnershipRequestKind
+    from governance_store.ownership_policy import DEFAULT_POLICY
+    from notifications.ownership import sync_and_announce
+
+    def _person(s: Session, email: str) -> Person:
+        return s.query(Person).filter_by(email=email).one()
+
+    with org() as s, s.begin():
+        reroute_departed(session=s, now=NOW)
+        sync_and_announce(session=s, now=NOW, policy=DEFAULT_POLICY)
+        campaign, _ = attestation.start(session=s, now=NOW, policy=DEFAULT_POLICY, started_by="test",
+                                        name="Q2 review", everything=True)
+        assert campaign is not None
+        brian, jessica = _person(s, "brian.caldwell@corvane.example"), _person(s, "jessica.park@corvane.example")
+        plc = s.query(System).filter_by(name="PLC-CIP-01").one()
+        assert plc.owner_id == brian.id
+        transfers.request(plc, kind=OwnershipRequestKind.TRANSFER, to=jessica, actor=brian, session=s, now=NOW,
+                          platform="test", policy=DEFAULT_POLICY)
+    with org() as s:
+        brian, jessica = _person(s, "brian.caldwell@corvane.example"), _person(s, "jessica.park@corvane.example")
+        luis = _person(s, "luis.ortega@corvane.example")
+        mine = attestation.pending_for(brian, session=s)
+        assert mine
+        asked = _section(home.home_for(Actor(brian.id, brian.display_name), session=s, now=NOW), home.SECTION_ASKED)
+        assert f"Confirm {len(mine)} system(s) as yours" in asked and "“Q2 review”" in asked and "`attest`" in asked
+        assert mine[0].system.name in asked
+        reply = home.home_for(Actor(jessica.id, jessica.display_name), session=s, now=NOW)
+        assert "Accept ownership of PLC-CIP-01 from Brian Caldwell: `attest`" in _section(reply, home.SECTION_ASKED)
+        reply = home.home_for(Actor(luis.id, luis.display_name), session=s, now=NOW)
+        asked = _section(reply, home.SECTION_ASKED)
+        assigned = gaps.assigned_to(luis, session=s)
+        assert assigned and reply.data["asked"] >= len(assigned)
+        assert f"• Fix: {assigned[0].title} ({assigned[0].subject}): `gaps`" in asked

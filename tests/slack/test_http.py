@@ -396,7 +396,8 @@ async def test_home_tab_is_published_with_the_four_sections(host: SlackHost) -> 
     view = publish.view()
     assert view["type"] == "home"
     headers = [b["text"]["text"] for b in view["blocks"] if b["type"] == "header"]
-    assert headers == ["My pending approvals", "My open requests", "Systems I own", "Governance gaps on my systems"]
+    assert headers == ["My pending approvals", "Asked of me", "My open requests", "Systems I own",
+                       "Governance gaps on my systems"]
 
 
 async def test_messages_tab_opening_publishes_nothing(host: SlackHost) -> None:
