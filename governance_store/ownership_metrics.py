@@ -229,15 +229,38 @@ def policy_in_force(*, session: Session) -> OwnershipPolicy:
         return DEFAULT_POLICY
 
 
+@dataclass(frozen=True)
+class DigestReads:
+    """What the ownership lines of every digest of one week read: coverage now (every site), the week's
+    attestation answers and gaps (every site) and the open gaps per site.  Read once per digest job and
+    shared by its scopes: each of them reads the whole catalog otherwise."""
+
+    coverage: list[Coverage]
+    week: list[Week]
+    gaps_open: dict[str, int]
+
+
+def digest_reads(*, session: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                 known: DigestReads | None = None) -> DigestReads:
+    """The reads for the week from ``start`` to ``end``; ``known``: another week's reads of the same job,
+    whose figures of now (coverage, open gaps) are the same."""
+    if known is not None:
+        return DigestReads(coverage=known.coverage, week=weekly(session=session, since=start, until=end),
+                           gaps_open=known.gaps_open)
+    return DigestReads(coverage=coverage(session=session, now=now, policy=policy_in_force(session=session)),
+                       week=weekly(session=session, since=start, until=end), gaps_open=open_gaps(session=session))
+
+
 def digest_figures(*, session: Session, site: str | None, start: dt.datetime, end: dt.datetime,
-                   now: dt.datetime) -> DigestFigures:
-    """Coverage now, and the week's attestation answers and gaps, for one site (``None``: everywhere)."""
-    rows = coverage(session=session, now=now, policy=policy_in_force(session=session))
-    cov = next((r for r in rows if r.site == (site or ALL)), Coverage(site or ALL))
-    week = [w for w in weekly(session=session, since=start, until=end) if site is None or w.site == site]
+                   now: dt.datetime, reads: DigestReads | None = None) -> DigestFigures:
+    """Coverage now, and the week's attestation answers and gaps, for one site (``None``: everywhere);
+    ``reads``: what :func:`digest_reads` read for the week, when several scopes share it."""
+    reads = reads or digest_reads(session=session, start=start, end=end, now=now)
+    cov = next((r for r in reads.coverage if r.site == (site or ALL)), Coverage(site or ALL))
+    week = [w for w in reads.week if site is None or w.site == site]
     response = [h for w in week for h in w.response_hours]
     close = [h for w in week for h in w.close_hours]
-    gaps_open = open_gaps(session=session)
+    gaps_open = reads.gaps_open
     return DigestFigures(
         coverage=cov, asked=sum(w.asked for w in week), answered=sum(w.answered for w in week),
         median_response_hours=round(statistics.median(response), 1) if response else None,

@@ -47,7 +47,7 @@ from governance_store.models import (
     Site,
     System,
 )
-from governance_store.ownership_metrics import DigestFigures, digest_figures
+from governance_store.ownership_metrics import DigestFigures, DigestReads, digest_figures, digest_reads
 from handlers.dashboard_pass import DashboardLinks
 from handlers.reply import LINK, Button, Field, Reply, Section, reply_to_dict
 from notifications import digest_headline, outbox
@@ -284,6 +284,7 @@ class SharedReads:
     weeks: dict[tuple[dt.datetime, dt.datetime], WeekHistory] = field(default_factory=dict)
     gaps: dict[tuple[int, int | None], tuple[set[str], set[str], dict[str, Any]]] = field(default_factory=dict)
     headlines: dict[dt.datetime, digest_headline.HeadlineReads] = field(default_factory=dict)
+    ownership: dict[tuple[dt.datetime, dt.datetime], DigestReads] = field(default_factory=dict)
 
     def week(self, session: Session, start: dt.datetime, end: dt.datetime, scope: DigestScope) -> WeekHistory:
         if self.scopes_per_week is not None and self.scopes_per_week[start] < 2:
@@ -299,6 +300,14 @@ class SharedReads:
         if end not in self.headlines:
             self.headlines[end] = digest_headline.read(session, end)
         return self.headlines[end]
+
+
+    def ownership_reads(self, session: Session, start: dt.datetime, end: dt.datetime,
+                        now: dt.datetime) -> DigestReads:
+        if (start, end) not in self.ownership:
+            known = next(iter(self.ownership.values()), None)  # coverage and open gaps are of now: read once
+            self.ownership[start, end] = digest_reads(session=session, start=start, end=end, now=now, known=known)
+        return self.ownership[start, end]
 
 
 def headline_reads(session: Session, end: dt.datetime, scope: DigestScope) -> digest_headline.HeadlineReads:
@@ -370,8 +379,9 @@ def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_star
                                and _gap_in_scope(scope, titles.get(k, {})))
     kind, _, arg = scope.name.partition(":")
     if kind in ("site", "all"):
+        reads = shared.ownership_reads(session, start, end, now) if shared is not None else None
         data.ownership = digest_figures(session=session, site=arg if kind == "site" else None, start=start, end=end,
-                                        now=now)
+                                        now=now, reads=reads)
     return data
 
 
