@@ -36,9 +36,10 @@ test: $(STAMP) browser
 # Re-extract the answer texts into handlers/locale/govbot.pot and add new ones to every catalogue
 # (docs/languages.md). govbot reads the .po files directly: nothing needs compiling.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -k t -k plural:1,2 -k N_ --no-location --omit-header -o handlers/locale/govbot.pot \
-		handlers/ownership.py handlers/help.py handlers/router.py handlers/i18n.py
-	$(BIN)/pybabel update -D govbot -i handlers/locale/govbot.pot -d handlers/locale --no-location --ignore-obsolete
+	$(BIN)/pybabel extract -k t -k plural:1,2 -k N_ -k Wording --no-location --omit-header -w 120 -o handlers/locale/govbot.pot \
+		handlers/ownership.py handlers/help.py handlers/router.py handlers/i18n.py \
+		governance_store/lint.py governance_store/raci.py governance_store/chains.py
+	$(BIN)/pybabel update -D govbot -i handlers/locale/govbot.pot -d handlers/locale --ignore-obsolete --no-fuzzy-matching -w 120
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

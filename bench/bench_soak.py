@@ -161,6 +161,8 @@ class Slack:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+AUDIT_KEY = "soak-audit-key-" + "0" * 32  # the workers and the chat turns sign the one audit trail alike
+
 # -- two `govbot worker` processes
 
 
@@ -170,6 +172,7 @@ class Workers:
         env.update({
             "PYTHONPATH": str(ROOT), "GOVBOT_DATABASE_URL": store.url, "GOVBOT_DATABASE_SCHEMA": store.schema,
             "GOVBOT_SLACK_BOT_TOKEN": BOT_TOKEN, "GOVBOT_SLACK_API_URL": slack.fake.api_url,
+            "GOVBOT_AUDIT_KEY": AUDIT_KEY,  # as in production: the audit trail is signed with a key of its own
         })
         self.logs = [tmp / f"worker{i}.log" for i in range(count)]
         self.procs = []
@@ -214,7 +217,7 @@ class Driver:
         # The composition root's pipeline, as Slack's adapter runs it: the account resolved to a person,
         # one unit of work, the use case, one error reply for any failure.
         self.container = build(Settings(_env_file=None, database_url=store.url,  # type: ignore[call-arg]
-                                        database_schema=store.schema))
+                                        database_schema=store.schema, audit_key=AUDIT_KEY))
         self.rng = rng
         self.stop = threading.Event()
         self.timings: dict[str, list[float]] = defaultdict(list)

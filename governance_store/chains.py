@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from governance_store.models import EscalationChain, EscalationLevel, Person, System, Team
 from governance_store.raci import Holder, PersonRef, person_holder, role_holders, team_ref
+from governance_store.wording import Wording
 
 
 @dataclass(frozen=True)
@@ -65,30 +66,37 @@ def resolve_level(level: EscalationLevel, system: System | None, *, session: Ses
     for raw in level.targets:
         target = _expand(raw, system).strip()
         if not target:
-            problems.append(f"level {level.level}: '{raw}' resolves to nothing for this system")
+            problems.append(Wording("level {level}: '{target}' resolves to nothing for this system",
+                                    level=level.level, target=raw))
             continue
         if level.target_type == "team":
             team = session.scalar(select(Team).where(func.lower(Team.name) == target.lower()))
             if team is None:
-                problems.append(f"level {level.level}: team '{target}' does not exist")
+                problems.append(Wording("level {level}: team '{team}' does not exist", level=level.level, team=target))
                 continue
             holders.append(Holder(role="team", scope=f"level {level.level}", team=team_ref(team, session=session)))
         elif level.target_type == "person":
             person = session.scalar(select(Person).where(func.lower(Person.display_name) == target.lower()))
             if person is None:
-                problems.append(f"level {level.level}: '{target}' is not in the directory")
+                problems.append(Wording("level {level}: '{target}' is not in the directory", level=level.level,
+                                        target=target))
                 continue
             holder = person_holder("person", f"level {level.level}", person, session=session)
             if not person.active:
-                who = f"{holder.acting.name} acts" if holder.acting else "nobody acts for them"
-                problems.append(f"level {level.level}: {person.display_name} left the company; {who}")
+                if holder.acting:
+                    problems.append(Wording("level {level}: {name} left the company; {acting} acts", level=level.level,
+                                            name=person.display_name, acting=holder.acting.name))
+                else:
+                    problems.append(Wording("level {level}: {name} left the company; nobody acts for them",
+                                            level=level.level, name=person.display_name))
             holders.append(holder)
         else:
             role, _, scope = target.partition("@")
             site = None if scope.upper() in ("", "GLOBAL") else scope
             found = role_holders(role.strip(), None, session=session, site_code=site)
             if not found:
-                problems.append(f"level {level.level}: nobody holds {role.strip()}@{scope or 'GLOBAL'}")
+                problems.append(Wording("level {level}: nobody holds {role}@{scope}", level=level.level,
+                                        role=role.strip(), scope=scope or "GLOBAL"))
             holders.extend(found)
     channels = tuple(c.strip() for c in level.channels if c.strip())
     return LevelTargets(level.level, level.after_minutes, level.hours, channels, tuple(holders), tuple(problems))

@@ -33,6 +33,7 @@ from governance_store.models import (
     SystemSource,
     Team,
 )
+from governance_store.wording import N_, Wording, joined
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OPEN_CHANGE_STATES = ("draft", "submitted", "approved", "scheduled")
@@ -90,7 +91,7 @@ def normalised_name(name: str) -> str:
 
 def _acting_text(person: Person, acting: dict[int, Person]) -> str:
     who = acting.get(person.id)
-    return f"acting holder: {who.display_name}" if who else "nobody is named as acting holder"
+    return Wording("acting holder: {name}", name=who.display_name) if who else Wording("nobody is named as acting holder")
 
 
 def run_lint(*, session: Session, now: dt.datetime | None = None) -> LintReport:
@@ -368,11 +369,17 @@ _SERIAL_TWINS = select(System.name).where(System.id != bindparam("id"),
                                           System.serial.in_(bindparam("serials", expanding=True)))
 
 
+# Who left, with the date where the directory has it, and without.
+OWNER = (N_("Owner {name} left the company on {date}"), N_("Owner {name} left the company"))
+TECHNICAL_MANAGER = (N_("Technical manager {name} left the company on {date}"),
+                     N_("Technical manager {name} left the company"))
+
+
 def system_gaps(system: System, *, session: Session) -> list[str]:
     """The governance gaps on one system, cheap enough to show in every answer about it."""
     gaps: list[str] = []
     acting: dict[int, Person] = {}
-    for label, person in (("Owner", system.owner), ("Technical manager", system.technical_manager)):
+    for label, person in ((OWNER, system.owner), (TECHNICAL_MANAGER, system.technical_manager)):
         if person is not None and not person.active:
             if not acting:
                 for ra in session.scalars(
@@ -381,18 +388,19 @@ def system_gaps(system: System, *, session: Session) -> list[str]:
                 ).all():
                     if ra.person is not None and ra.acting_for_id is not None:
                         acting[ra.acting_for_id] = ra.person
-            left = f" on {person.left_on.isoformat()}" if person.left_on else ""
-            gaps.append(f"{label} {person.display_name} left the company{left}; {_acting_text(person, acting)}")
+            left = Wording(label[0], name=person.display_name, date=person.left_on) if person.left_on \
+                else Wording(label[1], name=person.display_name)
+            gaps.append(joined(left, _acting_text(person, acting)))
     if system.in_cmdb and not system.retired and system.owner_id is None and system.technical_manager_id is None \
             and system.managed_by_team_id is None:
-        gaps.append("No Accountable owner: owned_by, managed_by and managed_by_group are empty in the CMDB")
+        gaps.append(Wording("No Accountable owner: owned_by, managed_by and managed_by_group are empty in the CMDB"))
     for name, team_id in (
         (system.support_group_name, system.support_team_id),
         (system.assignment_group_name, system.assignment_team_id),
         (system.managed_by_group_name, system.managed_by_team_id),
     ):
         if name and team_id is None:
-            gaps.append(f"Team '{name}' does not exist in the group directory")
+            gaps.append(Wording("Team '{team}' does not exist in the group directory", team=name))
             break
     if system.serial:
         serial = system.serial.strip()
@@ -400,10 +408,11 @@ def system_gaps(system: System, *, session: Session) -> list[str]:
         twins = session.scalars(_SERIAL_TWINS, {"id": system.id, "serials": sorted({serial, serial.upper(),
                                                                                       serial.lower()})}).all()
         if twins:
-            gaps.append(f"Near-duplicate: {', '.join(twins)} has the same serial {system.serial}")
+            gaps.append(Wording("Near-duplicate: {systems} has the same serial {serial}", systems=", ".join(twins),
+                                serial=system.serial))
     seen = sorted({s.source for s in system.sources if s.source in ("nozomi", "netbox")})
     if system.retired and seen:
-        gaps.append(f"Retired in the CMDB but still seen on the network by {', '.join(seen)}")
+        gaps.append(Wording("Retired in the CMDB but still seen on the network by {sources}", sources=", ".join(seen)))
     if not system.in_cmdb and seen:
-        gaps.append(f"Not in the CMDB: only seen by {', '.join(seen)}")
+        gaps.append(Wording("Not in the CMDB: only seen by {sources}", sources=", ".join(seen)))
     return gaps

@@ -24,6 +24,7 @@ from governance_store.models import (
     Team,
     TeamMember,
 )
+from governance_store.wording import Wording
 
 LETTERS = ("R", "A", "C", "I")
 LETTER_NAMES = {"R": "responsible", "A": "accountable", "C": "consulted", "I": "informed"}
@@ -242,19 +243,24 @@ def resolve_activity(activity: Activity, system: System, *, session: Session) ->
     for letter, role_name in sorted(letters, key=lambda e: (LETTERS.index(e[0]), e[1])):
         holders = role_holders(role_name, system, session=session)
         if not holders:
-            result.warnings.append(f"No holder of role '{role_name}' covers {system.name}")
+            result.warnings.append(Wording("No holder of role '{role}' covers {system}", role=role_name,
+                                           system=system.name))
             holders = [Holder(role=role_name, scope="unassigned")]
         result.holders[letter].extend(holders)
         for h in holders:
             if h.person is not None and not h.person.active:
-                acting = f"; acting: {h.acting.name}" if h.acting else "; nobody acting"
-                result.warnings.append(f"{h.role} {h.person.name} left the company{acting}")
+                if h.acting:
+                    result.warnings.append(Wording("{role} {name} left the company; acting: {acting}", role=h.role,
+                                                   name=h.person.name, acting=h.acting.name))
+                else:
+                    result.warnings.append(Wording("{role} {name} left the company; nobody acting", role=h.role,
+                                                   name=h.person.name))
     accountable = [role for letter, role in letters if letter == "A"]
     if not accountable:
-        result.warnings.append(f"{activity.activity_id} has no Accountable role")
+        result.warnings.append(Wording("{activity} has no Accountable role", activity=activity.activity_id))
     elif len(accountable) > 1:
-        names = ", ".join(sorted(accountable))
-        result.warnings.append(f"{activity.activity_id} has {len(accountable)} Accountable roles: {names}")
+        result.warnings.append(Wording("{activity} has {n} Accountable roles: {roles}", activity=activity.activity_id,
+                                       n=len(accountable), roles=", ".join(sorted(accountable))))
     return result
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from governance_store.models import Person, RoleAssignment, ScopeType, Site, Team, TeamMember
+from governance_store.wording import Wording
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,15 @@ class Translator:
     def __call__(self, message: str, **values: Any) -> str:
         text = self._gettext(message)
         return text.format(**values) if values else text
+
+    def say(self, text: str) -> str:
+        """A text the store worded (:class:`governance_store.wording.Wording`) in this language; any other
+        text as it is."""
+        if not isinstance(text, Wording):
+            return str(text)
+        values = {k: self.date(v) if isinstance(v, dt.date) else self.say(v) if isinstance(v, Wording) else v
+                  for k, v in text.values.items()}
+        return self(text.msgid, **values)
 
     def plural(self, singular: str, plural: str, n: int, **values: Any) -> str:
         return self._ngettext(singular, plural, n).format(n=n, **values)

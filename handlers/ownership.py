@@ -342,7 +342,7 @@ def who_owns(intent: Intent, system: System, *, session: Session, now: dt.dateti
         text=owner_headline(t, system, owner_acting),
         sections=(Section(title=_header(system), fields=tuple(fields)),),
         buttons=_system_buttons(t, system, exclude="who"),
-        warnings=tuple(warnings),
+        warnings=tuple(t.say(w) for w in warnings),
         data=data,
     )
 
@@ -439,7 +439,7 @@ def _raci_reply(intent: Intent, system: System, result: raci.RaciResult, alterna
         text=text,
         sections=(Section(title=f"{result.activity_id} {result.activity_name} — {system.name}", fields=tuple(fields)),),
         buttons=buttons,
-        warnings=tuple(result.warnings),
+        warnings=tuple(t.say(w) for w in result.warnings),
         data=data,
     )
 
@@ -574,7 +574,7 @@ def call(intent: Intent, system: System, *, session: Session, now: dt.datetime) 
         text=t("For {system} call {team}", system=system.name, team=_team_line(t, system)) + channel,
         sections=(Section(title=t("Who to call about {system}", system=system.name), fields=tuple(fields)),),
         buttons=_system_buttons(t, system, exclude="call"),
-        warnings=tuple(warnings),
+        warnings=tuple(t.say(w) for w in warnings),
         data=data,
     )
 
@@ -621,7 +621,7 @@ def sla(intent: Intent, system: System, *, session: Session, now: dt.datetime) -
         text=t("SLA for {system} (criticality {criticality})", system=system.name, criticality=crit),
         sections=(Section(title=f"SLA — {system.name} · {crit}", fields=tuple(fields)),),
         buttons=_system_buttons(t, system, exclude="sla"),
-        warnings=tuple(warnings),
+        warnings=tuple(t.say(w) for w in warnings),
         data=data,
     )
 
@@ -765,7 +765,7 @@ def owns(intent: Intent, *, session: Session, now: dt.datetime, services: Servic
         text=t.plural("{subject} is recorded on {n} system.", "{subject} is recorded on {n} systems.", total,
                       subject=subject),
         sections=(Section(title=t("What {subject} owns", subject=subject), fields=tuple(fields)),),
-        warnings=tuple(warnings),
+        warnings=tuple(t.say(w) for w in warnings),
         data=data,
     )
 

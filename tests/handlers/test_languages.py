@@ -217,3 +217,32 @@ def test_hours_stored_before_they_were_checked_do_not_break_answers(org: session
             assert reply.data["status"] == "answered", reply.text
         warned = ask(s, "call PLC-FIL-L3-07")
         assert any("cannot be read" in w for w in warned.data["warnings"])
+
+
+def _warnings_in(sample: str, session: Session) -> None:
+    """The gaps and warnings under an answer are in the asker's language too: in no language but English is
+    an English warning left, and each says who left and when in that language's words and date format."""
+    values = SAMPLES[sample]
+    english = ask(session, f"who owns {values['system']}", locale="en")
+    assert any(f"{values['owner']} left the company on {values['left'].isoformat()}" in w for w in english.warnings)
+    for code in LANGUAGES[1:]:
+        t = translator(code)
+        for intent in ("who_owns", "call"):
+            phrase = next(p for c, p in every_phrase() if c == code and p.intent == intent)
+            question = instantiate(phrase.text, values)
+            reply = ask(session, question, locale=code)
+            assert language_of(reply.data["locale"]) == code and reply.warnings, (code, question)
+            leftovers = [w for w in reply.warnings
+                         if re.search(r"left the company|acting holder|Near-duplicate|does not exist|nobody", w)]
+            assert not leftovers, (code, question, leftovers)
+            if intent == "who_owns":
+                assert any(values["owner"] in w and t.date(values["left"]) in w for w in reply.warnings), \
+                    (code, reply.warnings)
+
+
+def test_warnings_under_an_answer_are_in_the_askers_language_corvane(corvane: Session) -> None:
+    _warnings_in("corvane", corvane)
+
+
+def test_warnings_under_an_answer_are_in_the_askers_language_valdera(valdera: Session) -> None:
+    _warnings_in("valdera", valdera)
