@@ -379,9 +379,9 @@ def collect(scope: DigestScope, *, session: Session, now: dt.datetime, week_star
                                and _gap_in_scope(scope, titles.get(k, {})))
     kind, _, arg = scope.name.partition(":")
     if kind in ("site", "all"):
-        reads = shared.ownership_reads(session, start, end, now) if shared is not None else None
+        owned = shared.ownership_reads(session, start, end, now) if shared is not None else None
         data.ownership = digest_figures(session=session, site=arg if kind == "site" else None, start=start, end=end,
-                                        now=now, reads=reads)
+                                        now=now, reads=owned)
     return data
 
 
