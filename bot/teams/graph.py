@@ -57,6 +57,10 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def _stamp(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 async def _error(resp: aiohttp.ClientResponse, what: str) -> GraphError:
     try:
         body = await resp.json(content_type=None)
@@ -165,18 +169,10 @@ class Graph:
 
     async def messages_since(self, chat_id: str, since: dt.datetime) -> AsyncIterator[dict[str, Any]]:
         """The chat's messages changed after ``since``, newest first, every page."""
-        http = await self._session()
-        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        url: str | None = (f"{self.base}/chats/{quote(chat_id, safe='')}/messages?$top={PAGE}"
-                           f"&$orderby=lastModifiedDateTime desc&$filter=lastModifiedDateTime gt {stamp}")
-        while url:
-            async with http.get(url, headers=await self._headers()) as resp:
-                if resp.status != 200:
-                    raise await _error(resp, "reading the chat's messages")
-                page = await resp.json(content_type=None)
-            for message in page.get("value") or []:
-                yield message
-            url = page.get("@odata.nextLink") or None
+        url = (f"{self.base}/chats/{quote(chat_id, safe='')}/messages?$top={PAGE}"
+               f"&$orderby=lastModifiedDateTime desc&$filter=lastModifiedDateTime gt {_stamp(since)}")
+        async for message in self._pages(url, "reading the chat's messages"):
+            yield message
 
     async def channel_messages_since(self, team_id: str, channel_id: str,
                                      since: dt.datetime) -> AsyncIterator[dict[str, Any]]:
@@ -185,14 +181,19 @@ class Graph:
         A delta round restricted to the window (``GET /teams/{team}/channels/{channel}/messages/delta`` with
         ``$filter=lastModifiedDateTime gt …``), following ``@odata.nextLink`` until Graph answers with the
         round's ``@odata.deltaLink``.  ``team_id`` is the team's Microsoft 365 group id."""
+        url = (f"{self.base}/teams/{quote(team_id, safe='')}/channels/{quote(channel_id, safe='')}"
+               f"/messages/delta?$top={PAGE}&$filter=lastModifiedDateTime gt {_stamp(since)}")
+        async for message in self._pages(url, "reading the channel's messages"):
+            yield message
+
+    async def _pages(self, first: str, what: str) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a paged Graph answer, following ``@odata.nextLink`` from ``first``."""
         http = await self._session()
-        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        url: str | None = (f"{self.base}/teams/{quote(team_id, safe='')}/channels/{quote(channel_id, safe='')}"
-                           f"/messages/delta?$top={PAGE}&$filter=lastModifiedDateTime gt {stamp}")
+        url: str | None = first
         while url:
             async with http.get(url, headers=await self._headers()) as resp:
                 if resp.status != 200:
-                    raise await _error(resp, "reading the channel's messages")
+                    raise await _error(resp, what)
                 page = await resp.json(content_type=None)
             for message in page.get("value") or []:
                 yield message

@@ -301,15 +301,20 @@ async def test_an_interrupted_channel_post_is_found_in_the_channel_not_posted_tw
         assert ref.reference["teamsTeam"]["aadGroupId"] == GROUP  # remembered: not asked again
 
 
+async def _post_and_crash(container: Container, sender: TeamsOutboxSender, key: str, text: str, *,
+                          before: bool = False) -> None:
+    """A card for the channel, and the worker dies right after (or right before) Teams takes it."""
+    with container.unit_of_work() as s:
+        outbox.enqueue(s, key=key, now=NOW, channel="ot-changes", payload={"text": text, "ephemeral": False})
+    with pytest.raises(Crash):
+        await asyncio.to_thread(outbox.Dispatcher(container.session_factory, [Dying(sender, before)],
+                                                  per_channel_interval=0, lease=60).run, now=NOW)
+
+
 async def test_a_channel_post_that_never_reached_teams_is_posted_once_after_the_crash(
         container: Container, sender: TeamsOutboxSender, graph: FakeGraph, make_teams_host: Any) -> None:
     channel = await _channel(container, graph, make_teams_host, group_in_activity=False)
-    with container.unit_of_work() as s:
-        outbox.enqueue(s, key="test:channel-lost", now=NOW, channel="ot-changes",
-                       payload={"text": "CHG0031998 needs a decision", "ephemeral": False})
-    with pytest.raises(Crash):
-        await asyncio.to_thread(outbox.Dispatcher(container.session_factory, [Dying(sender, before=True)],
-                                                  per_channel_interval=0, lease=60).run, now=NOW)
+    await _post_and_crash(container, sender, "test:channel-lost", "CHG0031998 needs a decision", before=True)
     result = await _run(_dispatcher(container, sender), NOW + dt.timedelta(seconds=61))
     assert result.sent == 1 and result.recovered == 0
     posted = [c for c in graph.connector.calls("send") if c.conversation_id == channel
@@ -320,12 +325,7 @@ async def test_a_channel_post_that_never_reached_teams_is_posted_once_after_the_
 async def test_a_throttled_look_up_is_asked_again_later_not_answered_with_a_second_copy(
         container: Container, sender: TeamsOutboxSender, graph: FakeGraph, make_teams_host: Any) -> None:
     channel = await _channel(container, graph, make_teams_host, group_in_activity=True)
-    with container.unit_of_work() as s:
-        outbox.enqueue(s, key="test:channel-throttled", now=NOW, channel="ot-changes",
-                       payload={"text": "CHG0031997 was rejected", "ephemeral": False})
-    with pytest.raises(Crash):
-        await asyncio.to_thread(outbox.Dispatcher(container.session_factory, [Dying(sender)],
-                                                  per_channel_interval=0, lease=60).run, now=NOW)
+    await _post_and_crash(container, sender, "test:channel-throttled", "CHG0031997 was rejected")
     graph.throttle("/messages/delta", retry_after=30)
     later = NOW + dt.timedelta(seconds=61)
     d = _dispatcher(container, sender)
