@@ -10,28 +10,37 @@ with the signature window and are purged.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from governance_store.models import SeenRequest
 
 
 def first_time(session: Session, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
-    """Remember ``key`` until ``expires_at``; ``False`` when it is already remembered (and not expired).
+    """Remember ``key`` until ``expires_at``; ``False`` when it is already remembered (and not expired)."""
+    return key in claim_many(session, {key: expires_at}, now=now)
 
-    Two replicas racing for the same key: the primary key lets exactly one insert win."""
-    try:
-        with session.begin_nested():
-            session.add(SeenRequest(key=key, expires_at=expires_at))
-            session.flush()
-        return True
-    except IntegrityError:
-        # Remembered before: still valid means a repeat; expired (not purged yet) is taken over atomically.
-        taken = session.execute(update(SeenRequest).where(SeenRequest.key == key, SeenRequest.expires_at <= now)
-                                .values(expires_at=expires_at).execution_options(synchronize_session=False))
-        return bool(getattr(taken, "rowcount", 0))
+
+def claim_many(session: Session, keys: Mapping[str, dt.datetime], *, now: dt.datetime) -> set[str]:
+    """Remember each key until its instant, in one statement; the keys that were not remembered yet.
+
+    A key remembered before and still valid is a repeat (left out of the answer); one that has expired but
+    is not purged yet is taken over.  Two replicas racing for the same key: the primary key lets exactly one
+    of them insert it (the other's conflict sees the row, still valid, and leaves it)."""
+    if not keys:
+        return set()
+    table: Table = SeenRequest.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = insert(table).values([{"key": key, "expires_at": until} for key, until in keys.items()])
+    statement = rows.on_conflict_do_update(
+        index_elements=[table.c.key], set_={"expires_at": rows.excluded.expires_at},
+        where=table.c.expires_at <= now,
+    ).returning(table.c.key)
+    return set(session.connection().execute(statement).scalars())
 
 
 def forget(session: Session, key: str) -> None:

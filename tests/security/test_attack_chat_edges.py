@@ -11,6 +11,7 @@ botbuilder's own validation; ``tests/teams/tokens.py`` plays the Bot Connector's
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -111,6 +112,23 @@ async def test_a_replayed_signed_slash_command_runs_once_on_any_replica(make_hos
         assert status == 200 and answer == ""  # acknowledged, not run
     await first.fake.settle()
     assert len(first.fake.calls("response_url")) == 1
+
+
+async def test_a_signed_request_sent_many_times_at_once_runs_once(make_host: slack_rig.HostFactory) -> None:
+    """Copies arriving together (on one replica and on another) are claimed in the same moments: exactly one
+    runs, whichever transaction each copy's claim lands in."""
+    first, second = await make_host(), await make_host()
+    others = [first.slash_body(f"who {seed.PLC}", response_url=first.fake.hook_url(f"distinct{n}"))[0]
+              for n in range(6)]
+    body, _ = first.slash_body(f"who {seed.PLC}")
+    headers = sign(body)
+    copies = [first.post(body, content_type=FORM, signed=False, headers=headers) for _ in range(8)]
+    copies += [second.post(body, content_type=FORM, signed=False, headers=headers) for _ in range(4)]
+    distinct = [first.post(other, content_type=FORM) for other in others]
+    results = await asyncio.gather(*copies, *distinct)
+    assert all(status == 200 for status, _ in results)
+    await first.fake.settle()
+    assert len(first.fake.calls("response_url")) == 1 + len(others)  # the copies once, each distinct one once
 
 
 async def test_an_event_retry_is_acknowledged_and_answered_once_across_replicas(
