@@ -19,11 +19,6 @@ from sqlalchemy.orm import Session
 from governance_store.models import SeenRequest
 
 
-def first_time(session: Session, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
-    """Remember ``key`` until ``expires_at``; ``False`` when it is already remembered (and not expired)."""
-    return key in claim_many(session, {key: expires_at}, now=now)
-
-
 def claim_many(session: Session, keys: Mapping[str, dt.datetime], *, now: dt.datetime) -> set[str]:
     """Remember each key until its instant, in one statement; the keys that were not remembered yet.
 

@@ -58,7 +58,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Table, Update, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -298,15 +298,6 @@ class _Claim:
     updates_id: int | None = None
 
 
-class _Outcome(NamedTuple):
-    """What became of one claimed row: the values to write, whether it was found on the platform."""
-
-    claim: _Claim
-    values: dict[str, Any]
-    recovered: bool
-    at: dt.datetime
-
-
 class Dispatcher:
     """Delivers due outbox messages; keeps each channel under ``per_channel_interval`` seconds per message.
 
@@ -330,7 +321,7 @@ class Dispatcher:
         self._last_sent: dict[str, dt.datetime] = {}
         # Sends whose outcome could not be written down (the database went away after the platform took the
         # message): written first thing when the database answers again, before anything else is claimed.
-        self._unrecorded: list[_Outcome] = []
+        self._unrecorded: list[tuple[_Claim, dict[str, Any], bool, dt.datetime]] = []
 
     def run(self, *, now: dt.datetime, limit: int = 100) -> DispatchResult:
         result = DispatchResult()
@@ -515,60 +506,51 @@ class Dispatcher:
             unknown = claim.kind != "update" and not (isinstance(error, DeliveryError) and not error.ambiguous)
             values = {"status": OutboxStatus.SENDING.value if unknown else OutboxStatus.PENDING.value,
                       "last_error": text, "next_attempt_at": now + backoff(claim.attempts, retry_after)}
-        self._settle([_Outcome(claim, values, recovered, now)], result)
-
-    def _record_pending(self, result: DispatchResult) -> None:
-        if self._unrecorded:
-            self._record(self._unrecorded, result)
-            self._unrecorded.clear()
-
-    def _settle(self, outcomes: list[_Outcome], result: DispatchResult) -> None:
-        if not outcomes:
-            return
         try:
-            self._record(outcomes, result)
+            self._record(claim, values, recovered, now, result)
         except Exception:
-            # The platform has the messages (or said no), the database is away: keep the outcomes and write them
-            # as soon as the database answers (the rows stay ours meanwhile), instead of looking them up later.
-            self._unrecorded.extend(outcomes)
+            # The platform has the message (or said no), the database is away: keep the outcome and write it as
+            # soon as the database answers (the row stays ours meanwhile), instead of looking it up later.
+            self._unrecorded.append((claim, values, recovered, now))
             raise
 
-    def _record(self, outcomes: list[_Outcome], result: DispatchResult) -> None:
-        """Write the outcomes in one transaction."""
-        # Only our own claim is settled: if the lease ran out and another dispatcher took the row over (status
-        # or attempts changed), its outcome stands.
-        settled: list[bool] = []
+    def _record_pending(self, result: DispatchResult) -> None:
+        while self._unrecorded:
+            claim, values, recovered, at = self._unrecorded[0]
+            self._record(claim, values, recovered, at, result)
+            self._unrecorded.pop(0)
+
+    def _record(self, claim: _Claim, values: dict[str, Any], recovered: bool, now: dt.datetime,
+                result: DispatchResult) -> None:
         with self.factory() as session, session.begin():
             connection = session.connection()
             if connection.dialect.name == "postgresql":
                 # See "Durability of the record" above: this commit need not wait for the disk.
                 connection.execute(text("SET LOCAL synchronous_commit = off"))
-            for claim, values, _recovered, _at in outcomes:
-                settled.append(connection.execute(  # an UPDATE's result is a CursorResult: it has the rowcount
-                    _settle_statement(tuple(values)),
-                    {"claim_id": claim.id, "claim_attempts": claim.attempts, **values},
-                ).rowcount > 0)
-            for (claim, values, _recovered, at), done in zip(outcomes, settled, strict=True):
-                sent = done and values["status"] == OutboxStatus.SENT.value
-                if sent and claim.waited and claim.change_id is not None and self.on_reach is not None:
-                    self.on_reach(session, claim.change_id, at, f"reached{claim.id}")
-                if sent and claim.kind == "update" and claim.updates_id:
-                    # What the platform answered is the original's reference from now on (e-mail: no second
-                    # follow-up).
-                    session.execute(update(OutboxMessage).where(OutboxMessage.id == claim.updates_id)
-                                    .values(platform_ref=values["platform_ref"])
-                                    .execution_options(synchronize_session=False))
-        for (claim, values, recovered, at), done in zip(outcomes, settled, strict=True):
-            if not done:
-                log.warning("outbox message %s was reclaimed while being sent", claim.key)
-            elif values["status"] == OutboxStatus.SENT.value:
-                self._last_sent[claim.lane] = at
-                result.sent += 1
-                result.recovered += recovered
-            elif values["status"] == OutboxStatus.FAILED.value:
-                result.failed += 1
-            else:
-                result.retried += 1
+            # Only our own claim is settled: if the lease ran out and another dispatcher took the row
+            # over (status or attempts changed), its outcome stands.
+            done = connection.execute(  # an UPDATE's result is a CursorResult, which has the rowcount
+                _settle_statement(tuple(values)), {"claim_id": claim.id, "claim_attempts": claim.attempts, **values},
+            ).rowcount
+            if done and values["status"] == OutboxStatus.SENT.value and claim.waited and claim.change_id is not None \
+                    and self.on_reach is not None:
+                self.on_reach(session, claim.change_id, now, f"reached{claim.id}")
+            if done and claim.kind == "update" and values["status"] == OutboxStatus.SENT.value and claim.updates_id:
+                # What the platform answered is the original's reference from now on (e-mail: no second follow-up).
+                session.execute(update(OutboxMessage).where(OutboxMessage.id == claim.updates_id)
+                                .values(platform_ref=values["platform_ref"])
+                                .execution_options(synchronize_session=False))
+        if not done:
+            log.warning("outbox message %s was reclaimed while being sent", claim.key)
+            return
+        if values["status"] == OutboxStatus.SENT.value:
+            self._last_sent[claim.lane] = now
+            result.sent += 1
+            result.recovered += recovered
+        elif values["status"] == OutboxStatus.FAILED.value:
+            result.failed += 1
+        else:
+            result.retried += 1
 
     def _release(self, claim: _Claim) -> None:
         with self.factory() as session, session.begin():
