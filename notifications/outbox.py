@@ -3,9 +3,9 @@ transaction as the state change that caused it; a dispatcher delivers it.
 
 Delivery is exactly once as far as the platform lets us observe it:
 
-1. *Claim* (one short committed transaction): a due row is taken with
-   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, marked ``sending`` and leased
-   until ``now + lease`` (``attempts`` counts the try).  Two replicas never
+1. *Claim* (one short committed transaction): due rows are taken with
+   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and marked, in one statement,
+   ``sending`` and leased until ``now + lease`` (``attempts`` counts the try).  Two replicas never
    claim the same row, and the claim survives a crash.
 2. *Send*, outside any transaction, carrying the row's key (Slack: message
    ``metadata``), so the platform remembers which row a message belongs to.
@@ -38,7 +38,8 @@ Updates go to the platform the original went to.  An update of a card that is
 still on its way replaces the original's payload instead (:func:`enqueue_updates`),
 so a card delivered late is current and carries no stale buttons.
 
-Durability of the record: step 3 is a short transaction of its own, and
+Durability of the record: step 3 is a short transaction of its own (on
+PostgreSQL usually one statement committed on its own: one round trip), and
 on PostgreSQL it commits without waiting for its WAL to reach the disk
 (``synchronous_commit`` off for that transaction only), which makes delivery
 several times faster while the disk is busy.  A
@@ -60,7 +61,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Table, Update, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, object_session, sessionmaker
 
@@ -382,15 +397,14 @@ class Dispatcher:
                 if self.per_channel_interval > 0:
                     self._last_sent[lane] = now  # the lane is taken for this round even if the send fails
                 interrupted = msg.status == OutboxStatus.SENDING.value
-                waited = bool(msg.reach)
-                previous_attempt = msg.attempted_at
-                msg.status = OutboxStatus.SENDING.value
-                msg.attempts += 1
-                msg.next_attempt_at = now + self.lease
-                msg.attempted_at = now if not interrupted or previous_attempt is None else previous_attempt
-                claims.append(_Claim(msg.id, msg.key, msg.kind, msg.attempts, dict(msg.payload or {}), recipient,
-                                     interrupted, lane, sender, original_ref, msg.change_id, waited,
-                                     previous_attempt if interrupted else None, time.monotonic(), msg.updates_id))
+                claims.append(_Claim(msg.id, msg.key, msg.kind, msg.attempts + 1, dict(msg.payload or {}),
+                                     recipient, interrupted, lane, sender, original_ref, msg.change_id,
+                                     bool(msg.reach), msg.attempted_at if interrupted else None, time.monotonic(),
+                                     msg.updates_id))
+            if claims:
+                # The claimed rows, marked in one statement (they are locked: ``attempts`` is what was read).
+                session.execute(_CLAIM, {"ids": [c.id for c in claims], "now": now, "leased_until": now + self.lease},
+                                execution_options={"synchronize_session": False})
         return claims, settled
 
     def _update_target(self, msg: OutboxMessage, original: OutboxMessage | None, now: dt.datetime) -> Sender | None:
@@ -522,24 +536,33 @@ class Dispatcher:
 
     def _record(self, claim: _Claim, values: dict[str, Any], recovered: bool, now: dt.datetime,
                 result: DispatchResult) -> None:
-        with self.factory() as session, session.begin():
-            connection = session.connection()
-            if connection.dialect.name == "postgresql":
-                # See "Durability of the record" above: this commit need not wait for the disk.
-                connection.execute(text("SET LOCAL synchronous_commit = off"))
-            # Only our own claim is settled: if the lease ran out and another dispatcher took the row
-            # over (status or attempts changed), its outcome stands.
-            done = connection.execute(  # an UPDATE's result is a CursorResult, which has the rowcount
-                _settle_statement(tuple(values)), {"claim_id": claim.id, "claim_attempts": claim.attempts, **values},
-            ).rowcount
-            if done and values["status"] == OutboxStatus.SENT.value and claim.waited and claim.change_id is not None \
-                    and self.on_reach is not None:
-                self.on_reach(session, claim.change_id, now, f"reached{claim.id}")
-            if done and claim.kind == "update" and values["status"] == OutboxStatus.SENT.value and claim.updates_id:
-                # What the platform answered is the original's reference from now on (e-mail: no second follow-up).
-                session.execute(update(OutboxMessage).where(OutboxMessage.id == claim.updates_id)
-                                .values(platform_ref=values["platform_ref"])
-                                .execution_options(synchronize_session=False))
+        # Only our own claim is settled: if the lease ran out and another dispatcher took the row
+        # over (status or attempts changed), its outcome stands.
+        params = {"claim_id": claim.id, "claim_attempts": claim.attempts, **values}
+        sent = values["status"] == OutboxStatus.SENT.value
+        reached = sent and claim.waited and claim.change_id is not None and self.on_reach is not None
+        original = sent and claim.kind == "update" and bool(claim.updates_id)
+        engine = self.factory.kw.get("bind")
+        if not (reached or original) and isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+            # The common outcome is one statement committed on its own: one round trip per message.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                done = connection.execute(_settle_statement(tuple(values), asynchronous=True), params).rowcount
+        else:
+            with self.factory() as session, session.begin():
+                connection = session.connection()
+                if connection.dialect.name == "postgresql":
+                    # See "Durability of the record" above: this commit need not wait for the disk.
+                    connection.execute(text("SET LOCAL synchronous_commit = off"))
+                done = connection.execute(_settle_statement(tuple(values)), params).rowcount
+                if done and reached:
+                    assert self.on_reach is not None and claim.change_id is not None
+                    self.on_reach(session, claim.change_id, now, f"reached{claim.id}")
+                if done and original:
+                    # What the platform answered is the original's reference from now on (e-mail: no second
+                    # follow-up).
+                    session.execute(update(OutboxMessage).where(OutboxMessage.id == claim.updates_id)
+                                    .values(platform_ref=values["platform_ref"])
+                                    .execution_options(synchronize_session=False))
         if not done:
             log.warning("outbox message %s was reclaimed while being sent", claim.key)
             return
@@ -563,16 +586,36 @@ class Dispatcher:
                 .execution_options(synchronize_session=False))
 
 
-@functools.lru_cache(maxsize=32)
-def _settle_statement(columns: tuple[str, ...]) -> Update:
+_TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
+# Claiming: ``sending`` until the lease runs out, one more attempt; an interrupted send keeps the time its
+# first attempt began (the look-up for it starts there).
+_CLAIM = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=OutboxStatus.SENDING.value, attempts=_TABLE.c.attempts + 1,
+            next_attempt_at=bindparam("leased_until", type_=_TABLE.c.next_attempt_at.type),
+            attempted_at=case((and_(_TABLE.c.status == OutboxStatus.SENDING.value, _TABLE.c.attempted_at.is_not(None)),
+                               _TABLE.c.attempted_at),
+                              else_=bindparam("now", type_=_TABLE.c.attempted_at.type)))
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _settle_statement(columns: tuple[str, ...], *, asynchronous: bool = False) -> Update:
     """``UPDATE outbox SET <columns> WHERE id = :claim_id AND status = 'sending' AND attempts = :claim_attempts``,
     built once per set of columns (a delivery settles hundreds of rows a second; building and caching a new
-    statement for each costs more than the update itself)."""
-    table: Table = OutboxMessage.__table__  # type: ignore[assignment]
-    return (update(table)
-            .where(table.c.id == bindparam("claim_id"), table.c.status == OutboxStatus.SENDING.value,
-                   table.c.attempts == bindparam("claim_attempts"))
-            .values({name: bindparam(name) for name in columns}))
+    statement for each costs more than the update itself).
+
+    ``asynchronous`` (PostgreSQL, a statement committed on its own): the statement also turns
+    ``synchronous_commit`` off for its own transaction, so its commit does not wait for the disk (see
+    "Durability of the record" above)."""
+    statement = (update(_TABLE)
+                 .where(_TABLE.c.id == bindparam("claim_id"), _TABLE.c.status == OutboxStatus.SENDING.value,
+                        _TABLE.c.attempts == bindparam("claim_attempts"))
+                 .values({name: bindparam(name, type_=_TABLE.c[name].type) for name in columns}))
+    if asynchronous:
+        statement = statement.where(func.set_config("synchronous_commit", "off", True) == "off")
+    return statement
 
 
 def dispatch(factory: sessionmaker[Session], senders: Sequence[Sender], *, now: dt.datetime,

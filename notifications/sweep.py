@@ -2,8 +2,14 @@
 
 On PostgreSQL due rows are claimed with ``FOR UPDATE SKIP LOCKED`` (``batch``
 rows at a time), so any number of replicas can sweep at once and each timer is
-advanced by exactly one of them (a batch takes the audit log's lock before its
-rows, as chat turns do, so a sweep never deadlocks with a turn); the messages
+advanced by exactly one of them.  Replicas sweep their batches side by side and
+take the audit log's lock only to append the batch's entries; a batch never
+waits in the database for that lock while it holds its rows: it asks for it
+without waiting, for a moment, and if it is still taken (a chat turn, which
+locks the audit log before it touches timers, may be waiting for these very
+rows) it gives the rows back and sweeps the batch again, this time taking the
+audit log's lock first, as turns do, so a sweep never deadlocks with a turn.
+The messages
 a step causes are outbox rows with unique keys (``INSERT … ON CONFLICT DO
 NOTHING``) and the audit entries are appended in the same transaction, so a
 crash before commit loses nothing and a crash after commit repeats nothing.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +58,8 @@ class SweepResult:
 
 
 BATCH = 100
+# How long a batch swept side by side with others asks for the audit log before it gives its rows back.
+AUDIT_PATIENCE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,14 @@ class _Pass:
 
     def flush(self, session: Session) -> None:
         """Write the queued messages (an existing key is left alone) and append the audit entries."""
+        self.write_messages(session)
+        if self.audits:
+            _append_audit(session, self.audits)
+            self.audits.clear()
+        self.approvers.clear()
+        self.changes.clear()
+
+    def write_messages(self, session: Session) -> None:
         if self.messages:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -96,11 +113,6 @@ class _Pass:
             session.connection().execute(
                 insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows)
             self.messages.clear()
-        if self.audits:
-            _append_audit(session, self.audits)
-            self.audits.clear()
-        self.approvers.clear()
-        self.changes.clear()
 
 
 def _append_audit(session: Session, entries: list[tuple[dt.datetime, str, str, str, dict[str, Any]]]) -> None:
@@ -115,6 +127,23 @@ def _lock_audit(session: Session, meanwhile: Callable[[], bool] | None) -> None:
         else:
             return
     audit.lock(session)
+
+
+class _AuditBusy(Exception):
+    """The audit log stayed locked while a batch held its rows: the batch is swept again, in turn."""
+
+
+def _audit_soon(session: Session, patience: float) -> bool:
+    """Take the audit log's lock without ever waiting for it in the database; whether it was taken
+    within ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    pause = 0.001
+    while not audit.try_lock(session):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(2 * pause, 0.01)
+    return True
 
 
 def _any_due(session: Session, now: dt.datetime) -> bool:
@@ -139,15 +168,18 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
     more to do): the worker delivers messages meanwhile."""
     result = SweepResult()
     memo = _Pass()
+    in_turn = False  # the next batch takes the audit log's lock before its rows
     while result.timers < limit:
         attempt = SweepResult()
         try:
             with factory() as session, session.begin():
                 if not _any_due(session, now):
                     break
-                # Chat turns lock the audit log before they touch timers (they record, then stop a clock):
-                # lock it before claiming, or a sweep holding timers and waiting for it deadlocks with them.
-                _lock_audit(session, meanwhile)
+                side_by_side = session.get_bind().dialect.name == "postgresql" and not in_turn
+                if not side_by_side:
+                    # Chat turns lock the audit log before they touch timers (they record, then stop a clock):
+                    # lock it before claiming, or a sweep holding timers and waiting for it deadlocks with them.
+                    _lock_audit(session, meanwhile)
                 timers = _claim(session, now, min(batch, limit - result.timers))
                 if not timers:
                     break
@@ -155,7 +187,17 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
                 for timer in timers:
                     attempt.timers += 1
                     advance(timer, session=session, now=now, result=attempt, memo=memo)
+                if side_by_side:
+                    memo.write_messages(session)
+                    session.flush()
+                    if not _audit_soon(session, AUDIT_PATIENCE_SECONDS):
+                        raise _AuditBusy
                 memo.flush(session)
+            in_turn = False
+        except _AuditBusy:
+            memo = _Pass()
+            in_turn = True
+            continue
         except Exception as exc:
             if batch == 1 or database_trouble(exc):
                 raise  # one timer at a time cannot help when the database itself is away
