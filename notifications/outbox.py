@@ -368,7 +368,8 @@ class Dispatcher:
                 original_ref = None
                 if msg.kind == "update":
                     original = session.get(OutboxMessage, msg.updates_id) if msg.updates_id else None
-                    outcome = self._update_target(msg, original, now)
+                    in_flight = original is not None and any(c.id == original.id for c in claims)
+                    outcome = self._update_target(msg, original, now, in_flight=in_flight)
                     if outcome is None:
                         settled += 1
                         continue
@@ -407,9 +408,15 @@ class Dispatcher:
                                 execution_options={"synchronize_session": False})
         return claims, settled
 
-    def _update_target(self, msg: OutboxMessage, original: OutboxMessage | None, now: dt.datetime) -> Sender | None:
+    def _update_target(self, msg: OutboxMessage, original: OutboxMessage | None, now: dt.datetime, *,
+                       in_flight: bool = False) -> Sender | None:
         """The sender of the platform the original went to; ``None`` when the update was settled here
-        (nothing to update, or the original is still on its way: tried again shortly)."""
+        (nothing to update, or the original is still on its way: tried again shortly).  ``in_flight``: the
+        original was claimed in this very batch (the statement marking it comes at the end of the batch)."""
+        if in_flight:
+            msg.status = OutboxStatus.PENDING.value
+            msg.next_attempt_at = now + ORIGINAL_IN_FLIGHT
+            return None
         if original is not None and original.status == OutboxStatus.SENDING.value:
             msg.status = OutboxStatus.PENDING.value
             msg.next_attempt_at = max(now + ORIGINAL_IN_FLIGHT, original.next_attempt_at)

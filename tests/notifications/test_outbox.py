@@ -99,6 +99,25 @@ def test_one_message_per_second_per_channel(session_factory: sessionmaker[Sessio
     assert [p["i"] for ch, p in sender.sent if ch == "#ot"] == [0, 1, 2], "order is kept"
 
 
+def test_an_update_claimed_with_its_original_waits_for_it(session_factory: sessionmaker[Session]) -> None:
+    """An original whose send failed goes back to the queue while an update of it waits too: when both fall
+    due together, the original goes out as it is and the update follows it, instead of rewriting a message
+    that is already on its way."""
+    sender = RecordingSender()
+    with session_factory() as s, s.begin():
+        orig_id = outbox.enqueue(s, key="card", now=T0, channel="#x", payload={"v": 1}).id
+        outbox.enqueue(s, key="card:update:v2", now=T0, channel="#x", payload={"v": 2}, kind="update",
+                       updates_id=orig_id)
+    d = outbox.Dispatcher(session_factory, [sender], per_channel_interval=0)
+    assert d.run(now=T0).sent == 1
+    assert sender.sent == [("#x", {"v": 1})] and sender.updated == []
+    assert d.run(now=T0 + outbox.ORIGINAL_IN_FLIGHT).sent == 1
+    assert sender.updated == [({"ts": "1"}, {"v": 2})], "the card shows what the update says"
+    with session_factory() as s:
+        assert dict(s.execute(sa.select(OutboxMessage.key, OutboxMessage.status)).all()) == {
+            "card": "sent", "card:update:v2": "sent"}
+
+
 def test_update_replaces_the_delivered_message(session_factory: sessionmaker[Session]) -> None:
     sender = RecordingSender()
     with session_factory() as s, s.begin():
