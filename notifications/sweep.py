@@ -109,7 +109,9 @@ class _Pass:
         if self.messages:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            rows = list(self.messages.values())
+            # In key order: replicas sweeping side by side that queue the same key wait for each other in
+            # one order, never in a circle.
+            rows = sorted(self.messages.values(), key=lambda row: str(row["key"]))
             session.connection().execute(
                 insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows)
             self.messages.clear()
