@@ -73,7 +73,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -550,17 +549,17 @@ class Dispatcher:
         reached = sent and claim.waited and claim.change_id is not None and self.on_reach is not None
         original = sent and claim.kind == "update" and bool(claim.updates_id)
         engine = self.factory.kw.get("bind")
-        if not (reached or original) and isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+        # On PostgreSQL the statement itself turns off waiting for the disk (see "Durability of the record").
+        postgres = isinstance(engine, Engine) and engine.dialect.name == "postgresql"
+        statement = _settle_statement(tuple(values), asynchronous=postgres)
+        if postgres and not (reached or original):
             # The common outcome is one statement committed on its own: one round trip per message.
+            assert isinstance(engine, Engine)
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                done = connection.execute(_settle_statement(tuple(values), asynchronous=True), params).rowcount
+                done = connection.execute(statement, params).rowcount
         else:
             with self.factory() as session, session.begin():
-                connection = session.connection()
-                if connection.dialect.name == "postgresql":
-                    # See "Durability of the record" above: this commit need not wait for the disk.
-                    connection.execute(text("SET LOCAL synchronous_commit = off"))
-                done = connection.execute(_settle_statement(tuple(values)), params).rowcount
+                done = session.connection().execute(statement, params).rowcount
                 if done and reached:
                     assert self.on_reach is not None and claim.change_id is not None
                     self.on_reach(session, claim.change_id, now, f"reached{claim.id}")
@@ -613,9 +612,8 @@ def _settle_statement(columns: tuple[str, ...], *, asynchronous: bool = False) -
     built once per set of columns (a delivery settles hundreds of rows a second; building and caching a new
     statement for each costs more than the update itself).
 
-    ``asynchronous`` (PostgreSQL, a statement committed on its own): the statement also turns
-    ``synchronous_commit`` off for its own transaction, so its commit does not wait for the disk (see
-    "Durability of the record" above)."""
+    ``asynchronous`` (PostgreSQL): the statement also turns ``synchronous_commit`` off for its own
+    transaction, so its commit does not wait for the disk (see "Durability of the record" above)."""
     statement = (update(_TABLE)
                  .where(_TABLE.c.id == bindparam("claim_id"), _TABLE.c.status == OutboxStatus.SENDING.value,
                         _TABLE.c.attempts == bindparam("claim_attempts"))

@@ -105,6 +105,13 @@ class _Pass:
         self.approvers.clear()
         self.changes.clear()
 
+    def forget_batch(self) -> None:
+        """Drop what the batch queued and held (its transaction was rolled back); the look-ups stay."""
+        self.messages.clear()
+        self.audits.clear()
+        self.approvers.clear()
+        self.changes.clear()
+
     def write_messages(self, session: Session) -> None:
         if self.messages:
             dialect = session.get_bind().dialect.name
@@ -197,7 +204,7 @@ def sweep(factory: sessionmaker[Session], *, now: dt.datetime, limit: int = 10_0
                 memo.flush(session)
             in_turn = False
         except _AuditBusy:
-            memo = _Pass()
+            memo.forget_batch()
             in_turn = True
             continue
         except Exception as exc:
