@@ -218,7 +218,7 @@ def org_dir(plants: int, seed: int = SEED) -> tuple[Path, Any]:
 
     n = systems_for(plants, seed)
     folder = OUT / f"scale-org-{plants}-{seed}"
-    if not (folder / ".complete").exists():
+    if not (folder / ".complete").exists() or not (folder / "govbot-import.toml").exists():
         folder.mkdir(parents=True, exist_ok=True)
         generate_plant(folder, n, seed=seed)
         write_governance(Plant(n, seed), folder)

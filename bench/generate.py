@@ -7,7 +7,8 @@ same header rows, as ``examples/corvane``:
     servicenow_sys_user.csv, servicenow_sys_user_group.csv,
     servicenow_sys_user_grmember.csv, entra_users.csv,
     cmdb_ci.csv (ServiceNow display-value export, ``n_systems`` rows),
-    ot_inventory_nozomi.csv (``n_systems`` OT sightings)
+    ot_inventory_nozomi.csv (``n_systems`` OT sightings),
+    govbot-import.toml (the display-value export's time zone: ``EXPORT_TIMEZONE``)
 
 The organisation scales with ``n_systems``: about one site per 2,000 systems
 (at least two; one in three is a German "Werk" with German local names), each
@@ -1142,6 +1143,10 @@ def _writer(path: Path):  # type: ignore[no-untyped-def]
     return fh, csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
 
 
+# The zone of the (imagined) user who made the CMDB's display-value export.
+EXPORT_TIMEZONE = "America/New_York"
+
+
 def generate_plant(out_dir: Path, n_systems: int, *, seed: int = 7) -> Path:
     """Write a synthetic organisation with ``n_systems`` systems to ``out_dir``; return ``out_dir``."""
     out_dir = Path(out_dir)
@@ -1162,6 +1167,8 @@ def generate_plant(out_dir: Path, n_systems: int, *, seed: int = 7) -> Path:
         with fh:
             w.writerow(header)
             w.writerows(rows())
+    # The sites span several time zones, so the folder says which one the CMDB export was made in.
+    (out_dir / "govbot-import.toml").write_text(f'export_timezone = "{EXPORT_TIMEZONE}"\n', encoding="utf-8")
     cmdb_fh, cmdb_w = _writer(out_dir / "cmdb_ci.csv")
     ot_fh, ot_w = _writer(out_dir / "ot_inventory_nozomi.csv")
     with cmdb_fh, ot_fh:

@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CORVANE = ROOT / "examples" / "corvane"
 HISTORY = ROOT / "examples" / "corvane-history"
 VALDERA = ROOT / "examples" / "valdera"
+# The zone of the user who made the sample's ServiceNow exports (its README; its govbot-import.toml says it too),
+# for tests that import a sample file away from its folder.
+SAMPLE_EXPORT_TIMEZONE = "America/New_York"
 SHARED_PAYLOADS = ROOT.parent / "shared" / "data" / "payloads"
 PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

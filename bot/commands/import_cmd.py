@@ -42,7 +42,9 @@ def _progress(enabled: bool) -> Iterator[object]:
 @click.option("--dry-run", is_flag=True, help="Validate and report what would change; write nothing.")
 @click.option("--export-timezone", metavar="ZONE", envvar="GOVBOT_EXPORT_TIMEZONE", default=None,
               help="Time zone of the user who made ServiceNow display-value exports (e.g. America/Mexico_City), "
-                   "for files that do not name it themselves. Default: America/New_York, noted in the summary.")
+                   "for files that do not name it themselves (in a column heading, after a value, or in the "
+                   "folder's govbot-import.toml). Default: the zone all sites share; with sites in several "
+                   "zones such a file is refused.")
 @pass_state
 def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_timezone: str | None) -> None:
     """Import CSV exports (files or folders of *.csv), recognised by their header row.

@@ -14,13 +14,17 @@ from sqlalchemy.orm import Session
 from governance_store.importers.csvio import CsvFile
 from governance_store.importers.errors import RowError
 from governance_store.importers.state import TableState
-from governance_store.models import Base
+from governance_store.models import Base, Site
 from governance_store.timezones import zone_named
 
 # ServiceNow list exports in display values carry the exporting user's time zone.  It is read from the file
-# where the file says it (a zone in a column header or after a value), else from ``--export-timezone``;
-# without either, this one is assumed and the import says so.
-DEFAULT_EXPORT_TIMEZONE = "America/New_York"
+# where the file says it (a zone in a column header or after a value, or its folder's govbot-import.toml),
+# else from ``--export-timezone``; without either it is the sites' zone when every site has the same one,
+# and otherwise the file is refused: a guess would move every change window and decision time by hours
+# without anyone noticing.
+ZONE_HINT = ("name the exporting user's zone with --export-timezone ZONE (GOVBOT_EXPORT_TIMEZONE), in the "
+             "column header, e.g. 'sys_updated_on (Europe/Warsaw)', or as export_timezone = \"Europe/Warsaw\" in "
+             "govbot-import.toml beside the files")
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 PURDUE_LEVELS = ("0", "1", "2", "3", "3.5", "4", "5", "cloud")
@@ -89,8 +93,35 @@ def parse_datetime(value: str, tz: dt.tzinfo) -> dt.datetime | None:
     except ValueError:
         raise ValueError(f"not a date and time: {value!r}") from None
     if parsed.tzinfo is None:
+        if zone is None and isinstance(tz, UnplacedZone):
+            tz.report()
         parsed = parsed.replace(tzinfo=zone or tz)
     return parsed.astimezone(dt.UTC)
+
+
+class UnplacedZone(dt.tzinfo):
+    """The zone of a display-value export that nothing names and the sites cannot settle.  The first time
+    that needs it (one without a zone of its own) makes the file an import error, once, on its header line;
+    meanwhile times read as UTC, so the rest of the file is still checked."""
+
+    def __init__(self, run: Run, f: CsvFile, column: str, why: str) -> None:
+        self.run, self.file, self.column, self.why = run, f, column, why
+
+    def report(self) -> None:
+        said: set[str] = self.run.cache.setdefault("export_zone_said", set())
+        if self.file.label not in said:
+            said.add(self.file.label)
+            self.run.errors.append(RowError(self.file.label, 1, f"{self.column}: display-value times without a "
+                                                                f"time zone, and {self.why}; {ZONE_HINT}"))
+
+    def utcoffset(self, when: dt.datetime | None) -> dt.timedelta:
+        return dt.timedelta(0)
+
+    def dst(self, when: dt.datetime | None) -> dt.timedelta:
+        return dt.timedelta(0)
+
+    def tzname(self, when: dt.datetime | None) -> str:
+        return "unknown"
 
 
 def parse_date(value: str) -> dt.date | None:
@@ -187,17 +218,28 @@ class Run:
         self.export_timezone: str | None = None
 
     def display_tz(self, f: CsvFile, column: str) -> dt.tzinfo:
-        """The zone of a display-value export's times in ``column``: what the file says, else the import
-        option, else the default (noted in the report)."""
+        """The zone of a display-value export's times in ``column``: what the file or its folder says, else
+        the import option, else the one zone all sites share (noted in the report).  When the sites are in
+        several zones, or none is known, an :class:`UnplacedZone`: the file is refused if any of its times
+        needs it (times that carry their own zone or offset do not)."""
         declared = f.zones.get(column)
         if declared is not None:
             return declared
+        if f.export_timezone:
+            return ZoneInfo(f.export_timezone)
         if self.export_timezone:
             return ZoneInfo(self.export_timezone)
-        self.note(f"{f.label}: display-value times read in {DEFAULT_EXPORT_TIMEZONE}, the default; name the "
-                  "exporting user's zone with --export-timezone or in the column header, e.g. "
-                  "'sys_updated_on (Europe/Warsaw)'")
-        return ZoneInfo(DEFAULT_EXPORT_TIMEZONE)
+        zones = sorted({rec.timezone for rec in self.table(Site).live() if rec.timezone})
+        if len(zones) == 1:
+            noted: set[str] = self.cache.setdefault("export_zone_noted", set())
+            if f.label not in noted:
+                noted.add(f.label)
+                self.note(f"{f.label}: display-value times read in {zones[0]}, the time zone of every site; "
+                          f"if the export was made elsewhere, {ZONE_HINT}")
+            return ZoneInfo(zones[0])
+        why = (f"the sites are in {len(zones)} time zones ({', '.join(zones)})" if zones
+               else "no site in the store or in this import says its time zone")
+        return UnplacedZone(self, f, column, why)
 
     def progress_rows(self, f: CsvFile, n: int) -> None:
         """``n`` more rows of ``f`` are read (for the progress display)."""

@@ -74,6 +74,8 @@ class CsvFile:
         self.rows_estimate = 0
         # Time zones the header names for columns ("sys_updated_on (Europe/Warsaw)").
         self.zones: dict[str, dt.tzinfo] = {}
+        # The exporting user's zone as the file's folder says it (``govbot-import.toml``).
+        self.export_timezone: str | None = None
 
     def error(self, line: int, reason: str) -> RowError:
         return RowError(self.label, line, reason)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -28,6 +29,10 @@ from governance_store.importers.state import Writer
 from governance_store.models import Base
 
 Progress = Callable[[str, int, int], None]
+
+# What an export folder may say about its files, in a file of this name beside them.
+FOLDER_SETTINGS = "govbot-import.toml"
+FOLDER_KEYS = ("export_timezone",)
 
 # Kinds in the report, in the order files are applied.
 REPORT_ORDER = [
@@ -57,13 +62,52 @@ def _outside(child: Path, folder: Path) -> str | None:
     return None
 
 
+def _folder_zone(folder: Path, errors: list[RowError], known: dict[Path, str | None]) -> str | None:
+    """The exporting user's time zone that ``folder``'s :data:`FOLDER_SETTINGS` names, if any.
+
+    A folder of exports from one ServiceNow instance says once which zone its display values are in, so
+    one import of several plants' folders reads each in its own zone.  An unreadable file, an unknown key
+    or an unknown zone is an error of the import."""
+    if folder in known:
+        return known[folder]
+    known[folder] = None
+    path = folder / FOLDER_SETTINGS
+    if not path.exists() and not path.is_symlink():
+        return None
+    label = str(path)
+    if path.is_symlink() or not path.is_file():
+        errors.append(RowError(label, 0, "is not a regular file: not read"))
+        return None
+    try:
+        settings = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        errors.append(RowError(label, 0, f"not readable as TOML: {exc}"))
+        return None
+    unknown = sorted(set(settings) - set(FOLDER_KEYS))
+    if unknown:
+        errors.append(RowError(label, 0, f"unknown setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(FOLDER_KEYS)}"))
+    zone = settings.get("export_timezone")
+    if zone is None:
+        return None
+    try:
+        if not isinstance(zone, str) or not check_timezone(zone):
+            raise ValueError(f"export_timezone must be a time zone name, e.g. \"Europe/Warsaw\", not {zone!r}")
+    except ValueError as exc:
+        errors.append(RowError(label, 0, str(exc)))
+        return None
+    known[folder] = zone
+    return zone
+
+
 def _expand(paths: Iterable[Path], errors: list[RowError], order: list[str]) -> list[CsvFile]:
-    """The CSV files named by ``paths`` (folders: every ``*.csv`` in them), in the order given.
+    """The CSV files named by ``paths`` (folders: every ``*.csv`` in them), in the order given, each with
+    the export time zone its folder's :data:`FOLDER_SETTINGS` names.
 
     Symbolic links (a file given by name, or any entry of a folder) and entries that resolve outside their
     folder are refused as errors of their own, so the import stops and nothing is written."""
     files: list[CsvFile] = []
     seen: set[Path] = set()
+    zones: dict[Path, str | None] = {}
     for given in paths:
         path = Path(given)
         order.append(str(path))
@@ -92,7 +136,9 @@ def _expand(paths: Iterable[Path], errors: list[RowError], order: list[str]) -> 
             if resolved in seen:
                 continue
             seen.add(resolved)
-            files.append(CsvFile(child, str(child)))
+            f = CsvFile(child, str(child))
+            f.export_timezone = _folder_zone(child.parent, errors, zones)
+            files.append(f)
             order.append(str(child))
     return files
 
@@ -115,7 +161,9 @@ def import_paths(
     a dry run nothing is written and the report says what would change.
 
     ``export_timezone`` is the zone of the user who made the ServiceNow display-value exports, for
-    files that do not name it themselves (a zone in a time column's header, or after each value).
+    files that do not name it themselves (a zone in a time column's header or after each value, or
+    ``export_timezone`` in the folder's :data:`FOLDER_SETTINGS`).  Without any of these, the zone all sites
+    share is used; when the sites are in several zones, such a file is refused.
 
     Facts confirmed in govbot are kept when the files disagree (``report.kept``; see
     :func:`governance_store.importers.precedence.keep_confirmed_facts`); ``now`` dates the disagreement.

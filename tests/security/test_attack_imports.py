@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import main
 from governance_store import db
+from governance_store.importers.run import FOLDER_SETTINGS
 from governance_store.models import Site
 from tests.conftest import CORVANE
 
@@ -76,6 +77,30 @@ def test_a_symbolic_link_named_on_the_command_line_is_not_followed(db_target: tu
     result = run_import(db_target, link)
     assert result.exit_code == 1 and "is a symbolic link" in result.output
     assert SECRET_LINE not in result.output
+
+
+def test_a_folder_settings_file_that_is_a_link_is_not_read(db_target: tuple[str, str | None], folder: Path,
+                                                          tmp_path: Path) -> None:
+    secret = tmp_path / "outside" / "secrets.toml"
+    secret.parent.mkdir()
+    secret.write_text(f'export_timezone = "{SECRET_LINE}"\n', encoding="utf-8")
+    link = folder / FOLDER_SETTINGS
+    link.symlink_to(secret)
+    result = run_import(db_target, folder)
+    assert result.exit_code == 1, result.output
+    assert f"{link}:0: is not a regular file: not read" in result.output
+    assert SECRET_LINE not in result.output and "Traceback" not in result.output
+    assert sites(db_target) == 0
+
+
+def test_a_folder_settings_file_cannot_write_to_the_terminal(db_target: tuple[str, str | None], folder: Path) -> None:
+    (folder / FOLDER_SETTINGS).write_text('"\\u001b[2Jexport" = 1\nexport_timezone = "\\u001b[2J"\n', encoding="utf-8")
+    result = run_import(db_target, folder)
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output
+    assert "unknown setting(s) '\\x1b[2Jexport'" in result.output
+    assert "unknown time zone '\\x1b[2J'" in result.output
+    assert sites(db_target) == 0
 
 
 @pytest.mark.parametrize(("bad", "reason"), [

@@ -35,6 +35,7 @@ from governance_store.models import (
     Team,
     TeamMember,
 )
+from tests.conftest import SAMPLE_EXPORT_TIMEZONE
 
 EWON_ID = "92583dda-c36f-3fa6-3b58-e9ec506f3da0"
 UTC = dt.UTC
@@ -399,7 +400,7 @@ def test_file_order_and_names_do_not_matter(session: Session, corvane_dir: Path,
         target = tmp_path / f"export_{i:02d}.csv"
         shutil.copy(f, target)
         renamed.append(target)
-    report = import_paths(renamed, session=session)
+    report = import_paths(renamed, session=session, export_timezone=SAMPLE_EXPORT_TIMEZONE)
     assert report.counts["systems"]["added"] == 48
     assert {k for _, k in report.files} >= {"sites", "cmdb_ci", "cmdb_ci_raw", "raci_matrix"}
     assert person(session, "Gregory Maddox").left_on == dt.date(2025, 2, 28)

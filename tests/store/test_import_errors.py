@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from governance_store.importers import ImportFailed, RowError, import_paths
 from governance_store.models import Base, Site, System, Zone
+from tests.conftest import SAMPLE_EXPORT_TIMEZONE
 
 SITES_HEADER = '"site_code","name","isa95_node_id","country","region","timezone","business_hours_local","oncall_channel","language"'
 FDL = '"US-FDL","Plant 1 Findlay","US-FDL","US","Ohio","America/New_York","Mon-Fri 06:00-22:00","#ot-fdl-oncall","en"'
@@ -34,9 +35,9 @@ def cmdb_row(corvane_dir: Path, **changes: str) -> list[str]:
     return [quote(header), quote([row[h] for h in header])]
 
 
-def failure(paths: list[Path], session: Session) -> list[str]:
+def failure(paths: list[Path], session: Session, export_timezone: str | None = SAMPLE_EXPORT_TIMEZONE) -> list[str]:
     with pytest.raises(ImportFailed) as info:
-        import_paths(paths, session=session)
+        import_paths(paths, session=session, export_timezone=export_timezone)
     assert all(isinstance(e, RowError) for e in info.value.errors)
     return [str(e) for e in info.value.errors]
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from governance_store.importers import ImportFailed, import_paths
+from governance_store.importers.run import FOLDER_SETTINGS
 from governance_store.models import Approval, ChangeRequest, Person
 from tests.conftest import CORVANE, HISTORY
 
@@ -92,7 +93,7 @@ def test_reimport_changes_nothing_even_one_file_at_a_time(loaded: Session) -> No
 def _history_copy(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
     folder = tmp_path / "history"
     folder.mkdir()
-    for f in HISTORY.glob("*.csv"):
+    for f in [*HISTORY.glob("*.csv"), HISTORY / FOLDER_SETTINGS]:
         shutil.copy(f, folder / f.name)
     if edit is not None:
         path = folder / "change_request.csv"

@@ -29,7 +29,7 @@ from governance_store.ownership_policy import DEFAULT_POLICY
 from governance_store.raci import resolve_activity
 from handlers.reply import Action, Actor, Command
 from notifications.ownership import start_campaign, sync_and_announce
-from tests.conftest import CORVANE
+from tests.conftest import CORVANE, SAMPLE_EXPORT_TIMEZONE
 from tests.core import handle_action, handle_command
 
 NOW = dt.datetime(2025, 6, 4, 14, 0, tzinfo=dt.UTC)
@@ -153,7 +153,8 @@ def test_an_import_that_agrees_settles_the_disagreement(org: sessionmaker[Sessio
     row = next(line for line in text.splitlines() if '"FS-FDL-01"' in line)
     fixed.write_text(text.replace(row, row.replace('"Marcus Lee"', '"Tom Brennan"', 1)), encoding="utf-8")
     with org() as s, s.begin():
-        report = import_paths([fixed], session=s, now=LATER + dt.timedelta(days=1))
+        report = import_paths([fixed], session=s, now=LATER + dt.timedelta(days=1),
+                              export_timezone=SAMPLE_EXPORT_TIMEZONE)
         assert "FS-FDL-01 owner" not in {k.subject for k in report.kept}
     with org() as s:
         fact = s.scalars(sa.select(ConfirmedFact).where(ConfirmedFact.label == "FS-FDL-01 owner: Tom Brennan")).one()

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from governance_store.importers import import_paths
+from governance_store.importers.run import FOLDER_SETTINGS
 from governance_store.models import ChatIdentity, Person, System, SystemContact, SystemRelation, SystemSource
 
 EWON_ID = "92583dda-c36f-3fa6-3b58-e9ec506f3da0"
@@ -20,7 +21,7 @@ LIMS_CI = "b8ea8ce7f64188d30c39744d1300f206"  # "LIMS Plant 1": also seen by Noz
 
 def copy_sample(corvane_dir: Path, to: Path, *, without: tuple[str, ...] = ()) -> Path:
     to.mkdir()
-    for f in corvane_dir.glob("*.csv"):
+    for f in [*corvane_dir.glob("*.csv"), corvane_dir / FOLDER_SETTINGS]:
         if f.name not in without:
             shutil.copy(f, to / f.name)
     return to

@@ -5,6 +5,7 @@ export time zone, plant shutdown days, and what the importer refuses."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from governance_store.calendar import for_system
 from governance_store.importers import ImportFailed, ImportReport, import_paths
+from governance_store.importers.run import FOLDER_SETTINGS
 from governance_store.models import ChangeRequest, Person, Site, System
-from tests.conftest import VALDERA
+from tests.conftest import CORVANE, VALDERA
 
 UTC = dt.UTC
 
@@ -74,12 +76,75 @@ def test_export_time_zones_from_the_option_and_from_the_header(imported: ImportR
     assert not any("display-value times read in America/New_York" in n and "cmdb_ci" in n for n in imported.notes)
 
 
-def test_without_the_option_the_default_zone_is_used_and_said(session: Session) -> None:
-    report = import_paths([VALDERA], session=session)
+def test_without_a_zone_an_export_of_sites_in_several_zones_is_refused(session: Session) -> None:
+    with pytest.raises(ImportFailed) as failed:
+        import_paths([VALDERA], session=session)
+    assert [str(e) for e in failed.value.errors] == [
+        f"{VALDERA / 'change_request.csv'}:1: start_date: display-value times without a time zone, and the sites "
+        "are in 3 time zones (America/Mexico_City, Europe/Madrid, Europe/Warsaw); name the exporting user's zone "
+        "with --export-timezone ZONE (GOVBOT_EXPORT_TIMEZONE), in the column header, e.g. 'sys_updated_on "
+        "(Europe/Warsaw)', or as export_timezone = \"Europe/Warsaw\" in govbot-import.toml beside the files"]
+    assert session.scalar(sa.select(sa.func.count()).select_from(Site)) == 0, "nothing is written"
+
+
+def test_sites_that_share_one_zone_give_it_to_an_export_that_does_not_say(session: Session, tmp_path: Path) -> None:
+    folder = _copy_with(tmp_path, "sites.csv", "America/Mexico_City", "Europe/Warsaw")
+    path = folder / "sites.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("Europe/Madrid", "Europe/Warsaw"), encoding="utf-8")
+    report = import_paths([folder], session=session)
     change = session.scalars(sa.select(ChangeRequest).where(ChangeRequest.number == "CHG0040102")).one()
-    assert change.planned_start == dt.datetime(2025, 6, 22, 2, 0, tzinfo=UTC)  # read as New York (EDT)
-    assert any("change_request.csv: display-value times read in America/New_York, the default" in n
-               for n in report.notes)
+    assert change.planned_start == dt.datetime(2025, 6, 21, 20, 0, tzinfo=UTC)  # 22:00 CEST
+    assert any(n.startswith(f"{path.parent / 'change_request.csv'}: display-value times read in Europe/Warsaw, the "
+                            "time zone of every site") for n in report.notes)
+
+
+def test_the_folder_may_say_its_exports_zone(session: Session, tmp_path: Path) -> None:
+    folder = tmp_path / "org"
+    shutil.copytree(VALDERA, folder)
+    (folder / FOLDER_SETTINGS).write_text('export_timezone = "Europe/Warsaw"\n', encoding="utf-8")
+    report = import_paths([folder], session=session)
+    change = session.scalars(sa.select(ChangeRequest).where(ChangeRequest.number == "CHG0040102")).one()
+    assert change.planned_start == dt.datetime(2025, 6, 21, 20, 0, tzinfo=UTC)
+    assert not any("display-value times read in" in n for n in report.notes)
+
+
+def test_two_plants_folders_are_each_read_in_their_own_zone(session: Session, tmp_path: Path) -> None:
+    folder = tmp_path / "org"
+    shutil.copytree(VALDERA, folder)
+    (folder / FOLDER_SETTINGS).write_text('export_timezone = "Europe/Warsaw"\n', encoding="utf-8")
+    # The first sample's folder says America/New_York; the option only speaks for files that say nothing.
+    import_paths([CORVANE, folder], session=session, export_timezone="Asia/Tokyo")
+    valdera = session.scalars(sa.select(ChangeRequest).where(ChangeRequest.number == "CHG0040102")).one()
+    assert valdera.planned_start == dt.datetime(2025, 6, 21, 20, 0, tzinfo=UTC)
+    corvane = session.scalars(sa.select(ChangeRequest).where(ChangeRequest.number == "CHG0031122")).one()
+    assert corvane.planned_start == dt.datetime(2025, 6, 21, 3, 0, tzinfo=UTC)  # 23:00 EDT, 05:00 in Regensburg
+
+
+@pytest.mark.parametrize(("settings", "reason"), [
+    ('export_timezone = "Europe/Warshaw"\n', "unknown time zone 'Europe/Warshaw'"),
+    ('export_timezone = 2\n', 'export_timezone must be a time zone name, e.g. "Europe/Warsaw", not 2'),
+    ('export_timezone = "Europe/Warsaw"\nexport_zone = "UTC"\n', "unknown setting(s) 'export_zone'; known: export_timezone"),
+    ('export_timezone = Europe/Warsaw\n', "not readable as TOML: "),
+])
+def test_a_folder_settings_file_that_is_wrong_stops_the_import(session: Session, tmp_path: Path, settings: str,
+                                                               reason: str) -> None:
+    folder = tmp_path / "org"
+    shutil.copytree(VALDERA, folder)
+    (folder / FOLDER_SETTINGS).write_text(settings, encoding="utf-8")
+    errors = _failure(session, folder, export_timezone="Europe/Warsaw")
+    assert len(errors) == 1 and errors[0].startswith(f"{folder / FOLDER_SETTINGS}:0: {reason}")
+
+
+def test_times_that_carry_their_zone_need_no_other(session: Session, tmp_path: Path) -> None:
+    folder = tmp_path / "org"
+    shutil.copytree(VALDERA, folder)
+    path = folder / "change_request.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r'"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"', r'"\1 Europe/Warsaw"', text), encoding="utf-8")
+    report = import_paths([folder], session=session)  # sites in three zones, nothing else names one: not needed
+    change = session.scalars(sa.select(ChangeRequest).where(ChangeRequest.number == "CHG0040102")).one()
+    assert change.planned_start == dt.datetime(2025, 6, 21, 20, 0, tzinfo=UTC)
+    assert not any("display-value times read in" in n for n in report.notes)
 
 
 def test_a_value_may_name_its_own_zone(session: Session, tmp_path: Path) -> None:
@@ -88,7 +153,7 @@ def test_a_value_may_name_its_own_zone(session: Session, tmp_path: Path) -> None
     path = folder / "change_request.csv"
     text = path.read_text(encoding="utf-8").replace('"2025-06-21 22:00:00"', '"2025-06-21 22:00:00 Europe/Warsaw"')
     path.write_text(text, encoding="utf-8")
-    import_paths([folder], session=session)
+    import_paths([folder], session=session, export_timezone="America/Mexico_City")  # the value's own zone wins
     change = session.scalars(sa.select(ChangeRequest).where(ChangeRequest.number == "CHG0040102")).one()
     assert change.planned_start == dt.datetime(2025, 6, 21, 20, 0, tzinfo=UTC)
 
@@ -115,9 +180,9 @@ def _copy_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
     return folder
 
 
-def _failure(session: Session, folder: Path) -> list[str]:
+def _failure(session: Session, folder: Path, export_timezone: str = "Europe/Warsaw") -> list[str]:
     with pytest.raises(ImportFailed) as failed:
-        import_paths([folder], session=session)
+        import_paths([folder], session=session, export_timezone=export_timezone)
     assert session.scalar(sa.select(sa.func.count()).select_from(Site)) == 0, "nothing is written"
     return [str(e) for e in failed.value.errors]
 

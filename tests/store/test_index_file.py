@@ -24,7 +24,7 @@ from governance_store.lookup import SystemIndex, SystemRecord
 from governance_store.models import ImportRun
 from handlers import phrasebook
 from handlers.catalog import Catalog
-from tests.conftest import CORVANE, ROOT
+from tests.conftest import CORVANE, ROOT, SAMPLE_EXPORT_TIMEZONE
 
 QUERIES = ["PLC-FIL-L3-07", "the filler PLC on line 3 in Findlay", "10.41.13.7", "historian", "PLC-FIL-L1-92"]
 
@@ -149,7 +149,7 @@ def test_an_import_replaces_the_index_without_a_restart(org: sessionmaker[Sessio
         writer.writeheader()
         writer.writerows(rows)
     with org() as session, session.begin():
-        import_paths([renamed], session=session)
+        import_paths([renamed], session=session, export_timezone=SAMPLE_EXPORT_TIMEZONE)
         now = dt.datetime.now(dt.UTC)
         session.add(ImportRun(started_at=now, finished_at=now, files=[str(renamed)], summary={}))
 
