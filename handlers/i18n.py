@@ -159,14 +159,22 @@ def person_languages(*, person_id: int | None, email: str | None, session: Sessi
     person = _person(person_id, email, session)
     if person is None:
         return None, None
+    home = _home_site(person, session)
+    language = session.scalar(_SITE_LANGUAGE, {"code": home}) if home else None
+    return person.preferred_language, language
+
+
+def home_site(*, person_id: int | None, email: str | None, session: Session) -> str | None:
+    """The code of the person's own site (see :func:`person_languages`), or ``None``."""
+    person = _person(person_id, email, session)
+    return _home_site(person, session) if person is not None else None
+
+
+def _home_site(person: Person, session: Session) -> str | None:
     sites = session.scalars(_TEAM_SITES, {"person": person.id}).all()
     if not sites:
         sites = session.scalars(_ROLE_SITES, {"person": person.id}).all()
-    language = None
-    if sites:
-        home = Counter(sites).most_common(1)[0][0]
-        language = session.scalar(_SITE_LANGUAGE, {"code": home})
-    return person.preferred_language, language
+    return Counter(sites).most_common(1)[0][0] if sites else None
 
 
 def choose_locale(*candidates: str | None) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from governance_store import audit
 from governance_store.models import Person
-from handlers.help import help_reply
+from handlers.help import ExampleValues, help_reply, plant_examples
 from handlers.i18n import choose_locale, person_languages, translator
 from handlers.parse import Intent, parse
 from handlers.reply import Action, Actor, Command, Reply
@@ -181,8 +181,13 @@ class Router:
     def _question(self, intent: Intent, command: Command, *, session: Session, now: dt.datetime) -> Reply:
         intent = dataclasses.replace(intent, locale=answer_locale(intent, command, session=session))
         t = translator(intent.locale)
+        actor = command.actor
+
+        def examples() -> ExampleValues:
+            return plant_examples(session=session, person_id=actor.person_id, email=actor.email)
+
         if intent.name == "help":
-            return help_reply(topic=intent.subject, locale=t.locale)
+            return help_reply(topic=intent.subject, locale=t.locale, examples=examples())
         intents = self._tables[RouteKind.INTENT]
         if intent.name == "not_understood":
             # A bare system name is a question about its owner.
@@ -191,11 +196,12 @@ class Router:
                 return intents["who_owns"].handler(dataclasses.replace(intent, name="who_owns"), session=session,
                                                    now=now, services=self.services)
             return help_reply(prefix=t("I didn't understand “{text}”. Here is what I can answer:", text=intent.subject),
-                              status="not_understood", locale=t.locale)
+                              status="not_understood", locale=t.locale, examples=examples())
         route = intents.get(intent.name)
         if route is None:
             return help_reply(prefix=t("I can't answer “{text}” yet. Here is what I can answer:",
-                                       text=command.text.strip()), status="not_understood", locale=t.locale)
+                                       text=command.text.strip()), status="not_understood", locale=t.locale,
+                              examples=examples())
         return route.handler(intent, session=session, now=now, services=self.services)
 
 

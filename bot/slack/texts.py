@@ -42,7 +42,7 @@ def usage(command: str = "/govbot", *, unknown: str | None = None) -> Reply:
         sections=(
             Section(text="\n".join(lines)),
             Section(text="You can also mention @govbot in a channel or send it a direct message in plain words, "
-                    "e.g. “who owns the historian in Regensburg?”"),
+                    f"e.g. “who owns SYSTEM?”; `{command} help` shows examples from your own plant."),
         ),
         data={"status": "usage"},
     )

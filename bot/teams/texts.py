@@ -7,7 +7,7 @@ from handlers.reply import Reply, Section
 PLATFORM = "teams"
 
 CONTINUED = "(continued)"
-NO_TEXT = "Ask me something, e.g. “who owns PLC-FIL-L3-07?” or type `help`."
+NO_TEXT = "Ask me about a plant system by its name, e.g. “who owns SYSTEM?”, or type `help` for examples from your own plant."
 SHORTENED = "Some of what you typed was too long to show here and was shortened: check it before you send the form."
 
 
