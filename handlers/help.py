@@ -55,9 +55,9 @@ class ExampleValues:
     person: str
 
     def fill(self, example: str, t: Translator) -> str:
+        """``example`` (one of :data:`EXAMPLES`) in ``t``'s language, naming these values."""
         first, second, third = self.systems
-        system = {EXAMPLES[0]: first, EXAMPLES[1]: second, EXAMPLES[2]: third, EXAMPLES[3]: first,
-                  EXAMPLES[4]: self.depended_on}.get(example, first)
+        system = (first, second, third, first, self.depended_on, first)[EXAMPLES.index(example)]
         return t(example, system=system, activity=self.activity, person=self.person)
 
 
@@ -67,9 +67,9 @@ PLACEHOLDERS = ExampleValues(("SYSTEM", "SYSTEM", "SYSTEM"), "ACTIVITY", "SYSTEM
 
 def plant_examples(*, session: Session, person_id: int | None = None, email: str | None = None) -> ExampleValues:
     """Example values from the store: systems of the asker's own site when it is known (else of any),
-    the most critical first and plain names (no spaces) before long ones, a system others depend on, an
-    activity that consults someone (the shortest name) and a person who owns a system.  :data:`PLACEHOLDERS` for what the store
-    does not have."""
+    the most critical first and plain names (no spaces) before long ones, a system others depend on, the
+    shortest-named activity that consults someone and a person who owns a system.  :data:`PLACEHOLDERS`
+    for what the store does not have."""
     site = home_site(person_id=person_id, email=email, session=session)
     scopes: list[tuple[Any, ...]] = [(System.site_code == site,), ()] if site else [()]
     rows: list[tuple[str, int | None]] = []
