@@ -532,6 +532,10 @@ def run(sizes: tuple[int, ...] = (DEFAULT_SECONDS,), *, soak_seconds: float | No
             raise
         outcome = _reconcile(store, slack, driver.digest_done, until=traffic_end)
         logs = [log.read_text(errors="replace") for log in workers.logs]
+        for i, text in enumerate(logs):  # kept where a reader can look, when there is something to look at
+            if "Traceback" in text:
+                OUT.mkdir(parents=True, exist_ok=True)
+                (OUT / f"soak-worker{i}.log").write_text(text, encoding="utf-8")
     slack.stop()
     store.drop()
     return _rows(seconds, driver, samples, outcome, size_start, size_end, withdrawn, undrained, codes, logs)
@@ -574,7 +578,8 @@ def _rows(seconds: float, driver: Driver, samples: list[dict[str, Any]], outcome
                   f"({(size_end - size_start) / max(ops, 1) / 1024:.1f} kB per operation); {ops:,} operations, "
                   f"{sum(driver.errors.values())} errors, {sum(driver.refused.values())} refused; "
                   f"{withdrawn} open changes withdrawn at the end; worker exit codes {codes}, tracebacks in their "
-                  f"logs {tracebacks}; series in bench/out/{series_file.name}"),
+                  f"logs {tracebacks}" + (" (logs kept in bench/out/soak-worker*.log)" if tracebacks else "")
+                  + f"; series in bench/out/{series_file.name}"),
     }]
     for op, values in sorted(driver.timings.items()):
         rows.append({
