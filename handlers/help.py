@@ -91,8 +91,8 @@ def plant_examples(*, session: Session, person_id: int | None = None, email: str
     activity = session.scalar(
         select(Activity.name).join(RaciEntry, RaciEntry.activity_id == Activity.id)
         .where(RaciEntry.letter == "C").order_by(func.length(Activity.name), Activity.activity_id).limit(1))
-    owners = [owner for _name, owner in rows if owner is not None]
-    person = session.scalar(select(Person.display_name).where(Person.id.in_(owners[:20]), Person.active.is_(True))
+    owners = [owner for _name, owner in rows[:20]]
+    person = session.scalar(select(Person.display_name).where(Person.id.in_(owners), Person.active.is_(True))
                             .order_by(Person.display_name).limit(1))
     return ExampleValues(systems, activity or PLACEHOLDERS.activity, depended or names[0],
                          person or PLACEHOLDERS.person)

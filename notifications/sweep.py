@@ -101,12 +101,10 @@ class _Pass:
         self.write_messages(session)
         if self.audits:
             _append_audit(session, self.audits)
-            self.audits.clear()
-        self.approvers.clear()
-        self.changes.clear()
+        self.forget_batch()
 
     def forget_batch(self) -> None:
-        """Drop what the batch queued and held (its transaction was rolled back); the look-ups stay."""
+        """Drop what the batch queued and held (written, or its transaction rolled back); the look-ups stay."""
         self.messages.clear()
         self.audits.clear()
         self.approvers.clear()
