@@ -18,3 +18,16 @@ def test_slack_and_teams_benchmark_smoke() -> None:
     assert rows[0]["ack_p50_ms"] > 0
     start = rows[2]
     assert start["p50_ms"] > 0 and "FAILED" not in start["notes"], start["notes"]
+
+
+def test_answer_budget_smoke() -> None:
+    """``python -m bench.budget`` measures every part of an answer and reports their sum."""
+    from bench import budget
+
+    figures = budget.measure(size=300, requests=20, concurrency=5)
+    for part in ("bolt_ms", "loadgen_ms", "core_ms", "render_ms", "rate"):
+        assert figures[part] > 0, part
+    text = budget.report(figures, rate=100.0)
+    total = sum(figures[p] for p in ("bolt_ms", "loadgen_ms", "core_ms", "render_ms"))
+    assert f"{total:6.2f} ms" in text
+    assert f"leave {figures['cpus'] * 1000 / 100.0:.2f} ms per answer" in text
