@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DB ?= $(CURDIR)/demo/govbot-demo.db
 
-.PHONY: venv browser netbox test demo demo-console bench lint clean messages
+.PHONY: venv browser netbox test demo demo-data demo-console bench lint clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,23 +46,25 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The local demo: dashboard + web chat + notification worker on an accelerated clock (http://127.0.0.1:8080/).
-# `make demo-console` (or `govbot chat`) is the console alternative.
+# `make demo-console` (or `govbot chat`) is the console alternative.  The demo store is a development store:
+# its audit trail is signed with the development key (GOVBOT_DEV_MODE), so no secret needs setting first.
 DEMO_PORT ?= 8080
 DEMO_SPEED ?= 60
-demo: $(STAMP)
+DEMO_ENV = GOVBOT_DEV_MODE=true GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB)
+
+# The sample organisation and its year of history, freshly imported into $(DEMO_DB).
+demo-data: $(STAMP)
 	mkdir -p $(dir $(DEMO_DB))
 	rm -f $(DEMO_DB)
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot db upgrade
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot import examples/corvane examples/corvane-history
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot lint || true
+	$(DEMO_ENV) $(BIN)/govbot db upgrade
+	$(DEMO_ENV) $(BIN)/govbot import examples/corvane examples/corvane-history
+	$(DEMO_ENV) $(BIN)/govbot lint || true
+
+demo: demo-data
 	$(BIN)/govbot demo --db $(DEMO_DB) --port $(DEMO_PORT) --speed $(DEMO_SPEED)
 
-demo-console: $(STAMP)
-	mkdir -p $(dir $(DEMO_DB))
-	rm -f $(DEMO_DB)
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot db upgrade
-	GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot import examples/corvane examples/corvane-history
-	GOVBOT_DEV_MODE=true GOVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/govbot chat --as luis.ortega@corvane.example --inbox
+demo-console: demo-data
+	$(DEMO_ENV) $(BIN)/govbot chat --as luis.ortega@corvane.example --inbox
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

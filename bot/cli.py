@@ -47,7 +47,20 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a command that needs the audit key where none is configured ends with the
+    message saying how to set one, never a traceback (commands that write check it before writing)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from governance_store.audit_keys import AuditKeyMissing
+
+        try:
+            return super().invoke(ctx)
+        except AuditKeyMissing as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--database-url", envvar="GOVBOT_DATABASE_URL", help="SQLAlchemy URL of the governance store.")
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None) -> None:

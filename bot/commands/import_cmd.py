@@ -60,6 +60,12 @@ def import_cmd(state: CliState, paths: tuple[Path, ...], dry_run: bool, export_t
     from governance_store.models import ImportRun
 
     container = state.container
+    if not dry_run:
+        from bot.commands.audit_cmd import require_audit_key
+
+        # An import re-routes approvals waiting on people who left, which the audit trail records: without
+        # the key, stop before anything is written rather than after the data is in.
+        require_audit_key(container)
     if current_revision(container.engine) is None:
         click.echo("the store is empty; creating the schema first", err=True)
         container.upgrade_database()
