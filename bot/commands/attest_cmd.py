@@ -38,6 +38,7 @@ def attest() -> None:
 @pass_state
 def attest_start(state: CliState, sites: tuple[str, ...], everything: bool, name: str | None, dry_run: bool) -> None:
     """Ask every owner whose systems are due (by the policy) to confirm them; each gets one card."""
+    from bot.commands.sites import site_code
     from governance_store import attestation
     from notifications.ownership import start_campaign
 
@@ -45,6 +46,7 @@ def attest_start(state: CliState, sites: tuple[str, ...], everything: bool, name
     policy = _policy(state)
     now = container.clock()
     with container.unit_of_work() as session:
+        sites = tuple(site_code(session, s) for s in sites)
         if dry_run:
             plan = attestation.plan(session=session, now=now, policy=policy, sites=sites, everything=everything)
             campaign = None

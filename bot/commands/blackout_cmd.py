@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.cli import CliState, pass_state
 from bot.commands.audit_cmd import require_audit_key
+from bot.commands.sites import site_code
 from governance_store import audit
 from governance_store.models import BlackoutWindow, Site
 
@@ -38,15 +39,15 @@ def _local(value: str, tz: str) -> dt.datetime:
 @click.option("--reason", required=True)
 @pass_state
 def add(state: CliState, site: str | None, start: str, end: str, reason: str) -> None:
+    """Add a window, in the site's local time (UTC for every site)."""
     container = state.store
     require_audit_key(container)
     with container.unit_of_work() as session:
         tz = "UTC"
         if site:
+            site = site_code(session, site)
             row = session.scalar(select(Site).where(Site.code == site))
-            if row is None:
-                click.echo(f"error: no site {site}", err=True)
-                sys.exit(2)
+            assert row is not None  # site_code returned the store's own code
             tz = row.timezone
         lo, hi = _local(start, tz), _local(end, tz)
         if hi <= lo:
@@ -64,6 +65,7 @@ def add(state: CliState, site: str | None, start: str, end: str, reason: str) ->
 @blackout.command("list")
 @pass_state
 def list_(state: CliState) -> None:
+    """List the windows, with their ids."""
     with state.store.unit_of_work() as session:
         for bw in session.scalars(select(BlackoutWindow).order_by(BlackoutWindow.starts_at)).all():
             click.echo(f"{bw.id:>4}  {bw.site_code or 'all':<8} {bw.starts_at:%Y-%m-%d %H:%M} → "
@@ -74,6 +76,7 @@ def list_(state: CliState) -> None:
 @click.argument("window_id", type=int)
 @pass_state
 def remove(state: CliState, window_id: int) -> None:
+    """Remove the window with this id (see list)."""
     container = state.store
     require_audit_key(container)
     with container.unit_of_work() as session:

@@ -6,6 +6,7 @@ import json
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
 from bot.cli import CliState, pass_state
@@ -42,6 +43,7 @@ def preview(state: CliState, scope: str | None, as_json: bool) -> None:
     configured = configured_scopes(container)
     with container.unit_of_work() as session:
         if scope:
+            scope = _scope_name(session, scope)
             scopes = [next((s for s in configured or () if s.name == scope), digest.DigestScope(scope))]
         else:
             scopes = configured if configured is not None else digest.default_scopes(session=session)
@@ -49,6 +51,18 @@ def preview(state: CliState, scope: str | None, as_json: bool) -> None:
         session.rollback()
     for reply in replies:
         click.echo(json.dumps(reply.data, ensure_ascii=False, default=str) if as_json else render(reply) + "\n")
+
+
+def _scope_name(session: Session, typed: str) -> str:
+    """``site:CODE`` with the store's spelling of the code, ``ot``, ``security`` or ``all``; else a usage error."""
+    from bot.commands.sites import site_code
+
+    kind, colon, code = typed.strip().partition(":")
+    if kind.lower() == "site" and colon:
+        return f"site:{site_code(session, code, option='--scope')}"
+    if typed.strip().lower() in ("ot", "security", "all"):
+        return typed.strip().lower()
+    raise click.BadParameter(f"{typed!r} is not a scope: use site:CODE, ot, security or all", param_hint="--scope")
 
 
 @digest_group.command("scopes")
