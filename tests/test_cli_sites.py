@@ -68,3 +68,12 @@ def test_blackout_site_in_any_case_and_typos_refused(db_url: str) -> None:
     assert refused.exit_code == 2 and "no site 'XX-NOPE'" in refused.output
     sites = [row for row in _rows(db_url, "blackout_windows")]
     assert len(sites) == 1 and "US-FDL" in sites[0]
+
+
+def test_metrics_site_in_any_case(db_url: str) -> None:
+    upper = run(db_url, "metrics", "show", "--site", "DE-RGB")
+    lower = run(db_url, "metrics", "show", "--site", "de-rgb")
+    assert upper.exit_code == 0 and lower.exit_code == 0, lower.output
+    assert lower.output == upper.output and "Europe/Berlin" in lower.output
+    typo = run(db_url, "metrics", "show", "--site", "DE-RBG")
+    assert typo.exit_code == 2 and "Did you mean DE-RGB?" in typo.output

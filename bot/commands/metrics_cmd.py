@@ -21,18 +21,17 @@ def metrics_group() -> None:
 
 
 def _scope(state: CliState, site: str | None, tz: str | None, since: dt.datetime | None,
-           until: dt.datetime | None) -> tuple[str, dt.datetime | None, dt.datetime | None]:
-    """(time zone, since, until) with the dates as local midnights; unknown sites and zones are refused."""
+           until: dt.datetime | None) -> tuple[str | None, str, dt.datetime | None, dt.datetime | None]:
+    """(the store's code of the site, time zone, since, until) with the dates as local midnights; unknown sites
+    and zones are refused."""
     from zoneinfo import ZoneInfo
 
+    from bot.commands.sites import site_code
     from bot.dashboard.zones import main_zone, site_zone, valid_zone
-    from governance_store.models import Site
 
     with state.store.unit_of_work() as session:
         if site:
-            known = [s.code for s in session.query(Site).order_by(Site.code)]
-            if site not in known:
-                raise click.BadParameter(f"no site {site!r} (sites: {', '.join(known) or 'none'})", param_hint="--site")
+            site = site_code(session, site)
         if tz and not valid_zone(tz):
             raise click.BadParameter(f"unknown time zone {tz!r} (an IANA name such as Europe/Berlin)", param_hint="--tz")
         zone = tz or site_zone(site, session=session) or main_zone(session=session)
@@ -43,7 +42,7 @@ def _scope(state: CliState, site: str | None, tz: str | None, since: dt.datetime
             return None
         return dt.datetime.combine(day.date() + dt.timedelta(days=plus), dt.time(0), tzinfo=local)
 
-    return zone, midnight(since), midnight(until, plus=1)
+    return site, zone, midnight(since), midnight(until, plus=1)
 
 
 SCOPE_OPTIONS = [
@@ -72,7 +71,7 @@ def show(state: CliState, site: str | None, since: dt.datetime | None, until: dt
     from governance_store.analytics import decision_report
     from governance_store.analytics.facts import Era
 
-    zone, start, end = _scope(state, site, tz, since, until)
+    site, zone, start, end = _scope(state, site, tz, since, until)
     with state.store.unit_of_work() as session:
         report = decision_report(session=session, tz=zone, site=site, since=start, until=end,
                                  change_manager_role=state.store.services.policies.default.change_manager_role)
@@ -115,7 +114,7 @@ def export(state: CliState, site: str | None, since: dt.datetime | None, until: 
     """Write the metrics for a review: an Excel workbook (a sheet per table) or CSV."""
     from bot.dashboard.exports import UnknownTable, render
 
-    zone, start, end = _scope(state, site, tz, since, until)
+    site, zone, start, end = _scope(state, site, tz, since, until)
     container = state.store
     try:
         with container.unit_of_work() as session:
