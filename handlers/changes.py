@@ -40,6 +40,7 @@ from handlers.reply import (
     FormField,
     Reply,
     Section,
+    echo,
     reply_to_dict,
     row_id,
 )
@@ -130,7 +131,7 @@ def _draft_from_values(values: dict[str, str], *, session: Session,
         if res.status == "ambiguous":
             errors["system"] = f"Several systems match: {names}. Type the exact name."
         else:
-            errors["system"] = f"No system called “{system_text}”." + (f" Did you mean: {names}?" if names else "")
+            errors["system"] = f"No system called “{echo(system_text)}”." + (f" Did you mean: {names}?" if names else "")
         return None, errors, None
     system = resolved.system
     site = session.scalar(select(Site).where(Site.code == system.site_code)) if system.site_code else None
@@ -714,7 +715,7 @@ def delegate_command(command: Command, *, session: Session, now: dt.datetime, se
                      data=_status("invalid"))
     who = find_person(session, m["who"])
     if who is None or not who.active:
-        return Reply(text=f"I don't know an active person called “{m['who']}” (use their name or e-mail).",
+        return Reply(text=f"I don't know an active person called “{echo(m['who'])}” (use their name or e-mail).",
                      data=_status("invalid"))
     if who.id == actor.id:
         return Reply(text="You cannot delegate to yourself.", data=_status("invalid"))

@@ -33,7 +33,7 @@ from governance_store.models import (
 from handlers import catalog
 from handlers.i18n import N_, Translator, translator
 from handlers.parse import Intent
-from handlers.reply import Button, Choice, Field, Reply, Section
+from handlers.reply import Button, Choice, Field, Reply, Section, echo
 from handlers.routes import Route, RouteKind
 from handlers.services import Services
 
@@ -96,7 +96,7 @@ def unresolved(intent: Intent, resolved: catalog.Resolved, verb: str) -> Reply:
         data = _base_data(intent, "ambiguous")
         data["candidates"] = catalog.candidates_json(res)
         return Reply(
-            text=t("Several systems match “{subject}”. Which one do you mean?", subject=intent.subject),
+            text=t("Several systems match “{subject}”. Which one do you mean?", subject=echo(intent.subject)),
             choices=catalog.choices_for(res, verb),
             data=data,
         )
@@ -106,16 +106,16 @@ def unresolved(intent: Intent, resolved: catalog.Resolved, verb: str) -> Reply:
         kind = res.matches[0].matched_on
         nearest = ", ".join(f"{m.identifier} ({m.name})" for m in res.matches[:5])
         text = t("No system has the {kind} “{subject}”. The nearest I know: {nearest}.",
-                 kind=t(IDENTIFIER_KINDS.get(kind, kind)), subject=intent.subject, nearest=nearest)
+                 kind=t(IDENTIFIER_KINDS.get(kind, kind)), subject=echo(intent.subject), nearest=nearest)
         return Reply(text=text, choices=catalog.choices_for(res, verb), data=data)
     if res.matches:
         names = ", ".join(m.name for m in res.matches[:5])
-        text = t("I don't know a system called “{subject}”. Did you mean: {names}?", subject=intent.subject,
+        text = t("I don't know a system called “{subject}”. Did you mean: {names}?", subject=echo(intent.subject),
                  names=names)
         return Reply(text=text, choices=catalog.choices_for(res, verb), data=data)
     return Reply(
         text=t("I don't know a system called “{subject}”, and nothing comes close. "
-               "Try its name, alias, hostname, IP address, serial or asset tag.", subject=intent.subject),
+               "Try its name, alias, hostname, IP address, serial or asset tag.", subject=echo(intent.subject)),
         data=data,
     )
 
@@ -382,7 +382,7 @@ def raci_answer(intent: Intent, *, session: Session, now: dt.datetime, services:
             data = _base_data(intent, "not_found")
             data["system"] = system_json(system)
             names = "; ".join(f"{a.activity_id} {a.name}" for a in alternatives)
-            text = t("No RACI activity matches “{activity}”.", activity=activity_text)
+            text = t("No RACI activity matches “{activity}”.", activity=echo(activity_text))
             if names:
                 text += " " + t("Did you mean: {names}?", names=names)
             return Reply(
@@ -724,10 +724,10 @@ def owns(intent: Intent, *, session: Session, now: dt.datetime, services: Servic
             data["status"] = "ambiguous" if len(strong) > 1 else "not_found"
             data["candidates"] = [{"name": r[0], "site": None, "score": round(r[1], 1)} for r in shown]
             if not shown:
-                return Reply(text=t("I don't know a person or team called “{name}”.", name=query), data=data)
+                return Reply(text=t("I don't know a person or team called “{name}”.", name=echo(query)), data=data)
             return Reply(
-                text=t("Whom do you mean by “{name}”?", name=query) if strong
-                else t("I don't know “{name}”. Did you mean: {names}?", name=query, names=", ".join(r[0] for r in shown)),
+                text=t("Whom do you mean by “{name}”?", name=echo(query)) if strong
+                else t("I don't know “{name}”. Did you mean: {names}?", name=echo(query), names=", ".join(r[0] for r in shown)),
                 choices=tuple(Choice(label=r[0], detail="", value=f"owns {r[0]}", score=r[1]) for r in shown),
                 data=data,
             )

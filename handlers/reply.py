@@ -146,6 +146,16 @@ _ROW_ID = re.compile(r"[0-9]{1,10}")
 MAX_ROW_ID = 2**31 - 1  # the id columns are 32-bit integers
 
 
+ECHO_LIMIT = 80
+
+
+def echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """What someone typed, quoted back in a reply: on one line and at most ``limit`` characters (a pasted log
+    or a whole e-mail is not repeated in full)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
 def row_id(text: str) -> int | None:
     """A database id from a button value, or ``None`` for anything else (signs, spaces, non-ASCII digits,
     numbers too large for an id column)."""

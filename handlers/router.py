@@ -29,7 +29,7 @@ from governance_store.models import Person
 from handlers.help import ExampleValues, help_reply, plant_examples
 from handlers.i18n import choose_locale, person_languages, translator
 from handlers.parse import Intent, parse
-from handlers.reply import Action, Actor, Command, Reply
+from handlers.reply import Action, Actor, Command, Reply, echo
 from handlers.routes import Route, RouteKind
 from handlers.services import Services
 
@@ -195,12 +195,12 @@ class Router:
             if resolved.system is not None and resolved.resolution.status == "exact" and "who_owns" in intents:
                 return intents["who_owns"].handler(dataclasses.replace(intent, name="who_owns"), session=session,
                                                    now=now, services=self.services)
-            return help_reply(prefix=t("I didn't understand “{text}”. Here is what I can answer:", text=intent.subject),
+            return help_reply(prefix=t("I didn't understand “{text}”. Here is what I can answer:", text=echo(intent.subject)),
                               status="not_understood", locale=t.locale, examples=examples())
         route = intents.get(intent.name)
         if route is None:
             return help_reply(prefix=t("I can't answer “{text}” yet. Here is what I can answer:",
-                                       text=command.text.strip()), status="not_understood", locale=t.locale,
+                                       text=echo(command.text)), status="not_understood", locale=t.locale,
                               examples=examples())
         return route.handler(intent, session=session, now=now, services=self.services)
 

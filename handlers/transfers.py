@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from governance_store import gaps, transfers
 from governance_store.models import OwnershipRequest, OwnershipRequestKind, Person, System
 from handlers.catalog import candidates_json, choices_for
-from handlers.reply import Action, Choice, Command, Reply, row_id
+from handlers.reply import Action, Choice, Command, Reply, echo, row_id
 from handlers.routes import Route, RouteKind
 from handlers.services import Services
 from notifications import ownership
@@ -55,7 +55,7 @@ def find_active_person(session: Session, text: str) -> tuple[Person | None, list
 
 def unknown_person(text: str, suggestions: list[str]) -> str:
     hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-    return f"I don't know an active person called “{text.strip()}” (use their name or e-mail).{hint}"
+    return f"I don't know an active person called “{echo(text)}” (use their name or e-mail).{hint}"
 
 
 def resolve_system(text: str, template: str, *, session: Session,
@@ -69,10 +69,10 @@ def resolve_system(text: str, template: str, *, session: Session,
     if res.status == "ambiguous":
         choices = tuple(Choice(label=c.label, detail=c.detail, value=template.format(ref=c.value.split(" ", 1)[1]),
                                score=c.score) for c in choices_for(res, "x"))
-        return None, Reply(text=f"Several systems match “{text}”. Which one?", choices=choices,
+        return None, Reply(text=f"Several systems match “{echo(text)}”. Which one?", choices=choices,
                            data=status("ambiguous", candidates=candidates_json(res)))
     names = ", ".join(m.name for m in res.matches[:5])
-    return None, Reply(text=f"No system called “{text}”." + (f" Did you mean: {names}?" if names else ""),
+    return None, Reply(text=f"No system called “{echo(text)}”." + (f" Did you mean: {names}?" if names else ""),
                        data=status("not_found", candidates=candidates_json(res)))
 
 

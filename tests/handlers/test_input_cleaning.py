@@ -54,3 +54,30 @@ def test_misread_ids_are_refused_not_errors(org: sessionmaker[Session], value: s
             v = value if action_id != "govbot.run" else f"raci #{value} | ACT-01"
             reply = handle_action(Action(action_id, v, actor), session=s, now=NOW)
             assert reply.status != "error", (action_id, reply.text)
+
+
+def test_echo_keeps_what_someone_typed_short_and_on_one_line() -> None:
+    from handlers.reply import ECHO_LIMIT, echo
+
+    assert echo("PLC-FIL-L3-07") == "PLC-FIL-L3-07"
+    assert echo("  the   historian\nin Regensburg ") == "the historian in Regensburg"
+    long = echo("A" * 5000)
+    assert len(long) == ECHO_LIMIT and long.endswith("…")
+
+
+@pytest.mark.parametrize("text", [
+    "who owns " + "A" * 5000,                      # no system, nothing close
+    "who owns PLC-FIL-L3-07 " + "x" * 3000,        # near a system
+    "owns " + "Maddox " * 400,                     # a person or team
+    "raci PLC-FIL-L3-07 " + "unknown step " * 300,  # an activity
+    "blorp " + "zz " * 2000,                       # not understood
+])
+def test_a_pasted_wall_of_text_is_not_repeated_back(org: sessionmaker[Session], text: str) -> None:
+    with org() as s, s.begin():
+        p = s.scalar(sa.select(Person).where(Person.email == "jessica.park@corvane.example"))
+        reply = handle_command(Command(text=text, actor=Actor(p.id, p.display_name, "test", p.email)),
+                               session=s, now=NOW)
+    assert reply.status != "error", reply.text
+    first_line = reply.text.splitlines()[0]
+    assert len(first_line) < 400, first_line[:500]
+    assert "…" in first_line
