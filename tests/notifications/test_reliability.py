@@ -154,13 +154,15 @@ class Worker:
         return sum(int(n) for n in re.findall(r"; (\d+) sent,", self.text()))
 
 
-async def until(predicate, timeout: float, what: str, step: float = 0.02) -> None:  # type: ignore[no-untyped-def]
+async def until(predicate, timeout: float, what: str, step: float = 0.02,  # type: ignore[no-untyped-def]
+                worker: Worker | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         await asyncio.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    log = f"; the worker's log ends:\n{worker.text()[-3000:]}" if worker is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{log}")
 
 
 def posted_keys(fake: FakeSlack) -> Counter[tuple[str, int]]:
@@ -213,7 +215,7 @@ async def test_kill_9_mid_sweep_and_mid_send_then_restart_delivers_each_ping_onc
     # 2. Killed while a message is in flight: Slack has accepted it, the outbox has not recorded it.
     fake.stall_after(len(fake.calls("chat.postMessage")) + 12)
     second = await Worker.start(store, fake, tmp_path, "second", now=now, profile=profile)
-    await until(lambda: fake.stalled, 120, "the stalled chat.postMessage")
+    await until(lambda: fake.stalled, 120, "the stalled chat.postMessage", worker=second)
     await second.kill9()
     # The dispatcher claims a few rows per transaction; of those, exactly one reached Slack.
     claimed = [m.key for m in store.rows() if m.status == "sending"]
@@ -323,7 +325,7 @@ async def test_worker_rides_out_a_database_outage_and_delivers_each_ping_once(
         fake.stall_after(len(fake.calls("chat.postMessage")) + 15)
         worker = await Worker.start(store, fake, tmp_path, "worker", now=at_edt(14, 1), profile=profile,
                                     database_url=proxy.url, env_extra={"GOVBOT_WORKER_HEALTH_PORT": str(port)})
-        await until(lambda: fake.stalled, 120, "a chat.postMessage in flight")
+        await until(lambda: fake.stalled, 120, "a chat.postMessage in flight", worker=worker)
         status, body = await _health(port)
         assert status == 200 and body["worker"]["state"] == "ok", body
         proxy.cut()  # the database goes away while Slack holds the message
