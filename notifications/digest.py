@@ -52,6 +52,9 @@ from handlers.dashboard_pass import DashboardLinks
 from handlers.reply import LINK, Button, Field, Reply, Section, reply_to_dict
 from notifications import digest_headline, outbox
 
+# Scopes besides one site's (``site:CODE``), and how a person is told what a scope may be.
+FIXED_SCOPES = ("ot", "security", "all")
+SCOPE_FORMS = "site:CODE, ot, security or all"
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SECURITY_WORDS = ("firewall", "idmz", "access", "security", "vpn", "jump")
 SPARK = "▁▂▃▄▅▆▇█"

@@ -3,12 +3,12 @@
 TOML (``*.toml``) or JSON (``*.json``), both read with the standard library::
 
     [[scopes]]
-    name = "site:US-FDL"                 # site:CODE, ot, security or all
-    recipients = ["brian.caldwell@corvane.example"]
+    name = "site:PLANT-A"                # site:CODE, ot, security or all
+    recipients = ["plant.manager@example.com"]
     channel = "C0PLANTMGMT"              # optional: also posted there
     weekday = "mon"                      # optional, default mon
     time = "08:00"                       # optional, default 08:00 (24 h, local)
-    timezone = "America/New_York"        # optional: default the site's time zone, else UTC
+    timezone = "Area/City"               # optional, an IANA name: default the site's time zone, else UTC
 
 JSON has the same shape: ``{"scopes": [{"name": "ot", "recipients": ["..."]}]}``.  Every entry is
 checked when the file is read; a bad one is reported with the file and the entry, never half used.
@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from notifications.digest import WEEKDAYS, DigestScope
+from notifications.digest import FIXED_SCOPES, SCOPE_FORMS, WEEKDAYS, DigestScope
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-SCOPE_NAME = re.compile(r"^(site:[A-Za-z0-9][A-Za-z0-9_.-]*|ot|security|all)$")
+SCOPE_NAME = re.compile(r"^(site:[A-Za-z0-9][A-Za-z0-9_.-]*|" + "|".join(FIXED_SCOPES) + r")$")
 TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # WEEKDAYS spelled out
 
@@ -51,7 +51,7 @@ class ScopeEntry(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         if not SCOPE_NAME.match(value):
-            raise ValueError("must be site:CODE, ot, security or all")
+            raise ValueError(f"must be {SCOPE_FORMS}")
         return value
 
     @field_validator("recipients")

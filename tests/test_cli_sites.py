@@ -66,7 +66,7 @@ def test_blackout_site_in_any_case_and_typos_refused(db_url: str) -> None:
     refused = run(db_url, "blackout", "add", "--site", "XX-NOPE", "--from", "2025-07-01T00:00", "--to",
                   "2025-07-02T00:00", "--reason", "typo")
     assert refused.exit_code == 2 and "no site 'XX-NOPE'" in refused.output
-    sites = [row for row in _rows(db_url, "blackout_windows")]
+    sites = _rows(db_url, "blackout_windows")
     assert len(sites) == 1 and "US-FDL" in sites[0]
 
 

@@ -46,9 +46,7 @@ def add(state: CliState, site: str | None, start: str, end: str, reason: str) ->
         tz = "UTC"
         if site:
             site = site_code(session, site)
-            row = session.scalar(select(Site).where(Site.code == site))
-            assert row is not None  # site_code returned the store's own code
-            tz = row.timezone
+            tz = session.execute(select(Site.timezone).where(Site.code == site)).scalar_one()
         lo, hi = _local(start, tz), _local(end, tz)
         if hi <= lo:
             click.echo("error: the window must end after it starts", err=True)

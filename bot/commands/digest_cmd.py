@@ -34,7 +34,7 @@ def digest_group() -> None:
 
 
 @digest_group.command("preview")
-@click.option("--scope", default=None, help="site:CODE, ot, security or all (default: every configured scope).")
+@click.option("--scope", default=None, help=f"{digest.SCOPE_FORMS} (default: every configured scope).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def preview(state: CliState, scope: str | None, as_json: bool) -> None:
@@ -60,9 +60,9 @@ def _scope_name(session: Session, typed: str) -> str:
     kind, colon, code = typed.strip().partition(":")
     if kind.lower() == "site" and colon:
         return f"site:{site_code(session, code, option='--scope')}"
-    if typed.strip().lower() in ("ot", "security", "all"):
+    if typed.strip().lower() in digest.FIXED_SCOPES:
         return typed.strip().lower()
-    raise click.BadParameter(f"{typed!r} is not a scope: use site:CODE, ot, security or all", param_hint="--scope")
+    raise click.BadParameter(f"{typed!r} is not a scope: use {digest.SCOPE_FORMS}", param_hint="--scope")
 
 
 @digest_group.command("scopes")
