@@ -344,17 +344,23 @@ async def _start_server(tree: Path, db_url: str, schema: str | None, api_url: st
     out = log.open("wb")
     process = subprocess.Popen(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = _Server(process, f"http://127.0.0.1:{port}")
+    await _healthy(server, f"govbot serve (see {log})")
+    return server
+
+
+async def _healthy(server: _Server, what: str, timeout: float = 60.0) -> None:
+    """Wait until ``server`` answers ``/healthz``; an exit or a timeout raises (and stops it)."""
     async with aiohttp.ClientSession() as http:
-        for _ in range(600):  # up to 60 s
-            if process.poll() is not None:
-                raise RuntimeError(f"govbot serve exited with {process.returncode}; see {log}")
+        for _ in range(int(timeout * 10)):
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{what} exited with {server.process.returncode}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(server.url + "/healthz") as resp:
                     if resp.status == 200:
-                        return server
+                        return
             await asyncio.sleep(0.1)
-    process.terminate()
-    raise RuntimeError(f"govbot serve did not become healthy; see {log}")
+    server.process.terminate()
+    raise RuntimeError(f"{what} did not become healthy")
 
 
 def _stop(server: _Server) -> None:

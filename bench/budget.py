@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
@@ -125,17 +124,7 @@ async def _floor(bodies: list[dict[str, Any]], questions: list[str], concurrency
                                     slack.BOT_TOKEN, str(answers)], stdout=subprocess.DEVNULL)
         server = slack._Server(process, f"http://127.0.0.1:{port}")
         try:
-            import aiohttp
-
-            async with aiohttp.ClientSession() as http:
-                for _ in range(300):
-                    if process.poll() is not None:
-                        raise RuntimeError(f"the bolt round trip exited with {process.returncode}")
-                    with contextlib.suppress(aiohttp.ClientError):
-                        async with http.get(server.url + "/healthz") as resp:
-                            if resp.status == 200:
-                                break
-                    await asyncio.sleep(0.1)
+            await slack._healthy(server, "the bolt round trip", timeout=30.0)
             surface = slack._Slack(fake, server.url, 60.0)
             await slack._load(surface, questions[: 2 * concurrency], concurrency, "budget-warm")
             me = psutil.Process()
