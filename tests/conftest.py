@@ -38,7 +38,8 @@ VALDERA = ROOT / "examples" / "valdera"
 # The zone of the user who made the sample's ServiceNow exports (its README; its govbot-import.toml says it too),
 # for tests that import a sample file away from its folder.
 SAMPLE_EXPORT_TIMEZONE = "America/New_York"
-SHARED_PAYLOADS = ROOT.parent / "shared" / "data" / "payloads"
+# Real Slack and Teams request payloads, read where they are kept (beside the checkout), never copied in.
+SHARED_PAYLOADS = Path(os.environ.get("GOVBOT_TEST_PAYLOADS_DIR") or ROOT.parent / "shared" / "data" / "payloads")
 PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Tests reuse one store identity for different contents (a PostgreSQL schema truncated between tests), so
@@ -127,7 +128,8 @@ def corvane_dir() -> Path:
 def shared_payloads() -> Path:
     if not SHARED_PAYLOADS.is_dir():
         if IN_CI:
-            pytest.fail(f"conformance payloads missing at {SHARED_PAYLOADS}", pytrace=False)
+            pytest.fail(f"conformance payloads missing at {SHARED_PAYLOADS} (check out beside shared/, or set "
+                        "GOVBOT_TEST_PAYLOADS_DIR)", pytrace=False)
         pytest.skip("../shared/data/payloads not beside the checkout")
     return SHARED_PAYLOADS
 
